@@ -1,0 +1,222 @@
+"""Wiring: the session, the two windows, the client screen, the keys, UI state."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QScreen
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QPlainTextEdit, QTextEdit
+
+from .core.paths import config_dir, user_presets_dir
+from .core.preset import Preset, builtin_presets, load_dir
+from .session import Session
+from .ui.client_display import create_client_display
+from .ui.control_window import ControlWindow
+from .ui.stimulus_painter import Look
+from .ui.style import apply_style
+
+QUIT_GLIDE_WAIT_S = 2.0
+
+
+def preset_library() -> tuple[dict[str, Preset], list]:
+    """Built-ins first (in a clinical order), then the user's presets."""
+    builtins = builtin_presets()
+    order = ["standard", "slow", "gentle"]
+    library = {n: builtins[n] for n in order if n in builtins}
+    library.update({n: p for n, p in sorted(builtins.items()) if n not in library})
+    user, problems = load_dir(user_presets_dir())
+    for name, p in user.items():
+        library.setdefault(name, p)
+    return library, problems
+
+
+def screen_label(s: QScreen) -> str:
+    g = s.geometry()
+    primary = " — this screen" if s is QGuiApplication.primaryScreen() else ""
+    return f"{s.name()}  ({g.width()}×{g.height()}, {s.refreshRate():.0f} Hz){primary}"
+
+
+def choose_client_screen(preferred: str | None) -> tuple[QScreen, bool, str]:
+    """(screen, fullscreen?, note for the therapist). Screens are chosen by name, never by index."""
+    screens = QGuiApplication.screens()
+    primary = QGuiApplication.primaryScreen()
+    others = [s for s in screens if s is not primary]
+    note = ""
+    if preferred:
+        match = [s for s in screens if s.name() == preferred]
+        if match:
+            s = match[0]
+            if s is primary:
+                return s, False, ("The client display shares the therapist's screen, so it opens as a window. "
+                                  "Choose another screen for fullscreen.")
+            return s, True, ""
+        note = f"Screen “{preferred}” is not connected. "
+    if others:
+        return others[0], True, (note + f"Using “{others[0].name()}”.") if note else ""
+    return primary, False, note + ("Only one screen is connected: the client display opens as a window here. "
+                                   "Connect a second monitor for a fullscreen client display.")
+
+
+class BlsApp(QObject):
+    def __init__(self, qapp: QApplication, preset: str | None = None, client_screen: str | None = None,
+                 log: Path | None = None, audio_device=None, no_audio: bool = False):
+        super().__init__()
+        self.qapp = qapp
+        config_dir().mkdir(parents=True, exist_ok=True)
+        self.ui_state = QSettings(str(config_dir() / "ui.ini"), QSettings.IniFormat)
+        self.presets, self.preset_problems = preset_library()
+        if preset is not None and preset not in self.presets:
+            raise KeyError(f"no preset named {preset!r}; available: {', '.join(self.presets)}")
+        name = preset or self.ui_state.value("last_preset", "standard")
+        settings = self.presets.get(name) or self.presets["standard"]
+        if no_audio:
+            settings = settings.with_("audio", enabled=False)
+        self.session = Session(settings, audio_device)
+        self.session.log_path = log
+        self.session.display_info = self.display_info
+
+        self._client_name = client_screen or self.ui_state.value("client_screen", None)
+        self.screen, fullscreen, note = choose_client_screen(self._client_name)
+        look = Look.of(settings.visual, settings.motion)
+        self.display = create_client_display(self.session, look, self.screen.refreshRate())
+        screens = [(s.name(), screen_label(s)) for s in QGuiApplication.screens()]
+        self.control = ControlWindow(self.session, self.presets, screens, self.screen.name())
+        self.control.presetChosen.connect(self.load_preset)
+        self.control.clientScreenChosen.connect(self.move_client)
+        self.session.settingsChanged.connect(self._settings_changed)
+        qapp.installEventFilter(self)
+        QGuiApplication.instance().screenAdded.connect(self._screens_changed)
+        QGuiApplication.instance().screenRemoved.connect(self._screens_changed)
+
+        primary = QGuiApplication.primaryScreen()
+        self.control.setScreen(primary)
+        ag = primary.availableGeometry()
+        w, h = min(1180, ag.width() - 40), min(720, ag.height() - 40)
+        self.control.setGeometry(ag.x() + (ag.width() - w) // 2, ag.y() + (ag.height() - h) // 2, w, h)
+        self.control.show()
+        self._place(self.screen, fullscreen, note)
+        self._info_timer = QTimer(self)
+        self._info_timer.setInterval(1000)
+        self._info_timer.timeout.connect(self._show_info)
+        self._info_timer.start()
+        self._show_info()
+        if self.preset_problems:
+            bad = sorted({p.source for p in self.preset_problems if p.severity == "error"})
+            if bad:
+                self.control.statusBar().showMessage(f"Some presets could not be loaded: {', '.join(bad)}", 15000)
+
+    # ------------------------------------------------------------------ screens
+
+    def _place(self, screen: QScreen, fullscreen: bool, note: str) -> None:
+        self.screen = screen
+        self._fullscreen = fullscreen
+        self.display.place(screen, fullscreen)
+        g = self.display.geometry() if not fullscreen else screen.geometry()
+        self.control.set_preview_aspect(g.width() / max(1, g.height()))
+        self._note = note
+        self._show_info()
+        if fullscreen or screen is not QGuiApplication.primaryScreen():
+            self.control.raise_()
+            self.control.activateWindow()
+
+    def move_client(self, name: str) -> None:
+        self._client_name = name
+        self.ui_state.setValue("client_screen", name)
+        screen, fullscreen, note = choose_client_screen(name)
+        self._place(screen, fullscreen, note)
+
+    def _screens_changed(self, *_args) -> None:
+        QTimer.singleShot(0, lambda: self._place(*choose_client_screen(self._client_name)))
+
+    def display_info(self) -> dict:
+        core = self.display.core
+        return {"screen": self.screen.name(), "refresh_hz": round(core.refresh_hz, 3), "kind": self.display.kind,
+                "fullscreen": self._fullscreen, "dropped_frames_total": core.frames.dropped}
+
+    def _show_info(self) -> None:
+        i = self.display_info()
+        mode = "fullscreen" if i["fullscreen"] else "window"
+        self.control.show_display_info(
+            f"Client: {i['screen']} · {mode} · {i['refresh_hz']:.0f} Hz · {i['dropped_frames_total']} dropped frames",
+            self._note)
+
+    # ------------------------------------------------------------------ presets and settings
+
+    def load_preset(self, name: str) -> None:
+        p = self.presets.get(name)
+        if p is None:
+            return
+        self.ui_state.setValue("last_preset", name)
+        self.control._loaded_name = name
+        self.session.set_settings(p)
+        self.control.load_settings(p)
+
+    def _settings_changed(self, p: Preset) -> None:
+        now = time.monotonic()
+        self.display.core.glide.set(Look.of(p.visual, p.motion), now)
+
+    # ------------------------------------------------------------------ keys
+
+    def eventFilter(self, obj, ev) -> bool:  # noqa: N802 - Qt API
+        if ev.type() != QEvent.KeyPress or not isinstance(ev, QKeyEvent):
+            return False
+        if QApplication.activeModalWidget() is not None or QApplication.activePopupWidget() is not None:
+            return False  # a dialog or an open list has the keys
+        key = ev.key()
+        focus = QApplication.focusWidget()
+        typing = isinstance(focus, (QLineEdit, QTextEdit, QPlainTextEdit))
+        editing = typing or isinstance(focus, (QAbstractSpinBox, QComboBox))
+        if key == Qt.Key_Escape:
+            self.session.stop("stopped")
+        elif key in (Qt.Key_PageUp, Qt.Key_B, Qt.Key_Period) and not typing:
+            self.session.stop("stopped")
+        elif key in (Qt.Key_Space, Qt.Key_PageDown) and not typing:
+            if not ev.isAutoRepeat():
+                self.session.toggle()
+        elif key in (Qt.Key_Up, Qt.Key_Down) and not editing:
+            self.session.nudge_speed(1 if key == Qt.Key_Up else -1)
+        else:
+            return False
+        return True
+
+    # ------------------------------------------------------------------ lifetime
+
+    def start_set(self) -> None:
+        self.session.start()
+
+    def shutdown(self) -> None:
+        self.session.shutdown(wait_s=QUIT_GLIDE_WAIT_S)
+        self.display.close()
+
+
+def run_app(args) -> int:
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    qapp.setApplicationName("bls")
+    qapp.setApplicationDisplayName("bls")
+    qapp.setQuitOnLastWindowClosed(True)
+    apply_style(qapp)
+    try:
+        app = BlsApp(qapp, args.preset, args.client_screen, Path(args.log) if args.log else None,
+                     args.audio_device, args.no_audio)
+    except KeyError as exc:
+        print(f"bls: {exc.args[0]}", file=sys.stderr)
+        return 2
+    if args.client_screen and app.screen.name() != args.client_screen:
+        print(f"bls: screen {args.client_screen!r} not found; available: "
+              f"{', '.join(s.name() for s in QGuiApplication.screens())}", file=sys.stderr)
+    qapp.aboutToQuit.connect(app.shutdown)
+    app.control.destroyed.connect(qapp.quit)
+    if args.start:
+        QTimer.singleShot(0, app.start_set)
+    if args.exit_after is not None:
+        quit_timer = QTimer(app)
+        quit_timer.setTimerType(Qt.PreciseTimer)
+        quit_timer.setSingleShot(True)
+        quit_timer.timeout.connect(qapp.quit)
+        quit_timer.start(int(args.exit_after * 1000))
+    print(f"bls: audio — {app.session.audio_status.summary}"
+          + (f" ({app.session.audio_status.detail})" if not app.session.audio_status.ok else ""), file=sys.stderr)
+    return qapp.exec()

@@ -1,0 +1,206 @@
+"""Clocks that drive the stimulus engine: the sound card, or a monotonic stand-in.
+
+Both publish the same thing, an :class:`~bls.core.clock.Anchor` after each block, so the display
+has one code path whether or not there is sound.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.clock import Anchor, dac_time_to_monotonic
+from ..core.engine import SAMPLE_RATE, StimulusEngine
+
+REQUESTED_LATENCY_S = 0.08  # latency costs nothing in sync: the anchor compensates for it
+MONOTONIC_LEAD_S = 0.04  # the stand-in works this far ahead, like a sound card's buffer
+MONOTONIC_TICK_S = 0.005
+
+_epochs = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class AudioStatus:
+    ok: bool  # a device is playing
+    summary: str  # one line for the therapist
+    detail: str = ""  # why, and what to do
+    device: str | None = None
+
+
+class CallbackStats:
+    """Timings recorded by the clock thread into preallocated arrays (no allocation per block)."""
+
+    def __init__(self, size: int = 8192):
+        self.durations = np.zeros(size)
+        self.blocks = np.zeros(size, dtype=np.int64)
+        self.count = 0
+        self.underflows = 0
+
+    def record(self, duration: float, frames: int) -> None:
+        i = self.count % len(self.durations)
+        self.durations[i] = duration
+        self.blocks[i] = frames
+        self.count += 1
+
+    def recent(self) -> tuple[np.ndarray, np.ndarray]:
+        n = min(self.count, len(self.durations))
+        return self.durations[:n].copy(), self.blocks[:n].copy()
+
+
+class _Clock:
+    is_device = False
+    latency_s = 0.0
+
+    def __init__(self, engine: StimulusEngine):
+        self.engine = engine
+        self.epoch = next(_epochs)
+        self.anchor: Anchor | None = None
+        self.stats = CallbackStats()
+        self.error: str | None = None
+
+    def _advance(self, n: int, out: np.ndarray | None) -> int:
+        """Process ``n`` frames in engine-sized pieces; returns the first frame."""
+        first = self.engine.next_frame
+        done = 0
+        step = self.engine.max_block
+        while done < n:
+            k = min(step, n - done)
+            self.engine.process(k, None if out is None else out[done:done + k])
+            done += k
+        return first
+
+
+class MonotonicClock(_Clock):
+    """Stands in for the sound card: frames advance with ``time.monotonic()``; no sound."""
+
+    name = "system clock (no sound)"
+
+    def __init__(self, engine: StimulusEngine):
+        super().__init__(engine)
+        self.latency_s = MONOTONIC_LEAD_S
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bls-monotonic-clock", daemon=True)
+
+    def start(self) -> None:
+        self._origin_frame = self.engine.next_frame
+        self._origin_time = time.monotonic()
+        self.anchor = Anchor(self._origin_frame, self._origin_time + MONOTONIC_LEAD_S, self.epoch)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t_in = time.perf_counter()
+            now = time.monotonic()
+            target = self._origin_frame + int((now - self._origin_time) * SAMPLE_RATE)
+            n = target - self.engine.next_frame
+            if n > 0:
+                try:
+                    self._advance(n, None)
+                except Exception as exc:  # never let the clock die silently
+                    self.error = repr(exc)
+                    return
+                self.stats.record(time.perf_counter() - t_in, n)
+            self._stop.wait(MONOTONIC_TICK_S)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=1.0)
+
+
+def import_sounddevice():
+    """sounddevice, or the reason it cannot be used (returned as a string)."""
+    try:
+        import sounddevice as sd  # noqa: PLC0415 - imported lazily: the core must run without it
+    except OSError as exc:  # libportaudio is missing
+        return None, f"the PortAudio library is not installed ({exc}); on Debian/Ubuntu: apt install libportaudio2"
+    except ImportError as exc:
+        return None, f"the sounddevice package is missing ({exc})"
+    return sd, ""
+
+
+class DeviceClock(_Clock):
+    """The sound card's sample clock drives everything; the callback is a thin shim."""
+
+    is_device = True
+
+    def __init__(self, engine: StimulusEngine, device=None):
+        super().__init__(engine)
+        sd, why = import_sounddevice()
+        if sd is None:
+            raise RuntimeError(why)
+        self._sd = sd
+        self.stream = sd.OutputStream(samplerate=SAMPLE_RATE, channels=2, dtype="float32", blocksize=0,
+                                      latency=REQUESTED_LATENCY_S, device=device, callback=self._callback)
+        self.latency_s = float(self.stream.latency)
+        info = sd.query_devices(self.stream.device)
+        hostapi = sd.query_hostapis(info["hostapi"])["name"]
+        self.name = f"{info['name']} ({hostapi})"
+        self.timestamps_ok = 0
+        self.timestamps_bad = 0
+
+    def _callback(self, outdata, frames, time_info, status) -> None:
+        t_in = time.perf_counter()
+        now = time.monotonic()
+        if status.output_underflow:
+            self.stats.underflows += 1
+        try:
+            first = self._advance(frames, outdata)
+        except Exception as exc:  # silence, and tell the GUI; never a burst of garbage
+            outdata.fill(0)
+            self.error = repr(exc)
+            raise self._sd.CallbackAbort from exc
+        t, ok = dac_time_to_monotonic(time_info.outputBufferDacTime, time_info.currentTime, now, self.latency_s)
+        if ok:
+            self.timestamps_ok += 1
+        else:
+            self.timestamps_bad += 1
+        self.anchor = Anchor(first, t, self.epoch)
+        self.stats.record(time.perf_counter() - t_in, frames)
+
+    def start(self) -> None:
+        self.stream.start()
+
+    def stop(self) -> None:
+        try:
+            self.stream.stop()
+        finally:
+            self.stream.close()
+
+
+def open_clock(engine: StimulusEngine, want_audio: bool, device=None) -> tuple[_Clock, AudioStatus]:
+    """The best clock available: the sound card when audio is wanted and works, else the stand-in.
+
+    Never raises for a missing or broken device: the returned status says why there is no sound.
+    """
+    if want_audio:
+        try:
+            clock = DeviceClock(engine, device)
+            clock.start()
+            return clock, AudioStatus(True, f"Audio: {clock.name}",
+                                      f"output latency {clock.latency_s * 1000:.0f} ms (compensated)", clock.name)
+        except Exception as exc:  # PortAudioError, RuntimeError (no library), ValueError (bad device)
+            reason = str(exc) or type(exc).__name__
+            status = AudioStatus(False, "No sound: no usable audio output",
+                                 f"{reason}. The target runs on the system clock; connect headphones "
+                                 f"or choose another output, then turn audio off and on again.")
+    else:
+        status = AudioStatus(False, "Audio off", "The target runs on the system clock.")
+    clock = MonotonicClock(engine)
+    clock.start()
+    return clock, status
+
+
+def output_devices() -> list[str]:
+    """Names of the output devices PortAudio can see (empty if it cannot be loaded)."""
+    sd, _ = import_sounddevice()
+    if sd is None:
+        return []
+    try:
+        return [d["name"] for d in sd.query_devices() if d["max_output_channels"] >= 2]
+    except Exception:
+        return []

@@ -1,0 +1,512 @@
+"""The stimulus engine: one state machine, clocked by the audio frame counter.
+
+The engine owns stimulus time. Its only clock is ``process(n, out)``, called by whoever owns the
+frames: the PortAudio callback (real sample clock), the monotonic stand-in (no device or muted) or
+the offline renderer. Each call renders frames ``[next_frame, next_frame + n)``.
+
+Threads. The GUI never touches engine state: it posts commands (``start``, ``pause``, ``stop``,
+``apply``) into a deque, and the clock thread applies them at the start of its next block. The clock
+thread publishes immutable :class:`Snapshot` objects (a small history) and a :class:`Status`; the GUI
+reads those by reference and evaluates the target's position for any frame with :meth:`sample`.
+
+Exactness. A snapshot describes the stimulus from its ``start`` frame on in closed form (ramps for
+speed, level, pan depth, carrier and fades; the phase as the ramp's integral), so any frame can be
+evaluated on its own. Automatic events (a set reaching its last pass, a deceleration reaching rest,
+a glide reaching the centre) are placed at the exact frame where they happen, never at a block
+edge. Rendering a stretch in one block therefore equals rendering it in any split.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from . import motion, tone
+from .preset import Preset
+from .ramp import Ramp
+
+SAMPLE_RATE = 48_000
+
+# Ramp times (seconds). Every change of anything audible takes at least 5 ms (no clicks).
+LEVEL_RAMP_S = 0.05
+DEPTH_RAMP_S = 0.10
+CARRIER_RAMP_S = 0.08
+TONE_XFADE_S = 0.06
+MUTE_RAMP_S = 0.10
+SHAPE_XFADE_S = 0.6
+PAUSE_DECEL_S = 0.6
+PAUSE_FADE_S = 0.3
+STOP_DECEL_S = 0.35  # Esc: the target comes to rest quickly, then glides to the centre
+STOP_FADE_S = 0.15  # Esc: silence well within 300 ms (plus the device's output latency)
+TIMEUP_DECEL_S = 0.8
+GLIDE_MIN_S = 0.35  # glide to centre: GLIDE_MIN_S + GLIDE_PER_UNIT_S x distance from centre
+GLIDE_PER_UNIT_S = 0.6
+SHOW_TARGET_S = 0.4
+HIDE_TARGET_S = 0.8
+SPEED_SLEW = 0.5  # cycles/s per second: how fast a speed change glides
+PULSE_ATTACK_S = 0.006
+PULSE_LENGTH_S = 0.12
+HISTORY = 16
+
+IDLE, RUNNING, PAUSED, STOPPING, GLIDING = "idle", "running", "paused", "stopping", "gliding"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The stimulus from frame ``start`` on, in closed form."""
+    start: int
+    state: str
+    phase0: float
+    speed: Ramp
+    path: str
+    profile: str
+    prev_path: str
+    prev_profile: str
+    shape_mix: Ramp
+    glide: Ramp
+    glide_from: tuple[float, float, float]
+    opacity: Ramp
+    fade: Ramp
+    level: Ramp
+    mute: Ramp
+    depth: Ramp
+    carrier: Ramp
+    carrier_phase0: float
+    tone: str
+    prev_tone: str
+    tone_mix: Ramp
+
+    def phase(self, frames):
+        return self.phase0 + (self.speed.integral(frames) - self.speed.integral(self.start)) / SAMPLE_RATE
+
+    def carrier_phase(self, frames):
+        """Carrier phase in cycles, wrapped to keep precision over long sessions."""
+        c = self.carrier_phase0 + (self.carrier.integral(frames) - self.carrier.integral(self.start)) / SAMPLE_RATE
+        return c - np.floor(c)
+
+    def position(self, frames):
+        """(x, y, s): normalised screen position and position along the path, at the frames."""
+        f = np.asarray(frames, dtype=np.float64)
+        if self.state == IDLE:
+            z = np.zeros_like(f)
+            return z, z, z
+        if self.state == GLIDING:
+            keep = 1.0 - self.glide.progress(f)
+            gx, gy, gs = self.glide_from
+            return gx * keep, gy * keep, gs * keep
+        ph = self.phase(f)
+        s = motion.sweep(ph, self.profile)
+        x, y = motion.path_xy(s, self.path)
+        if self.shape_mix.done(float(np.min(f))):
+            return x, y, s
+        m = self.shape_mix.value(f)
+        s0 = motion.sweep(ph, self.prev_profile)
+        x0, y0 = motion.path_xy(s0, self.prev_path)
+        return x0 + m * (x - x0), y0 + m * (y - y0), s0 + m * (s - s0)
+
+    def speed_at(self, frame: float) -> float:
+        return 0.0 if self.state in (IDLE, GLIDING) else self.speed.value_at(frame)
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    frame: int  # first frame not yet rendered
+    state: str
+    set_index: int
+    passes: int
+    elapsed_s: float
+    speed_cycles_per_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SetResult:
+    index: int
+    preset: str
+    set_mode: str
+    requested_passes: int | None
+    requested_seconds: float | None
+    delivered_passes: int
+    delivered_seconds: float
+    stop_reason: str  # complete | time | stopped
+    start_frame: int
+    end_frame: int
+
+
+@dataclass(frozen=True, slots=True)
+class FrameSample:
+    """What the client display draws at one moment."""
+    frame: float
+    x: float
+    y: float
+    s: float
+    pan: float
+    opacity: float
+    state: str
+
+
+def _ramp_frames(seconds: float) -> float:
+    return max(0.0, seconds) * SAMPLE_RATE
+
+
+def _ceil_frame(f: float) -> int:
+    return int(math.ceil(f - 1e-9))
+
+
+class StimulusEngine:
+    def __init__(self, settings: Preset, sample_rate: int = SAMPLE_RATE, max_block: int = 16384):
+        if sample_rate != SAMPLE_RATE:
+            raise ValueError(f"bls runs at {SAMPLE_RATE} Hz")
+        self.settings = settings
+        self.max_block = max_block
+        self._idx = np.arange(max_block, dtype=np.float64)
+        self._commands: collections.deque = collections.deque()
+        self.finished: collections.deque[SetResult] = collections.deque(maxlen=256)
+        self.next_frame = 0
+        a, m = settings.audio, settings.motion
+        self._snap = Snapshot(
+            start=0, state=IDLE, phase0=0.0, speed=Ramp.hold(0.0), path=m.path, profile=m.profile,
+            prev_path=m.path, prev_profile=m.profile, shape_mix=Ramp.hold(1.0), glide=Ramp.hold(1.0),
+            glide_from=(0.0, 0.0, 0.0), opacity=Ramp.hold(0.0), fade=Ramp.hold(0.0),
+            level=Ramp.hold(tone.db_to_amplitude(a.level_dbfs)), mute=Ramp.hold(1.0 if a.enabled else 0.0),
+            depth=Ramp.hold(a.pan_depth_pct / 100.0), carrier=Ramp.hold(a.carrier_hz), carrier_phase0=0.0,
+            tone=a.tone, prev_tone=a.tone, tone_mix=Ramp.hold(1.0))
+        self.history: tuple[Snapshot, ...] = (self._snap,)
+        self._block: list[Snapshot] = [self._snap]
+        self._set_index = 0
+        self._set_start = 0
+        self._run_origin = 0  # elapsed running time = frame - run_origin (pauses excluded)
+        self._paused_elapsed = 0
+        self._stop_reason = ""
+        self._end_passes = 0
+        self._end_elapsed = 0
+        self._set_settings = settings
+        self._set_preset = settings.name
+        self._pending_shape: tuple[str, str] | None = None
+        self._pending_tone: str | None = None
+        self._last_k = -1
+        self._last_cross = -1e18
+        self.status = Status(0, IDLE, 0, 0, 0.0, 0.0)
+
+    # ------------------------------------------------------------------ GUI side (any thread)
+
+    def start(self) -> None:
+        """Start a set (or resume a paused one)."""
+        self._commands.append(("start",))
+
+    def pause(self) -> None:
+        self._commands.append(("pause",))
+
+    def toggle(self) -> None:
+        """Space: start when idle, pause when running, resume when paused."""
+        self._commands.append(("toggle",))
+
+    def stop(self, reason: str = "stopped") -> None:
+        self._commands.append(("stop", reason))
+
+    def apply(self, settings: Preset) -> None:
+        """Live settings changed: every audible or visible change glides from the current value."""
+        self._commands.append(("apply", settings))
+
+    def sample(self, frame: float) -> FrameSample:
+        """The target at (possibly fractional) frame ``frame``, from the published history."""
+        history = self.history  # one read: the tuple is immutable
+        snap = history[0]
+        for s in reversed(history):
+            if s.start <= frame:
+                snap = s
+                break
+        x, y, s_ = snap.position(frame)
+        pan = float(s_) * float(snap.depth.value(frame))
+        return FrameSample(frame, float(x), float(y), float(s_), pan, float(snap.opacity.value(frame)), snap.state)
+
+    # ------------------------------------------------------------------ clock side
+
+    def process(self, n: int, out: np.ndarray | None = None) -> int:
+        """Advance ``n`` frames, rendering them into ``out`` (n x 2 float32) if given.
+
+        Returns the first frame of the block. Called from the audio callback: no locks, no Qt,
+        no I/O; allocations are limited to block-sized temporaries.
+        """
+        f0 = self.next_frame
+        f1 = f0 + n
+        if n > self.max_block:
+            raise ValueError(f"block of {n} frames exceeds max_block={self.max_block}")
+        self._block = [self._snap]
+        while self._commands:
+            self._command(self._commands.popleft(), f0)
+        cur = f0
+        while True:
+            event = self._next_event(cur, f1)
+            if event is None:
+                break
+            cur, handler = event
+            handler(cur)
+        # the snapshots that cover this block (a later one at the same frame supersedes)
+        block = self._block
+        segs = [s for i, s in enumerate(block) if i + 1 == len(block) or block[i + 1].start > max(s.start, f0)]
+        for i, snap in enumerate(segs):
+            a = max(f0, snap.start)
+            b = f1 if i + 1 == len(segs) else min(f1, segs[i + 1].start)
+            if b > a:
+                self._render(snap, a, b, None if out is None else out[a - f0:b - f0])
+        self.next_frame = f1
+        self._publish_status(f1)
+        return f0
+
+    # ------------------------------------------------------------------ internals
+
+    def _push(self, snap: Snapshot) -> None:
+        self._snap = snap
+        self._block.append(snap)
+        self.history = (self.history + (snap,))[-HISTORY:]
+
+    def _rebased(self, f: int, **changes) -> Snapshot:
+        s = self._snap
+        base = {"start": f, "carrier_phase0": float(s.carrier_phase(f))}
+        if s.state not in (IDLE, GLIDING):
+            base["phase0"] = float(s.phase(f))
+        base.update(changes)
+        return replace(s, **base)
+
+    def _elapsed(self, f: int) -> int:
+        st = self._snap.state
+        if st == PAUSED:
+            return self._paused_elapsed
+        if st in (RUNNING, STOPPING):
+            return f - self._run_origin
+        return self._end_elapsed
+
+    def _command(self, cmd: tuple, f: int) -> None:
+        kind = cmd[0]
+        state = self._snap.state
+        if kind == "toggle":
+            kind = {IDLE: "start", RUNNING: "pause", PAUSED: "start"}.get(state, "none")
+        if kind == "start":
+            if state == IDLE:
+                self._start_set(f)
+            elif state == PAUSED:
+                self._resume(f)
+        elif kind == "pause" and state == RUNNING:
+            s = self._snap
+            self._paused_elapsed = f - self._run_origin
+            self._push(self._rebased(f, state=PAUSED,
+                                     speed=s.speed.retarget(f, 0.0, _ramp_frames(PAUSE_DECEL_S)),
+                                     fade=s.fade.retarget(f, 0.0, _ramp_frames(PAUSE_FADE_S), smooth=True)))
+        elif kind == "stop" and state in (RUNNING, PAUSED):
+            self._begin_stop(f, cmd[1], STOP_DECEL_S, STOP_FADE_S)
+        elif kind == "apply":
+            self._apply(cmd[1], f)
+
+    def _start_set(self, f: int) -> None:
+        st = self.settings
+        m, t = st.motion, st.timing
+        self._set_index += 1
+        self._set_start = self._run_origin = f
+        self._set_settings = st
+        self._set_preset = st.name
+        self._stop_reason = ""
+        self._last_k, self._last_cross = -1, -1e18
+        s = self._snap
+        self._push(self._rebased(
+            f, state=RUNNING, phase0=0.0,
+            speed=Ramp(f, 0.0, m.speed_cycles_per_s, _ramp_frames(max(0.5, t.fade_in_s))),
+            path=m.path, profile=m.profile, prev_path=m.path, prev_profile=m.profile,
+            shape_mix=Ramp.hold(1.0, f),
+            opacity=s.opacity.retarget(f, 1.0, _ramp_frames(SHOW_TARGET_S), smooth=True),
+            fade=Ramp(f, 0.0, 1.0, _ramp_frames(t.fade_in_s), smooth=True)))
+
+    def _resume(self, f: int) -> None:
+        s, st = self._snap, self.settings
+        self._run_origin = f - self._paused_elapsed
+        self._push(self._rebased(
+            f, state=RUNNING,
+            speed=s.speed.retarget(f, st.motion.speed_cycles_per_s, _ramp_frames(max(0.5, st.timing.fade_in_s))),
+            fade=s.fade.retarget(f, 1.0, _ramp_frames(max(PAUSE_FADE_S, st.timing.fade_in_s)), smooth=True)))
+
+    def _begin_stop(self, f: int, reason: str, decel_s: float, fade_s: float) -> None:
+        s = self._snap
+        self._stop_reason = reason
+        if s.state == PAUSED:  # the set timer does not count the pause
+            self._run_origin = f - self._paused_elapsed
+        speed_now = s.speed.value_at(f)
+        decel = _ramp_frames(decel_s) * min(1.0, speed_now / max(s.speed.target, 1e-9)) if speed_now > 0 else 0.0
+        self._push(self._rebased(f, state=STOPPING, speed=s.speed.retarget(f, 0.0, decel),
+                                 fade=s.fade.retarget(f, 0.0, _ramp_frames(fade_s), smooth=True)))
+        if decel <= 0:
+            self._begin_glide(f)
+
+    def _begin_glide(self, f: int) -> None:
+        s = self._snap
+        x, y, sp = (float(v) for v in s.position(f))
+        self._end_passes = int(motion.passes_completed(s.phase(f))) if s.state != IDLE else 0
+        self._end_elapsed = self._elapsed(f)
+        dist = max(abs(x), abs(y))
+        fade = s.fade
+        if self._stop_reason in ("complete", "time"):
+            fade = fade.retarget(f, 0.0, _ramp_frames(self._set_settings.timing.fade_out_s), smooth=True)
+        self._push(self._rebased(f, state=GLIDING, speed=Ramp.hold(0.0, f),
+                                 glide=Ramp(f, 0.0, 1.0, _ramp_frames(GLIDE_MIN_S + GLIDE_PER_UNIT_S * dist), True),
+                                 glide_from=(x, y, sp), fade=fade))
+
+    def _end_set(self, f: int) -> None:
+        s = self._snap
+        self._push(self._rebased(f, state=IDLE, opacity=s.opacity.retarget(f, 0.0, _ramp_frames(HIDE_TARGET_S), True)))
+        m = self._set_settings.motion
+        self.finished.append(SetResult(
+            index=self._set_index, preset=self._set_preset, set_mode=m.set_mode,
+            requested_passes=m.set_passes if m.set_mode == "passes" else None,
+            requested_seconds=m.set_seconds if m.set_mode == "seconds" else None,
+            delivered_passes=self._end_passes, delivered_seconds=self._end_elapsed / SAMPLE_RATE,
+            stop_reason=self._stop_reason, start_frame=self._set_start, end_frame=f))
+
+    def _apply(self, new: Preset, f: int) -> None:
+        old, s = self.settings, self._snap
+        self.settings = new
+        if s.state in (RUNNING, PAUSED):  # set length changes count for the set under way
+            self._set_settings = new
+        changes = {}
+        a0, a1 = old.audio, new.audio
+        if a1.level_dbfs != a0.level_dbfs:
+            changes["level"] = s.level.retarget(f, tone.db_to_amplitude(a1.level_dbfs), _ramp_frames(LEVEL_RAMP_S))
+        if a1.enabled != a0.enabled:
+            changes["mute"] = s.mute.retarget(f, 1.0 if a1.enabled else 0.0, _ramp_frames(MUTE_RAMP_S), True)
+        if a1.pan_depth_pct != a0.pan_depth_pct:
+            changes["depth"] = s.depth.retarget(f, a1.pan_depth_pct / 100.0, _ramp_frames(DEPTH_RAMP_S))
+        if a1.carrier_hz != a0.carrier_hz:
+            changes["carrier"] = s.carrier.retarget(f, a1.carrier_hz, _ramp_frames(CARRIER_RAMP_S))
+        m0, m1 = old.motion, new.motion
+        if m1.speed_cycles_per_s != m0.speed_cycles_per_s and s.state == RUNNING:
+            now = s.speed.value_at(f)
+            changes["speed"] = s.speed.retarget(
+                f, m1.speed_cycles_per_s, _ramp_frames(abs(m1.speed_cycles_per_s - now) / SPEED_SLEW))
+        if changes:
+            self._push(self._rebased(f, **changes))
+        if (m1.path, m1.profile) != (self._snap.path, self._snap.profile):
+            self._pending_shape = (m1.path, m1.profile)
+            self._try_shape(f)
+        if a1.tone != self._snap.tone:
+            self._pending_tone = a1.tone
+            self._try_tone(f)
+
+    def _try_shape(self, f: int) -> None:
+        s = self._snap
+        if self._pending_shape is None or not s.shape_mix.done(f):
+            return
+        path, profile = self._pending_shape
+        self._pending_shape = None
+        if (path, profile) == (s.path, s.profile):
+            return
+        if s.state in (IDLE, GLIDING):  # nothing moving: switch at once
+            self._push(self._rebased(f, path=path, profile=profile, prev_path=path, prev_profile=profile))
+        else:
+            self._push(self._rebased(f, path=path, profile=profile, prev_path=s.path, prev_profile=s.profile,
+                                     shape_mix=Ramp(f, 0.0, 1.0, _ramp_frames(SHAPE_XFADE_S), True)))
+
+    def _try_tone(self, f: int) -> None:
+        s = self._snap
+        if self._pending_tone is None or not s.tone_mix.done(f):
+            return
+        new, self._pending_tone = self._pending_tone, None
+        if new != s.tone:
+            self._push(self._rebased(f, tone=new, prev_tone=s.tone,
+                                     tone_mix=Ramp(f, 0.0, 1.0, _ramp_frames(TONE_XFADE_S), True)))
+
+    def _frames(self, a: int, b: int) -> np.ndarray:
+        return a + self._idx[: b - a]
+
+    def _next_event(self, cur: int, f1: int):
+        """The earliest automatic event in [cur, f1) as (frame, handler), or None."""
+        s = self._snap
+        events = []
+        if s.state == RUNNING:
+            m = self._set_settings.motion
+            if m.set_mode == "passes":
+                target = motion.end_phase(m.set_passes)
+                ph = s.phase(self._frames(cur, f1))
+                i = int(np.searchsorted(ph, target, side="left"))
+                if i < len(ph):
+                    events.append((cur + i, self._complete))
+            elif m.set_mode == "seconds":
+                fe = self._run_origin + _ceil_frame(m.set_seconds * SAMPLE_RATE)
+                if fe < f1:
+                    events.append((max(cur, fe), self._time_up))
+        elif s.state == STOPPING:
+            fe = max(cur, _ceil_frame(s.speed.end))
+            if fe < f1:
+                events.append((fe, self._begin_glide))
+        elif s.state == GLIDING:
+            fe = max(cur, _ceil_frame(s.glide.end))
+            if fe < f1:
+                events.append((fe, self._end_set))
+        if self._pending_shape is not None:
+            fe = max(cur, _ceil_frame(s.shape_mix.end))
+            if fe < f1:
+                events.append((fe, self._try_shape))
+        if self._pending_tone is not None:
+            fe = max(cur, _ceil_frame(s.tone_mix.end))
+            if fe < f1:
+                events.append((fe, self._try_tone))
+        return min(events, key=lambda e: e[0]) if events else None
+
+    def _complete(self, f: int) -> None:
+        self._stop_reason = "complete"
+        self._begin_glide(f)
+
+    def _time_up(self, f: int) -> None:
+        self._begin_stop(f, "time", TIMEUP_DECEL_S, self._set_settings.timing.fade_out_s)
+
+    def _render(self, snap: Snapshot, a: int, b: int, out: np.ndarray | None) -> None:
+        if out is None:  # a clock without sound: events and status only
+            return
+        frames = self._frames(a, b)
+        moving = snap.state in (RUNNING, PAUSED, STOPPING)
+        pulse_on = moving and "pulse" in (snap.tone, snap.prev_tone)
+        if pulse_on:
+            k = np.floor((snap.phase(frames) - 0.25) / 0.5)
+        gain = snap.fade.value(frames) * snap.mute.value(frames)
+        if not gain.any():
+            out[:] = 0.0
+            if pulse_on:
+                self._track_pulses(k, frames)
+            return
+        amp = gain * snap.level.value(frames)
+        cph = snap.carrier_phase(frames)
+        env = self._track_pulses(k, frames) if pulse_on else None
+        w = self._wave(snap.tone, cph, env)
+        if not snap.tone_mix.done(a):
+            m = snap.tone_mix.value(frames)
+            w = (1.0 - m) * self._wave(snap.prev_tone, cph, env) + m * w
+        _, _, s = snap.position(frames)
+        left, right = tone.pan_gains(s * snap.depth.value(frames))
+        sig = amp * w
+        out[:, 0] = sig * left
+        out[:, 1] = sig * right
+        np.clip(out, -tone.LEVEL_CAP, tone.LEVEL_CAP, out=out)  # belt and braces: the cap holds
+
+    @staticmethod
+    def _wave(kind: str, cph, env):
+        w = tone.waveform(kind, cph)
+        return w * env if kind == "pulse" else w
+
+    def _track_pulses(self, k: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        """Envelope of the end-point pulses: a burst each time the target reaches an end."""
+        prev = np.empty_like(k)
+        prev[0] = self._last_k
+        prev[1:] = k[:-1]
+        marks = np.where(k > prev, frames, -1e18)
+        marks[0] = max(marks[0], self._last_cross)
+        last = np.maximum.accumulate(marks)
+        self._last_k = int(k[-1])
+        self._last_cross = float(last[-1])
+        return tone.pulse_envelope((frames - last) / SAMPLE_RATE, PULSE_ATTACK_S, PULSE_LENGTH_S)
+
+    def _publish_status(self, f: int) -> None:
+        s = self._snap
+        last = f - 1
+        passes = int(motion.passes_completed(s.phase(last))) if s.state in (RUNNING, PAUSED, STOPPING) else (
+            self._end_passes if self._set_index else 0)
+        self.status = Status(f, s.state, self._set_index, passes, self._elapsed(f) / SAMPLE_RATE,
+                             s.speed_at(last))

@@ -1,0 +1,332 @@
+"""The preset model: the whole stimulus as frozen dataclasses, with units in the field names.
+
+Validation reports every problem at once (file, line where known, field path, the bad value and
+what is allowed); unknown keys are warnings, out-of-range values are errors (never silently
+clamped). YAML is read with ``yaml.safe_load`` semantics only: no tag can construct an object.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import motion as _motion
+from . import tone as _tone
+from .paths import builtin_presets_dir, user_presets_dir
+
+SCHEMA_VERSION = 1
+SPEED_MIN = 0.05
+SPEED_MAX = 2.0  # hard limit (CLINICAL.md)
+SET_MODES = ("passes", "seconds", "free")
+
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def _spec(default, *, lo=None, hi=None, choices=None, unit="", kind=None, help=""):
+    return field(default=default, metadata={"lo": lo, "hi": hi, "choices": choices, "unit": unit,
+                                            "kind": kind, "help": help})
+
+
+@dataclass(frozen=True)
+class Motion:
+    path: str = _spec("horizontal", choices=_motion.PATHS)
+    profile: str = _spec("sinusoidal", choices=_motion.PROFILES)
+    speed_cycles_per_s: float = _spec(1.0, lo=SPEED_MIN, hi=SPEED_MAX, unit="cycles/s")
+    set_mode: str = _spec("passes", choices=SET_MODES)
+    set_passes: int = _spec(24, lo=1, hi=2000, unit="passes")
+    set_seconds: float = _spec(30.0, lo=1.0, hi=3600.0, unit="s")
+    sweep_width_pct: float = _spec(85.0, lo=10.0, hi=100.0, unit="% of screen")
+
+
+@dataclass(frozen=True)
+class Visual:
+    target_diameter_pct: float = _spec(5.0, lo=1.0, hi=30.0, unit="% of screen height")
+    target_color: str = _spec("#e8e4da", kind="color")
+    target_softness_pct: float = _spec(15.0, lo=0.0, hi=100.0, unit="% of radius")
+    background_color: str = _spec("#1d2126", kind="color")
+
+
+@dataclass(frozen=True)
+class Audio:
+    enabled: bool = _spec(True)
+    tone: str = _spec("soft_sine", choices=_tone.TONES)
+    carrier_hz: float = _spec(440.0, lo=_tone.CARRIER_MIN_HZ, hi=_tone.CARRIER_MAX_HZ, unit="Hz")
+    level_dbfs: float = _spec(-24.0, lo=_tone.LEVEL_FLOOR_DBFS, hi=_tone.LEVEL_CAP_DBFS, unit="dBFS")
+    pan_depth_pct: float = _spec(100.0, lo=0.0, hi=100.0, unit="%")
+
+
+@dataclass(frozen=True)
+class Timing:
+    fade_in_s: float = _spec(1.0, lo=0.05, hi=30.0, unit="s")
+    fade_out_s: float = _spec(1.0, lo=0.05, hi=30.0, unit="s")
+    rest_s: float = _spec(0.0, lo=0.0, hi=600.0, unit="s")
+
+
+SECTIONS = {"motion": Motion, "visual": Visual, "audio": Audio, "timing": Timing}
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str = "untitled"
+    description: str = ""
+    rationale: str = ""
+    gentle: bool = False
+    motion: Motion = field(default_factory=Motion)
+    visual: Visual = field(default_factory=Visual)
+    audio: Audio = field(default_factory=Audio)
+    timing: Timing = field(default_factory=Timing)
+    schema_version: int = SCHEMA_VERSION
+
+    def with_(self, section: str | None = None, **changes) -> "Preset":
+        """A copy with fields changed, e.g. ``p.with_("motion", speed_cycles_per_s=1.2)``."""
+        if section is None:
+            return replace(self, **changes)
+        return replace(self, **{section: replace(getattr(self, section), **changes)})
+
+    def stimulus_equal(self, other: "Preset") -> bool:
+        """Same stimulus, whatever the name and texts."""
+        return all(getattr(self, s) == getattr(other, s) for s in SECTIONS) and self.gentle == other.gentle
+
+    def set_length_label(self) -> str:
+        m = self.motion
+        if m.set_mode == "passes":
+            seconds = m.set_passes * 0.5 / m.speed_cycles_per_s
+            return f"{m.set_passes} passes (~{seconds:.0f} s)"
+        if m.set_mode == "seconds":
+            return f"{m.set_seconds:.0f} s (~{m.set_seconds * 2 * m.speed_cycles_per_s:.0f} passes)"
+        return "free run"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (or doubtful) in a preset file."""
+    source: str
+    path: str
+    message: str
+    line: int | None = None
+    severity: str = "error"  # or "warning"
+
+    def __str__(self) -> str:
+        where = self.source + (f":{self.line}" if self.line else "")
+        field_ = f" {self.path}:" if self.path else ""
+        return f"{where}: {self.severity}:{field_} {self.message}"
+
+
+class PresetError(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_value(f, value, path: str, source: str, line) -> tuple[Any, Problem | None]:
+    meta = f.metadata
+    typ = f.type if isinstance(f.type, type) else {"str": str, "float": float, "int": int, "bool": bool}[f.type]
+
+    def bad(msg):
+        return None, Problem(source, path, msg, line)
+
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    if typ is bool:
+        if not isinstance(value, bool):
+            return bad(f"{shown} is not true or false")
+        return value, None
+    if typ in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return bad(f"{shown} is not a number" + (f" (expected {meta['unit']})" if meta["unit"] else ""))
+        if typ is int and (isinstance(value, float) and not value.is_integer()):
+            return bad(f"{shown} is not a whole number")
+        if not math.isfinite(value):
+            return bad(f"{shown} is not a finite number")
+        lo, hi, unit = meta["lo"], meta["hi"], meta["unit"]
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            return bad(f"{shown} is out of range: allowed {lo:g} to {hi:g} {unit}".rstrip())
+        return (int(value) if typ is int else float(value)), None
+    if typ is str:
+        if not isinstance(value, str):
+            return bad(f"{shown} is not text")
+        if meta["choices"] and value not in meta["choices"]:
+            return bad(f"{shown} is not one of: {', '.join(meta['choices'])}")
+        if meta["kind"] == "color" and not _HEX.match(value):
+            return bad(f"{shown} is not a colour like \"#1d2126\"")
+        return value, None
+    raise TypeError(typ)
+
+
+def _line_map(text: str) -> dict[tuple[str, ...], int]:
+    """Field path -> 1-based line, from the YAML node tree (composing constructs no object)."""
+    lines: dict[tuple[str, ...], int] = {}
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+
+    def walk(node, prefix):
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    path = prefix + (str(k.value),)
+                    lines[path] = k.start_mark.line + 1
+                    walk(v, path)
+
+    walk(root, ())
+    return lines
+
+
+def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None = None,
+                        ) -> tuple[Preset | None, list[Problem]]:
+    """Build a Preset from a parsed mapping; returns (preset or None, every problem found)."""
+    lines = lines or {}
+    problems: list[Problem] = []
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        return None, [Problem(source, "", f"the file is {kind}, expected a mapping of preset fields")]
+
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int):
+        problems.append(Problem(source, "schema_version", f"{version!r} is not a whole number",
+                                lines.get(("schema_version",))))
+    elif version > SCHEMA_VERSION:
+        return None, [Problem(source, "schema_version",
+                              f"this preset was written by a newer bls (schema {version}; this bls reads "
+                              f"up to {SCHEMA_VERSION}); update bls to use it", lines.get(("schema_version",)))]
+    elif version < 1:
+        problems.append(Problem(source, "schema_version", f"{version!r} is not a known schema version",
+                                lines.get(("schema_version",))))
+
+    top: dict[str, Any] = {}
+    top_fields = {f.name: f for f in fields(Preset)}
+    for key, value in data.items():
+        ln = lines.get((str(key),))
+        if key in SECTIONS:
+            section_cls = SECTIONS[key]
+            if value is None:
+                value = {}
+            if not isinstance(value, dict):
+                problems.append(Problem(source, key, f"expected a mapping of {key} settings, got {value!r}", ln))
+                continue
+            sec_fields = {f.name: f for f in fields(section_cls)}
+            kwargs = {}
+            for k2, v2 in value.items():
+                path = f"{key}.{k2}"
+                ln2 = lines.get((str(key), str(k2)))
+                if k2 not in sec_fields:
+                    problems.append(Problem(source, path, f"unknown setting (ignored); known: "
+                                            f"{', '.join(sec_fields)}", ln2, "warning"))
+                    continue
+                checked, problem = _check_value(sec_fields[k2], v2, path, source, ln2)
+                if problem:
+                    problems.append(problem)
+                else:
+                    kwargs[k2] = checked
+            top[key] = section_cls(**kwargs)
+        elif key in ("name", "description", "rationale"):
+            if not isinstance(value, str) or (key == "name" and not value.strip()):
+                problems.append(Problem(source, key, f"{value!r} is not " + ("a non-empty name" if key == "name" else "text"), ln))
+            else:
+                top[key] = value.strip() if key == "name" else value
+        elif key == "gentle":
+            if not isinstance(value, bool):
+                problems.append(Problem(source, key, f"{value!r} is not true or false", ln))
+            else:
+                top[key] = value
+        elif key == "schema_version":
+            pass
+        else:
+            problems.append(Problem(source, str(key), "unknown setting (ignored); known: "
+                                    + ", ".join(n for n in top_fields), ln, "warning"))
+    if "name" not in data:
+        problems.append(Problem(source, "name", "missing: every preset needs a name"))
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return Preset(**top), problems
+
+
+def parse_preset_text(text: str, source: str = "<preset>") -> tuple[Preset | None, list[Problem]]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return None, [Problem(source, "", f"not valid YAML: {what}", line)]
+    return preset_from_mapping(data, source, _line_map(text))
+
+
+def load_preset_file(path: Path) -> tuple[Preset | None, list[Problem]]:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [Problem(str(path), "", f"cannot read the file: {exc.strerror or exc}")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, [Problem(str(path), "", "not a text file (it is not UTF-8): is this really a preset?")]
+    return parse_preset_text(text, str(path))
+
+
+def preset_to_mapping(p: Preset) -> dict[str, Any]:
+    """Stable, logical key order: who it is, what it does, then the settings."""
+    out: dict[str, Any] = {"schema_version": p.schema_version, "name": p.name}
+    if p.description:
+        out["description"] = p.description
+    if p.rationale:
+        out["rationale"] = p.rationale
+    out["gentle"] = p.gentle
+    for section in SECTIONS:
+        sec = getattr(p, section)
+        out[section] = {f.name: getattr(sec, f.name) for f in fields(sec)}
+    return out
+
+
+def dump_preset(p: Preset) -> str:
+    header = ("# bls preset: one complete stimulus for a bilateral stimulation set.\n"
+              "# Units are in the field names: cycles/s (left -> right -> left), passes (one sweep),\n"
+              "# dBFS (0 = digital full scale; bls never plays above -12). Check a hand edit with:\n"
+              "#   bls presets validate THIS_FILE\n")
+    return header + yaml.safe_dump(preset_to_mapping(p), sort_keys=False, allow_unicode=True, width=100)
+
+
+# --------------------------------------------------------------------------- library
+
+
+def load_dir(directory: Path) -> tuple[dict[str, Preset], list[Problem]]:
+    presets: dict[str, Preset] = {}
+    problems: list[Problem] = []
+    if not directory.is_dir():
+        return presets, problems
+    for path in sorted(directory.glob("*.yaml")):
+        p, probs = load_preset_file(path)
+        problems += probs
+        if p is not None:
+            presets[p.name] = p
+    return presets, problems
+
+
+def builtin_presets() -> dict[str, Preset]:
+    presets, problems = load_dir(builtin_presets_dir())
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:  # a broken built-in is a packaging bug: fail loudly
+        raise PresetError(errors)
+    return presets
+
+
+def find_preset(name: str) -> Preset:
+    """A preset by name: user presets first, then built-ins."""
+    user, _ = load_dir(user_presets_dir())
+    builtins = builtin_presets()
+    for library in (user, builtins):
+        if name in library:
+            return library[name]
+    known = sorted(set(user) | set(builtins))
+    raise KeyError(f"no preset named {name!r}; available: {', '.join(known)}")

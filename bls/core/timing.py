@@ -1,0 +1,84 @@
+"""Frame-timing statistics: intervals, percentiles and the dropped-frame rule.
+
+A frame is *dropped* when the interval before it exceeds ``DROP_FACTOR`` x the display period
+(PsychoPy's rule); ``missed`` counts how many refreshes were skipped in all.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+
+import numpy as np
+
+DROP_FACTOR = 1.2
+
+
+@dataclass(frozen=True)
+class IntervalStats:
+    count: int
+    mean_ms: float
+    sd_ms: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    dropped: int
+    missed: int
+    measured_hz: float
+
+
+def percentile(values, q: float) -> float:
+    """Linear-interpolated percentile (q in 0..100) of a sequence; NaN when empty."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0:
+        return float("nan")
+    return float(np.percentile(arr, q))
+
+
+def dropped_frames(intervals_s, period_s: float) -> tuple[int, int]:
+    """(frames that came late, refreshes missed in all) for intervals measured against a period."""
+    iv = np.asarray(intervals_s, dtype=np.float64)
+    if iv.size == 0 or period_s <= 0:
+        return 0, 0
+    late = iv > DROP_FACTOR * period_s
+    missed = np.maximum(0, np.round(iv[late] / period_s) - 1)
+    return int(np.count_nonzero(late)), int(missed.sum())
+
+
+def interval_stats(timestamps_s, period_s: float) -> IntervalStats:
+    ts = np.asarray(timestamps_s, dtype=np.float64)
+    iv = np.diff(ts)
+    if iv.size == 0:
+        nan = float("nan")
+        return IntervalStats(0, nan, nan, nan, nan, nan, 0, 0, nan)
+    dropped, missed = dropped_frames(iv, period_s)
+    ms = iv * 1000.0
+    return IntervalStats(int(iv.size), float(ms.mean()), float(ms.std()), percentile(ms, 50), percentile(ms, 99),
+                         float(ms.max()), dropped, missed, float(1.0 / iv.mean()))
+
+
+class FrameClock:
+    """Presentation timestamps of the last frames plus running totals for a whole session."""
+
+    def __init__(self, period_s: float, keep: int = 4096):
+        self.period_s = period_s
+        self.times: collections.deque[float] = collections.deque(maxlen=keep)
+        self.frames = 0
+        self.dropped = 0
+        self.missed = 0
+
+    def tick(self, t: float) -> None:
+        if self.times:
+            iv = t - self.times[-1]
+            if iv > DROP_FACTOR * self.period_s:
+                self.dropped += 1
+                self.missed += max(0, int(round(iv / self.period_s)) - 1)
+        self.times.append(t)
+        self.frames += 1
+
+    def reset_gap(self) -> None:
+        """Forget the last timestamp (after a pause in drawing that is not a drop, e.g. hidden)."""
+        self.times.clear()
+
+    def stats(self) -> IntervalStats:
+        return interval_stats(list(self.times), self.period_s)

@@ -1,0 +1,78 @@
+"""Tone synthesis helpers: waveforms, the pan law and the level cap.
+
+All waveforms have a peak of exactly 1 before the level is applied, so the output's peak is bounded
+by the level, which is itself capped at ``LEVEL_CAP_DBFS`` whatever a preset or control asks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TONES = ("soft_sine", "warm", "pulse")
+TONE_LABELS = {"soft_sine": "Soft sine", "warm": "Warm", "pulse": "End-point pulses"}
+
+#: the hearing-safety cap: no setting can make the output exceed this (CLINICAL.md, "Hearing")
+LEVEL_CAP_DBFS = -12.0
+LEVEL_FLOOR_DBFS = -60.0
+LEVEL_CAP = 10.0 ** (LEVEL_CAP_DBFS / 20.0)
+
+CARRIER_MIN_HZ = 150.0
+CARRIER_MAX_HZ = 1000.0
+
+#: the warm tone: a sine with gentle 2nd and 3rd harmonics, normalised to a peak of 1
+_WARM_HARMONICS = ((1, 1.0), (2, 0.22), (3, 0.08))
+
+
+def _warm_peak() -> float:
+    t = np.linspace(0.0, 1.0, 200_001)
+    w = sum(a * np.sin(2 * np.pi * k * t) for k, a in _WARM_HARMONICS)
+    return float(np.max(np.abs(w)))
+
+
+_WARM_NORM = 1.0 / _warm_peak()
+
+
+def db_to_amplitude(level_dbfs: float) -> float:
+    """Linear amplitude for a level in dBFS, never above the cap (-12 dBFS); NaN or below the
+    floor is silence."""
+    level = float(level_dbfs)
+    if np.isnan(level) or level < LEVEL_FLOOR_DBFS:
+        return 0.0
+    return 10.0 ** (min(level, LEVEL_CAP_DBFS) / 20.0)
+
+
+def amplitude_to_db(amplitude: float) -> float:
+    return 20.0 * np.log10(amplitude) if amplitude > 0 else -np.inf
+
+
+def waveform(tone: str, cycles):
+    """The tone's waveform (peak 1) at carrier phase ``cycles`` (fractional cycles)."""
+    th = 2.0 * np.pi * np.asarray(cycles, dtype=np.float64)
+    if tone in ("soft_sine", "pulse"):
+        return np.sin(th)
+    if tone == "warm":
+        w = np.zeros_like(th)
+        for k, a in _WARM_HARMONICS:
+            w += a * np.sin(k * th)
+        return w * _WARM_NORM
+    raise ValueError(f"unknown tone {tone!r}; expected one of {', '.join(TONES)}")
+
+
+def pan_gains(pan):
+    """Constant-power pan law: pan -1 (left) .. +1 (right) -> (left gain, right gain), L²+R² = 1."""
+    theta = (np.clip(np.asarray(pan, dtype=np.float64), -1.0, 1.0) + 1.0) * (np.pi / 4.0)
+    return np.cos(theta), np.sin(theta)
+
+
+def pulse_envelope(dt, attack_s: float, duration_s: float):
+    """Envelope of an end-point pulse ``dt`` seconds after the target reached an end.
+
+    A raised-sine attack and a raised-cosine decay: zero slope at both ends, so no click.
+    """
+    dt = np.asarray(dt, dtype=np.float64)
+    attack_s = max(attack_s, 1e-4)
+    decay = max(duration_s - attack_s, 1e-4)
+    rise = np.sin(0.5 * np.pi * np.clip(dt / attack_s, 0.0, 1.0)) ** 2
+    fall = np.cos(0.5 * np.pi * np.clip((dt - attack_s) / decay, 0.0, 1.0)) ** 2
+    env = np.where(dt < attack_s, rise, fall)
+    return np.where((dt >= 0) & (dt < duration_s), env, 0.0)

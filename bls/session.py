@@ -1,0 +1,189 @@
+"""The session controller: one engine, one clock, the anchor map, and the session log.
+
+It is the only object the windows talk to. It posts commands to the engine, reads what the clock
+thread publishes on a slow timer (never the other way round), and maps "the moment a frame is
+seen" to stimulus time for the display.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+
+from . import __version__
+from .audio.output import AudioStatus, DeviceClock, open_clock
+from .core.clock import AnchorMap
+from .core.engine import IDLE, SAMPLE_RATE, FrameSample, SetResult, Status, StimulusEngine
+from .core.preset import SPEED_MAX, SPEED_MIN, Preset
+
+POLL_MS = 50
+SPEED_STEP = 0.05
+
+
+class Session(QObject):
+    statusChanged = Signal(object)  # Status
+    setStarted = Signal(int)
+    setFinished = Signal(dict)  # one session-log record
+    settingsChanged = Signal(object)  # Preset
+    audioStatusChanged = Signal(object)  # AudioStatus
+
+    def __init__(self, settings: Preset, audio_device=None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.settings = settings
+        self.audio_device = audio_device
+        self.engine = StimulusEngine(settings)
+        self.anchor_map = AnchorMap(SAMPLE_RATE)
+        self.clock, self.audio_status = open_clock(self.engine, settings.audio.enabled, audio_device)
+        self.status: Status = self.engine.status
+        self.display_info = lambda: {}  # set by the app: client screen, refresh rate, dropped frames
+        self.records: list[dict] = []
+        self.log_path: Path | None = None
+        self.started_at = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        self._set_display_base: dict = {}
+        self._switch_pending = False
+        self._poll = QTimer(self)
+        self._poll.setTimerType(Qt.PreciseTimer)
+        self._poll.setInterval(POLL_MS)
+        self._poll.timeout.connect(self.poll)
+        self._poll.start()
+
+    # ------------------------------------------------------------------ commands
+
+    def start(self) -> None:
+        self.engine.start()
+
+    def toggle(self) -> None:
+        self.engine.toggle()
+
+    def pause(self) -> None:
+        self.engine.pause()
+
+    def stop(self, reason: str = "stopped") -> None:
+        self.engine.stop(reason)
+
+    def set_settings(self, settings: Preset) -> None:
+        if settings == self.settings:
+            return
+        old = self.settings
+        self.settings = settings
+        self.engine.apply(settings)
+        if settings.audio.enabled != old.audio.enabled:
+            self._switch_pending = True
+            self._switch_clock_if_due()
+        self.settingsChanged.emit(settings)
+
+    def nudge_speed(self, steps: int) -> None:
+        m = self.settings.motion
+        speed = round(min(SPEED_MAX, max(SPEED_MIN, m.speed_cycles_per_s + steps * SPEED_STEP)), 4)
+        self.set_settings(self.settings.with_("motion", speed_cycles_per_s=speed))
+
+    # ------------------------------------------------------------------ clock
+
+    def sample_at(self, t: float) -> FrameSample:
+        """What the client sees at monotonic time ``t``: the frame heard at that moment."""
+        anchor = self.clock.anchor
+        if anchor is not None:
+            self.anchor_map.add(anchor)
+        if not self.anchor_map.locked:
+            return self.engine.sample(self.engine.next_frame)
+        return self.engine.sample(self.anchor_map.frame_at(t))
+
+    def _switch_clock_if_due(self) -> None:
+        """Audio on/off: the sound card or the stand-in clocks the session. The switch happens only
+        between sets; during a set the tone is muted or unmuted with a ramp and the switch waits."""
+        if not self._switch_pending or self.engine.status.state != IDLE:
+            return
+        self._switch_pending = False
+        if self.settings.audio.enabled == self.clock.is_device:
+            return
+        self.clock.stop()
+        self.clock, self.audio_status = open_clock(self.engine, self.settings.audio.enabled, self.audio_device)
+        self.audioStatusChanged.emit(self.audio_status)
+
+    def retry_audio(self) -> None:
+        """Try the sound card again (e.g. after plugging in headphones)."""
+        if self.engine.status.state == IDLE and not isinstance(self.clock, DeviceClock):
+            self.clock.stop()
+            self.clock, self.audio_status = open_clock(self.engine, self.settings.audio.enabled, self.audio_device)
+            self.audioStatusChanged.emit(self.audio_status)
+
+    # ------------------------------------------------------------------ polling
+
+    def poll(self) -> None:
+        st = self.engine.status
+        prev = self.status
+        self.status = st
+        if st.set_index != prev.set_index and st.state != IDLE:
+            self._set_display_base = dict(self.display_info())
+            self.setStarted.emit(st.set_index)
+        while self.engine.finished:
+            self._record(self.engine.finished.popleft())
+        if st != prev:
+            self.statusChanged.emit(st)
+        self._switch_clock_if_due()
+        if self.clock.error and self.clock.is_device:
+            err = self.clock.error
+            self.clock.error = None
+            self.audio_status = AudioStatus(False, "Audio stopped", f"the audio callback failed: {err}")
+            self.audioStatusChanged.emit(self.audio_status)
+
+    def _record(self, result: SetResult) -> None:
+        info = dict(self.display_info())
+        base_dropped = self._set_display_base.get("dropped_frames_total", 0)
+        rec = asdict(result)
+        rec.update({
+            "preset": result.preset,
+            "speed_cycles_per_s": self.settings.motion.speed_cycles_per_s,
+            "client_screen": info.get("screen"),
+            "refresh_hz": info.get("refresh_hz"),
+            "display": info.get("kind"),
+            "audio_device": self.audio_status.device,
+            "audio_status": self.audio_status.summary,
+            "dropped_frames": max(0, int(info.get("dropped_frames_total", 0)) - int(base_dropped)),
+        })
+        self.records.append(rec)
+        self.setFinished.emit(rec)
+        self.write_log()
+
+    # ------------------------------------------------------------------ log
+
+    def log_document(self) -> dict:
+        return {
+            "app": "bls", "version": __version__, "started_at": self.started_at,
+            "finished_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "platform": platform.platform(), "sample_rate_hz": SAMPLE_RATE,
+            "audio_device": self.audio_status.device, "audio_status": self.audio_status.summary,
+            "audio_detail": self.audio_status.detail,
+            "units": {"speed": "cycles/s (left-right-left)", "pass": "one sweep from one side to the other"},
+            "sets": self.records,
+        }
+
+    def write_log(self) -> None:
+        if self.log_path is None:
+            return
+        tmp = self.log_path.with_name(self.log_path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(self.log_document(), fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.log_path)
+
+    def shutdown(self, wait_s: float = 0.0) -> None:
+        """Stop a running set (logged as 'quit'), let it finish if asked, and close the clock."""
+        if self.engine.status.state != IDLE:
+            self.engine.stop("quit")
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline and self.engine.status.state != IDLE:
+                time.sleep(0.01)
+        self._poll.stop()
+        self.clock.stop()
+        while self.engine.finished:
+            self._record(self.engine.finished.popleft())
+        self.write_log()

@@ -1,0 +1,1 @@
+"""Qt only: the therapist's control window and the client's display."""

@@ -1,0 +1,146 @@
+"""The client's display: fullscreen on the chosen screen, only the target, no cursor.
+
+Every frame draws the target at the position for the moment that frame will be *seen*, read from
+the session's clock; nothing is moved by increments. Where OpenGL is available the window is a
+``QOpenGLWindow`` with swap interval 1, repainting on ``frameSwapped`` (paced by vsync); elsewhere a
+raster window repaints on a precise timer at the screen's refresh period. Both call the same paint
+function.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Protocol
+
+from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtGui import (QGuiApplication, QOpenGLContext, QPainter, QRasterWindow, QScreen,
+                           QSurfaceFormat)
+from PySide6.QtOpenGL import QOpenGLWindow
+
+from ..core.engine import FrameSample
+from ..core.timing import FrameClock
+from .stimulus_painter import Look, LookGlide, paint_stimulus
+
+
+class StimulusSource(Protocol):
+    def sample_at(self, t: float) -> FrameSample | None: ...
+
+
+class DisplayCore:
+    """What both window kinds share: the source, the look, the frame clock."""
+
+    def __init__(self, source: StimulusSource, look: Look, refresh_hz: float):
+        self.source = source
+        self.glide = LookGlide(look)
+        self.visible = True
+        self.refresh_hz = refresh_hz if refresh_hz and refresh_hz > 1 else 60.0
+        self.frames = FrameClock(1.0 / self.refresh_hz)
+        self.last_sample: FrameSample | None = None
+
+    def paint(self, painter: QPainter, rect: QRectF, t_visible: float) -> None:
+        now = time.monotonic()
+        sample = self.source.sample_at(t_visible)
+        self.last_sample = sample
+        paint_stimulus(painter, rect, self.glide.at(now), sample, self.visible)
+
+
+def _opengl_usable() -> bool:
+    choice = os.environ.get("BLS_DISPLAY", "auto").lower()
+    if choice == "raster":
+        return False
+    if QGuiApplication.platformName() in ("offscreen", "minimal", "vnc"):
+        return False
+    ctx = QOpenGLContext()
+    return bool(ctx.create())
+
+
+class _ClientWindowMixin:
+    """Placement, shared by both window kinds (keys are handled application-wide by the app)."""
+
+    def _setup(self, core: DisplayCore) -> None:
+        self.core = core
+        self.setTitle("bls — client display")
+        self.setCursor(Qt.BlankCursor)
+        self.setFlags(Qt.Window | Qt.FramelessWindowHint)
+
+    def place(self, screen: QScreen, fullscreen: bool) -> None:
+        """Borderless fullscreen on ``screen``, or a plain window on it (one-screen setups)."""
+        self.setScreen(screen)
+        geo = screen.geometry()
+        if fullscreen:
+            self.setFlags(Qt.Window | Qt.FramelessWindowHint)
+            self.setGeometry(geo)
+            self.showFullScreen()
+            self.setGeometry(geo)  # without a window manager showFullScreen keeps the old size
+        else:
+            self.setFlags(Qt.Window)
+            w, h = int(geo.width() * 0.5), int(geo.height() * 0.5)
+            self.setGeometry(geo.x() + geo.width() - w - 40, geo.y() + 60, w, h)
+            self.showNormal()
+        rate = screen.refreshRate()
+        if rate and rate > 1:
+            self.core.refresh_hz = rate
+            self.core.frames.period_s = 1.0 / rate
+
+
+class RasterClientWindow(_ClientWindowMixin, QRasterWindow):
+    kind = "raster (precise timer)"
+
+    def __init__(self, core: DisplayCore):
+        super().__init__()
+        self._setup(core)
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.PreciseTimer)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.update)
+        self._next = None
+
+    def paintEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        now = time.monotonic()
+        painter = QPainter(self)
+        self.core.paint(painter, QRectF(0, 0, self.width(), self.height()), now)
+        painter.end()
+        self.core.frames.tick(now)
+        # deadline-based pacing: frames land on a grid of the refresh period, not "period after paint"
+        period = 1.0 / self.core.refresh_hz
+        self._next = now + period if self._next is None or now - self._next > period else self._next + period
+        self._timer.start(max(1, int(round((self._next - time.monotonic()) * 1000.0))))
+
+    def showEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        self._next = None
+        self.update()
+
+
+class GLClientWindow(_ClientWindowMixin, QOpenGLWindow):
+    kind = "OpenGL (vsync)"
+
+    def __init__(self, core: DisplayCore):
+        super().__init__(QOpenGLWindow.NoPartialUpdate)
+        fmt = QSurfaceFormat.defaultFormat()
+        fmt.setSwapInterval(1)
+        fmt.setSwapBehavior(QSurfaceFormat.DoubleBuffer)
+        self.setFormat(fmt)
+        self._setup(core)
+        self._last_swap: float | None = None
+        self.frameSwapped.connect(self._swapped)
+
+    def _swapped(self) -> None:
+        t = time.monotonic()
+        self._last_swap = t
+        self.core.frames.tick(t)
+        self.update()
+
+    def paintGL(self) -> None:  # noqa: N802 - Qt API
+        now = time.monotonic()
+        period = 1.0 / self.core.refresh_hz
+        # this frame is presented at the next vsync after the last swap
+        t_vis = now if self._last_swap is None or now - self._last_swap > 2 * period else self._last_swap + period
+        painter = QPainter(self)
+        self.core.paint(painter, QRectF(0, 0, self.width(), self.height()), max(now, t_vis))
+        painter.end()
+
+
+def create_client_display(source: StimulusSource, look: Look, refresh_hz: float = 60.0):
+    core = DisplayCore(source, look, refresh_hz)
+    return GLClientWindow(core) if _opengl_usable() else RasterClientWindow(core)

@@ -1,0 +1,485 @@
+"""The therapist's control window: run sets, tune the stimulus, see what the client sees."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFrame, QGridLayout,
+                               QHBoxLayout, QLabel, QMainWindow, QPushButton, QScrollArea, QSizePolicy,
+                               QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
+
+from ..core.engine import GLIDING, IDLE, PAUSED, RUNNING, STOPPING, Status
+from ..core.motion import speed_labels
+from ..core.preset import SPEED_MAX, SPEED_MIN, Preset
+from ..core.tone import CARRIER_MAX_HZ, CARRIER_MIN_HZ, LEVEL_CAP_DBFS, LEVEL_FLOOR_DBFS, TONE_LABELS
+from .stimulus_painter import Look, LookGlide, paint_stimulus
+
+PATH_LABELS = {"horizontal": "Horizontal", "vertical": "Vertical", "diagonal_up": "Diagonal ↗",
+               "diagonal_down": "Diagonal ↘"}
+PROFILE_LABELS = {"sinusoidal": "Smooth (sinusoidal)", "linear": "Even speed, eased turns"}
+MODE_LABELS = {"passes": "Passes", "seconds": "Seconds", "free": "Free run"}
+STATE_LABELS = {IDLE: "Ready", RUNNING: "Running", PAUSED: "Paused", STOPPING: "Ending set…",
+                GLIDING: "Ending set…"}
+
+
+def _card(title: str) -> tuple[QFrame, QVBoxLayout]:
+    frame = QFrame()
+    frame.setObjectName("card")
+    lay = QVBoxLayout(frame)
+    lay.setContentsMargins(16, 12, 16, 14)
+    lay.setSpacing(8)
+    label = QLabel(title.upper())
+    label.setObjectName("cardTitle")
+    lay.addWidget(label)
+    return frame, lay
+
+
+def _hint(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("hint")
+    label.setWordWrap(True)
+    return label
+
+
+class LabeledSlider(QWidget):
+    """A slider with its value shown in words beside it."""
+    valueChanged = Signal(int)
+
+    def __init__(self, lo: int, hi: int, fmt):
+        super().__init__()
+        self._fmt = fmt
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(lo, hi)
+        self.label = QLabel()
+        self.label.setObjectName("readout")
+        self.label.setMinimumWidth(78)
+        self.label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.label)
+        self.slider.valueChanged.connect(self._changed)
+
+    def _changed(self, v: int) -> None:
+        self.label.setText(self._fmt(v))
+        self.valueChanged.emit(v)
+
+    def setValue(self, v: int) -> None:  # noqa: N802 - Qt naming
+        self.slider.setValue(v)
+        self.label.setText(self._fmt(self.slider.value()))
+
+    def value(self) -> int:
+        return self.slider.value()
+
+
+class ColorButton(QPushButton):
+    colorChanged = Signal(str)
+
+    def __init__(self, title: str):
+        super().__init__()
+        self.setObjectName("swatch")
+        self._title = title
+        self._color = "#000000"
+        self.clicked.connect(self._pick)
+
+    def setColor(self, hexstr: str) -> None:  # noqa: N802 - Qt naming
+        self._color = hexstr
+        fg = "#ffffff" if QColor(hexstr).lightnessF() < 0.5 else "#1f2933"
+        self.setText(hexstr)
+        self.setStyleSheet(f"QPushButton#swatch {{ background: {hexstr}; color: {fg}; }}")
+
+    def color(self) -> str:
+        return self._color
+
+    def _pick(self) -> None:
+        c = QColorDialog.getColor(QColor(self._color), self, self._title)
+        if c.isValid():
+            self.setColor(c.name())
+            self.colorChanged.emit(c.name())
+
+
+class Preview(QWidget):
+    """A live mirror of the client display, drawn with the same paint function."""
+
+    def __init__(self, session):
+        super().__init__()
+        self.session = session
+        self.aspect = 16 / 9
+        self.glide = LookGlide(Look.of(session.settings.visual, session.settings.motion))
+        self.setMinimumSize(320, 180)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.PreciseTimer)
+        self._timer.setInterval(33)
+        self._timer.timeout.connect(self.update)
+        self._timer.start()
+
+    def set_look(self, look: Look) -> None:
+        self.glide.set(look, time.monotonic())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(480, 270)
+
+    def paintEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        p = QPainter(self)
+        p.setRenderHint(QPainter.Antialiasing)
+        w, h = self.width(), self.height()
+        if w / max(h, 1) > self.aspect:
+            rw, rh = h * self.aspect, h
+        else:
+            rw, rh = w, w / self.aspect
+        rect = QRectF((w - rw) / 2, (h - rh) / 2, rw, rh)
+        now = time.monotonic()
+        p.setClipRect(rect)
+        paint_stimulus(p, rect, self.glide.at(now), self.session.sample_at(now))
+        p.setClipping(False)
+        p.setPen(QColor("#c9d0d6"))
+        p.setBrush(Qt.NoBrush)
+        p.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
+        p.end()
+
+
+class ControlWindow(QMainWindow):
+    presetChosen = Signal(str)
+    clientScreenChosen = Signal(str)
+
+    def __init__(self, session, presets: dict[str, Preset], screens: list[tuple[str, str]],
+                 client_screen: str | None):
+        super().__init__()
+        self.session = session
+        self.presets = presets
+        self._loading = False
+        self._loaded_name = session.settings.name
+        self.setWindowTitle("bls — bilateral stimulation")
+        page = QWidget()
+        page.setObjectName("page")
+        self.setCentralWidget(page)
+        outer = QHBoxLayout(page)
+        outer.setContentsMargins(18, 18, 18, 18)
+        outer.setSpacing(18)
+        outer.addLayout(self._build_left(), 5)
+        outer.addWidget(self._build_right(screens, client_screen), 4)
+        self.audio_label = QLabel()
+        self.display_label = QLabel()
+        self.statusBar().addWidget(self.audio_label, 1)
+        self.statusBar().addPermanentWidget(self.display_label)
+        self.statusBar().setSizeGripEnabled(False)
+        self._clock = QTimer(self)
+        self._clock.setInterval(100)
+        self._clock.timeout.connect(self._tick)
+        self._clock.start()
+        self.load_settings(session.settings)
+        self.show_status(session.status)
+        self.show_audio(session.audio_status)
+        session.statusChanged.connect(self.show_status)
+        session.audioStatusChanged.connect(self.show_audio)
+        session.settingsChanged.connect(self._settings_from_session)
+        session.setFinished.connect(self._set_finished)
+        self.resize(1180, 700)
+
+    # ------------------------------------------------------------------ layout
+
+    def _build_left(self) -> QVBoxLayout:
+        col = QVBoxLayout()
+        col.setSpacing(14)
+        card, lay = _card("Set")
+        top = QHBoxLayout()
+        self.state_label = QLabel("Ready")
+        self.state_label.setObjectName("state")
+        top.addWidget(self.state_label)
+        top.addStretch(1)
+        self.speed_now = QLabel()
+        self.speed_now.setObjectName("readout")
+        top.addWidget(self.speed_now)
+        lay.addLayout(top)
+        counts = QHBoxLayout()
+        self.pass_label = QLabel("0")
+        self.pass_label.setObjectName("bigCount")
+        self.pass_of = _hint("passes")
+        self.time_label = QLabel("0:00.0")
+        self.time_label.setObjectName("bigTime")
+        counts.addWidget(self.pass_label)
+        counts.addWidget(self.pass_of, 0, Qt.AlignBottom)
+        counts.addStretch(1)
+        counts.addWidget(self.time_label)
+        lay.addLayout(counts)
+        buttons = QHBoxLayout()
+        self.start_button = QPushButton("Start  (Space)")
+        self.start_button.setObjectName("primary")
+        self.start_button.clicked.connect(self.session.toggle)
+        self.stop_button = QPushButton("Stop  (Esc)")
+        self.stop_button.setObjectName("secondary")
+        self.stop_button.clicked.connect(lambda: self.session.stop("stopped"))
+        for b in (self.start_button, self.stop_button):
+            b.setFocusPolicy(Qt.NoFocus)
+            b.setMinimumHeight(46)
+        buttons.addWidget(self.start_button, 3)
+        buttons.addWidget(self.stop_button, 2)
+        lay.addLayout(buttons)
+        self.last_set = _hint("Space starts or pauses a set; Esc ends it gently. ↑/↓ change speed. "
+                              "Presenter clickers: Page Down starts or pauses, Page Up or B stops.")
+        lay.addWidget(self.last_set)
+        col.addWidget(card)
+        pcard, play = _card("Client view")
+        self.preview = Preview(self.session)
+        play.addWidget(self.preview, 1)
+        self.screen_note = _hint()
+        play.addWidget(self.screen_note)
+        col.addWidget(pcard, 1)
+        return col
+
+    def _build_right(self, screens, client_screen) -> QScrollArea:
+        body = QWidget()
+        body.setObjectName("page")
+        col = QVBoxLayout(body)
+        col.setContentsMargins(0, 0, 6, 0)
+        col.setSpacing(14)
+
+        card, lay = _card("Preset")
+        self.preset_combo = QComboBox()
+        for name in self.presets:
+            self.preset_combo.addItem(name)
+        self.preset_combo.activated.connect(lambda i: self.presetChosen.emit(self.preset_combo.itemText(i)))
+        self.preset_desc = _hint()
+        lay.addWidget(self.preset_combo)
+        lay.addWidget(self.preset_desc)
+        col.addWidget(card)
+
+        card, lay = _card("Motion")
+        g = QGridLayout()
+        g.setHorizontalSpacing(12)
+        g.setVerticalSpacing(8)
+        self.speed_spin = QDoubleSpinBox()
+        self.speed_spin.setRange(SPEED_MIN, SPEED_MAX)
+        self.speed_spin.setSingleStep(0.05)
+        self.speed_spin.setDecimals(2)
+        self.speed_spin.setSuffix(" cycles/s")
+        self.speed_slider = QSlider(Qt.Horizontal)
+        self.speed_slider.setRange(int(SPEED_MIN * 100), int(SPEED_MAX * 100))
+        self.speed_readout = _hint()
+        g.addWidget(QLabel("Speed"), 0, 0)
+        g.addWidget(self.speed_slider, 0, 1)
+        g.addWidget(self.speed_spin, 0, 2)
+        g.addWidget(self.speed_readout, 1, 1, 1, 2)
+        self.mode_combo = QComboBox()
+        for k, v in MODE_LABELS.items():
+            self.mode_combo.addItem(v, k)
+        self.passes_spin = QSpinBox()
+        self.passes_spin.setRange(1, 2000)
+        self.passes_spin.setSuffix(" passes")
+        self.seconds_spin = QDoubleSpinBox()
+        self.seconds_spin.setRange(1, 3600)
+        self.seconds_spin.setDecimals(0)
+        self.seconds_spin.setSuffix(" s")
+        self.length_stack = QStackedWidget()
+        self.length_stack.addWidget(self.passes_spin)
+        self.length_stack.addWidget(self.seconds_spin)
+        self.length_stack.addWidget(QLabel("until you stop"))
+        self.length_readout = _hint()
+        g.addWidget(QLabel("Set length"), 2, 0)
+        g.addWidget(self.mode_combo, 2, 1)
+        g.addWidget(self.length_stack, 2, 2)
+        g.addWidget(self.length_readout, 3, 1, 1, 2)
+        self.path_combo = QComboBox()
+        for k, v in PATH_LABELS.items():
+            self.path_combo.addItem(v, k)
+        self.profile_combo = QComboBox()
+        for k, v in PROFILE_LABELS.items():
+            self.profile_combo.addItem(v, k)
+        g.addWidget(QLabel("Path"), 4, 0)
+        g.addWidget(self.path_combo, 4, 1, 1, 2)
+        g.addWidget(QLabel("Movement"), 5, 0)
+        g.addWidget(self.profile_combo, 5, 1, 1, 2)
+        self.sweep_slider = LabeledSlider(10, 100, lambda v: f"{v} % wide")
+        g.addWidget(QLabel("Sweep"), 6, 0)
+        g.addWidget(self.sweep_slider, 6, 1, 1, 2)
+        g.setColumnStretch(1, 1)
+        lay.addLayout(g)
+        col.addWidget(card)
+
+        card, lay = _card("Target")
+        g = QGridLayout()
+        g.setHorizontalSpacing(12)
+        self.size_slider = LabeledSlider(10, 300, lambda v: f"{v / 10:.1f} % high")
+        self.soft_slider = LabeledSlider(0, 100, lambda v: f"{v} % soft")
+        self.target_color = ColorButton("Target colour")
+        self.bg_color = ColorButton("Background colour")
+        g.addWidget(QLabel("Size"), 0, 0)
+        g.addWidget(self.size_slider, 0, 1, 1, 3)
+        g.addWidget(QLabel("Edge"), 1, 0)
+        g.addWidget(self.soft_slider, 1, 1, 1, 3)
+        g.addWidget(QLabel("Colour"), 2, 0)
+        g.addWidget(self.target_color, 2, 1)
+        g.addWidget(QLabel("Background"), 2, 2, Qt.AlignRight)
+        g.addWidget(self.bg_color, 2, 3)
+        g.setColumnStretch(1, 1)
+        lay.addLayout(g)
+        col.addWidget(card)
+
+        card, lay = _card("Sound")
+        g = QGridLayout()
+        g.setHorizontalSpacing(12)
+        self.audio_check = QCheckBox("Tone in headphones")
+        self.tone_combo = QComboBox()
+        for k, v in TONE_LABELS.items():
+            self.tone_combo.addItem(v, k)
+        self.carrier_spin = QSpinBox()
+        self.carrier_spin.setRange(int(CARRIER_MIN_HZ), int(CARRIER_MAX_HZ))
+        self.carrier_spin.setSingleStep(10)
+        self.carrier_spin.setSuffix(" Hz")
+        self.level_slider = LabeledSlider(int(LEVEL_FLOOR_DBFS), int(LEVEL_CAP_DBFS), lambda v: f"{v} dBFS")
+        self.depth_slider = LabeledSlider(0, 100, lambda v: f"{v} % pan")
+        g.addWidget(self.audio_check, 0, 0, 1, 2)
+        g.addWidget(QLabel("Tone"), 1, 0)
+        g.addWidget(self.tone_combo, 1, 1)
+        g.addWidget(self.carrier_spin, 1, 2)
+        g.addWidget(QLabel("Level"), 2, 0)
+        g.addWidget(self.level_slider, 2, 1, 1, 2)
+        g.addWidget(QLabel("Pan depth"), 3, 0)
+        g.addWidget(self.depth_slider, 3, 1, 1, 2)
+        g.addWidget(_hint(f"Level never exceeds {LEVEL_CAP_DBFS:.0f} dBFS. Start quiet and ask the client."),
+                    4, 0, 1, 3)
+        g.setColumnStretch(1, 1)
+        lay.addLayout(g)
+        col.addWidget(card)
+
+        card, lay = _card("Client display")
+        self.screen_combo = QComboBox()
+        for name, label in screens:
+            self.screen_combo.addItem(label, name)
+        if client_screen is not None:
+            i = self.screen_combo.findData(client_screen)
+            if i >= 0:
+                self.screen_combo.setCurrentIndex(i)
+        self.screen_combo.activated.connect(lambda i: self.clientScreenChosen.emit(self.screen_combo.itemData(i)))
+        lay.addWidget(self.screen_combo)
+        col.addWidget(card)
+        col.addStretch(1)
+
+        for w in (self.speed_spin, self.passes_spin, self.seconds_spin, self.carrier_spin):
+            w.valueChanged.connect(self._edited)
+        self.speed_slider.valueChanged.connect(lambda v: self.speed_spin.setValue(v / 100.0))
+        for w in (self.mode_combo, self.path_combo, self.profile_combo, self.tone_combo):
+            w.currentIndexChanged.connect(self._edited)
+        for w in (self.sweep_slider, self.size_slider, self.soft_slider, self.level_slider, self.depth_slider):
+            w.valueChanged.connect(self._edited)
+        self.target_color.colorChanged.connect(self._edited)
+        self.bg_color.colorChanged.connect(self._edited)
+        self.audio_check.toggled.connect(self._edited)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setWidget(body)
+        scroll.setMinimumWidth(430)
+        return scroll
+
+    # ------------------------------------------------------------------ settings <-> widgets
+
+    def load_settings(self, p: Preset) -> None:
+        """Show a preset's values in the controls (without echoing them back as edits)."""
+        self._loading = True
+        try:
+            m, v, a = p.motion, p.visual, p.audio
+            self.speed_spin.setValue(m.speed_cycles_per_s)
+            self.speed_slider.setValue(int(round(m.speed_cycles_per_s * 100)))
+            self.mode_combo.setCurrentIndex(self.mode_combo.findData(m.set_mode))
+            self.passes_spin.setValue(m.set_passes)
+            self.seconds_spin.setValue(m.set_seconds)
+            self.path_combo.setCurrentIndex(self.path_combo.findData(m.path))
+            self.profile_combo.setCurrentIndex(self.profile_combo.findData(m.profile))
+            self.sweep_slider.setValue(int(round(m.sweep_width_pct)))
+            self.size_slider.setValue(int(round(v.target_diameter_pct * 10)))
+            self.soft_slider.setValue(int(round(v.target_softness_pct)))
+            self.target_color.setColor(v.target_color)
+            self.bg_color.setColor(v.background_color)
+            self.audio_check.setChecked(a.enabled)
+            self.tone_combo.setCurrentIndex(self.tone_combo.findData(a.tone))
+            self.carrier_spin.setValue(int(round(a.carrier_hz)))
+            self.level_slider.setValue(int(round(a.level_dbfs)))
+            self.depth_slider.setValue(int(round(a.pan_depth_pct)))
+            i = self.preset_combo.findText(p.name)
+            if i >= 0:
+                self.preset_combo.setCurrentIndex(i)
+                self._loaded_name = p.name
+        finally:
+            self._loading = False
+        self._refresh_readouts(p)
+
+    def settings_from_widgets(self) -> Preset:
+        p = self.session.settings
+        p = p.with_("motion", speed_cycles_per_s=round(self.speed_spin.value(), 4),
+                    set_mode=self.mode_combo.currentData(), set_passes=self.passes_spin.value(),
+                    set_seconds=float(self.seconds_spin.value()), path=self.path_combo.currentData(),
+                    profile=self.profile_combo.currentData(), sweep_width_pct=float(self.sweep_slider.value()))
+        p = p.with_("visual", target_diameter_pct=self.size_slider.value() / 10.0,
+                    target_softness_pct=float(self.soft_slider.value()), target_color=self.target_color.color(),
+                    background_color=self.bg_color.color())
+        return p.with_("audio", enabled=self.audio_check.isChecked(), tone=self.tone_combo.currentData(),
+                       carrier_hz=float(self.carrier_spin.value()), level_dbfs=float(self.level_slider.value()),
+                       pan_depth_pct=float(self.depth_slider.value()))
+
+    def _edited(self, *_) -> None:
+        if self._loading:
+            return
+        self._loading = True
+        self.speed_slider.setValue(int(round(self.speed_spin.value() * 100)))
+        self._loading = False
+        p = self.settings_from_widgets()
+        self.session.set_settings(p)
+
+    def _settings_from_session(self, p: Preset) -> None:
+        if self.settings_from_widgets() != p:  # changed elsewhere (keys, presets)
+            self.load_settings(p)
+        self._refresh_readouts(p)
+
+    def _refresh_readouts(self, p: Preset) -> None:
+        m = p.motion
+        _, per_min, per_pass = speed_labels(m.speed_cycles_per_s)
+        self.speed_readout.setText(f"{per_min}  ·  {per_pass}")
+        self.length_stack.setCurrentIndex(("passes", "seconds", "free").index(m.set_mode))
+        self.length_readout.setText(p.set_length_label())
+        loaded = self.presets.get(self._loaded_name)
+        modified = loaded is not None and not loaded.stimulus_equal(p)
+        self.preset_desc.setText((loaded.description if loaded else "")
+                                 + ("\n● modified from this preset" if modified else ""))
+        self.preview.set_look(Look.of(p.visual, p.motion))
+
+    # ------------------------------------------------------------------ status
+
+    def show_status(self, st: Status) -> None:
+        self.state_label.setText(STATE_LABELS.get(st.state, st.state))
+        m = self.session.settings.motion
+        self.pass_label.setText(str(st.passes))
+        self.pass_of.setText(f"of {m.set_passes} passes" if m.set_mode == "passes" else "passes")
+        self.start_button.setText({RUNNING: "Pause  (Space)", PAUSED: "Resume  (Space)"}.get(st.state, "Start  (Space)"))
+        self.start_button.setEnabled(st.state in (IDLE, RUNNING, PAUSED))
+        self.stop_button.setEnabled(st.state in (RUNNING, PAUSED))
+        self.speed_now.setText(speed_labels(st.speed_cycles_per_s)[0] if st.state != IDLE else "")
+        self._tick()
+
+    def _tick(self) -> None:
+        e = self.session.status.elapsed_s
+        self.time_label.setText(f"{int(e // 60)}:{e % 60:04.1f}")
+
+    def _set_finished(self, rec: dict) -> None:
+        why = {"complete": "complete", "time": "time reached", "stopped": "stopped", "quit": "ended at quit"}
+        self.last_set.setText(f"Set {rec['index']}: {rec['delivered_passes']} passes in "
+                              f"{rec['delivered_seconds']:.1f} s ({why.get(rec['stop_reason'], rec['stop_reason'])}).")
+
+    def show_audio(self, status) -> None:
+        mark = "●" if status.ok else "○"
+        self.audio_label.setText(f"{mark} {status.summary}")
+        self.audio_label.setToolTip(status.detail)
+
+    def show_display_info(self, text: str, note: str = "") -> None:
+        self.display_label.setText(text)
+        self.screen_note.setText(note)
+        self.screen_note.setObjectName("notice" if note else "hint")
+        self.screen_note.style().polish(self.screen_note)
+
+    def set_preview_aspect(self, aspect: float) -> None:
+        self.preview.aspect = aspect
+        self.preview.update()
