@@ -35,29 +35,37 @@ def preset_library() -> tuple[dict[str, Preset], list]:
 
 def screen_label(s: QScreen) -> str:
     g = s.geometry()
-    primary = " — this screen" if s is QGuiApplication.primaryScreen() else ""
-    return f"{s.name()}  ({g.width()}×{g.height()}, {s.refreshRate():.0f} Hz){primary}"
+    return f"{s.name()}  ({g.width()}×{g.height()}, {s.refreshRate():.0f} Hz)"
 
 
-def choose_client_screen(preferred: str | None) -> tuple[QScreen, bool, str]:
-    """(screen, fullscreen?, note for the therapist). Screens are chosen by name, never by index."""
+def plan_screens(preferred: str | None) -> tuple[QScreen, QScreen, bool, str]:
+    """(client screen, therapist screen, client fullscreen?, note for the therapist).
+
+    Screens are chosen by name, never by position in ``screens()``. The client display goes to the
+    preferred screen if it is connected, else to a screen other than the primary one; the control
+    window goes to the primary screen, or to another screen if the client took the primary.
+    """
     screens = QGuiApplication.screens()
     primary = QGuiApplication.primaryScreen()
-    others = [s for s in screens if s is not primary]
     note = ""
+    client = None
     if preferred:
         match = [s for s in screens if s.name() == preferred]
         if match:
-            s = match[0]
-            if s is primary:
-                return s, False, ("The client display shares the therapist's screen, so it opens as a window. "
-                                  "Choose another screen for fullscreen.")
-            return s, True, ""
-        note = f"Screen “{preferred}” is not connected. "
-    if others:
-        return others[0], True, (note + f"Using “{others[0].name()}”.") if note else ""
-    return primary, False, note + ("Only one screen is connected: the client display opens as a window here. "
-                                   "Connect a second monitor for a fullscreen client display.")
+            client = match[0]
+        else:
+            note = f"Screen “{preferred}” is not connected. "
+    if client is None:
+        others = [s for s in screens if s is not primary]
+        client = others[0] if others else primary
+        if note and others:
+            note += f"Using “{client.name()}”."
+    therapist = primary if client is not primary else next((s for s in screens if s is not client), primary)
+    if client is therapist:
+        return client, therapist, False, note + (
+            "Only one screen is connected: the client display opens as a window here. "
+            "Connect a second monitor for a fullscreen client display.")
+    return client, therapist, True, note
 
 
 class BlsApp(QObject):
@@ -79,7 +87,7 @@ class BlsApp(QObject):
         self.session.display_info = self.display_info
 
         self._client_name = client_screen or self.ui_state.value("client_screen", None)
-        self.screen, fullscreen, note = choose_client_screen(self._client_name)
+        self.screen, therapist, fullscreen, note = plan_screens(self._client_name)
         look = Look.of(settings.visual, settings.motion)
         self.display = create_client_display(self.session, look, self.screen.refreshRate())
         screens = [(s.name(), screen_label(s)) for s in QGuiApplication.screens()]
@@ -91,9 +99,8 @@ class BlsApp(QObject):
         QGuiApplication.instance().screenAdded.connect(self._screens_changed)
         QGuiApplication.instance().screenRemoved.connect(self._screens_changed)
 
-        primary = QGuiApplication.primaryScreen()
-        self.control.setScreen(primary)
-        ag = primary.availableGeometry()
+        self.control.setScreen(therapist)
+        ag = therapist.availableGeometry()
         w, h = min(1180, ag.width() - 40), min(720, ag.height() - 40)
         self.control.setGeometry(ag.x() + (ag.width() - w) // 2, ag.y() + (ag.height() - h) // 2, w, h)
         self.control.show()
@@ -118,18 +125,20 @@ class BlsApp(QObject):
         self.control.set_preview_aspect(g.width() / max(1, g.height()))
         self._note = note
         self._show_info()
-        if fullscreen or screen is not QGuiApplication.primaryScreen():
-            self.control.raise_()
-            self.control.activateWindow()
+        self.control.raise_()
+        self.control.activateWindow()
 
     def move_client(self, name: str) -> None:
         self._client_name = name
         self.ui_state.setValue("client_screen", name)
-        screen, fullscreen, note = choose_client_screen(name)
+        screen, _, fullscreen, note = plan_screens(name)
         self._place(screen, fullscreen, note)
 
     def _screens_changed(self, *_args) -> None:
-        QTimer.singleShot(0, lambda: self._place(*choose_client_screen(self._client_name)))
+        def replan():
+            screen, _, fullscreen, note = plan_screens(self._client_name)
+            self._place(screen, fullscreen, note)
+        QTimer.singleShot(0, replan)
 
     def display_info(self) -> dict:
         core = self.display.core

@@ -18,7 +18,7 @@ from .stimulus_painter import Look, LookGlide, paint_stimulus
 
 PATH_LABELS = {"horizontal": "Horizontal", "vertical": "Vertical", "diagonal_up": "Diagonal ↗",
                "diagonal_down": "Diagonal ↘"}
-PROFILE_LABELS = {"sinusoidal": "Smooth (sinusoidal)", "linear": "Even speed, eased turns"}
+PROFILE_LABELS = {"sinusoidal": "Smooth swing", "linear": "Even speed"}
 MODE_LABELS = {"passes": "Passes", "seconds": "Seconds", "free": "Free run"}
 STATE_LABELS = {IDLE: "Ready", RUNNING: "Running", PAUSED: "Paused", STOPPING: "Ending set…",
                 GLIDING: "Ending set…"}
@@ -159,8 +159,8 @@ class ControlWindow(QMainWindow):
         outer = QHBoxLayout(page)
         outer.setContentsMargins(18, 18, 18, 18)
         outer.setSpacing(18)
-        outer.addLayout(self._build_left(), 5)
-        outer.addWidget(self._build_right(screens, client_screen), 4)
+        outer.addLayout(self._build_left(screens, client_screen), 5)
+        outer.addWidget(self._build_right(), 4)
         self.audio_label = QLabel()
         self.display_label = QLabel()
         self.statusBar().addWidget(self.audio_label, 1)
@@ -181,7 +181,7 @@ class ControlWindow(QMainWindow):
 
     # ------------------------------------------------------------------ layout
 
-    def _build_left(self) -> QVBoxLayout:
+    def _build_left(self, screens, client_screen) -> QVBoxLayout:
         col = QVBoxLayout()
         col.setSpacing(14)
         card, lay = _card("Set")
@@ -222,7 +222,19 @@ class ControlWindow(QMainWindow):
                               "Presenter clickers: Page Down starts or pauses, Page Up or B stops.")
         lay.addWidget(self.last_set)
         col.addWidget(card)
-        pcard, play = _card("Client view")
+        pcard, play = _card("Client display")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Screen"))
+        self.screen_combo = QComboBox()
+        for name, label in screens:
+            self.screen_combo.addItem(label, name)
+        if client_screen is not None:
+            i = self.screen_combo.findData(client_screen)
+            if i >= 0:
+                self.screen_combo.setCurrentIndex(i)
+        self.screen_combo.activated.connect(lambda i: self.clientScreenChosen.emit(self.screen_combo.itemData(i)))
+        row.addWidget(self.screen_combo, 1)
+        play.addLayout(row)
         self.preview = Preview(self.session)
         play.addWidget(self.preview, 1)
         self.screen_note = _hint()
@@ -230,7 +242,7 @@ class ControlWindow(QMainWindow):
         col.addWidget(pcard, 1)
         return col
 
-    def _build_right(self, screens, client_screen) -> QScrollArea:
+    def _build_right(self) -> QScrollArea:
         body = QWidget()
         body.setObjectName("page")
         col = QVBoxLayout(body)
@@ -289,12 +301,11 @@ class ControlWindow(QMainWindow):
         for k, v in PROFILE_LABELS.items():
             self.profile_combo.addItem(v, k)
         g.addWidget(QLabel("Path"), 4, 0)
-        g.addWidget(self.path_combo, 4, 1, 1, 2)
-        g.addWidget(QLabel("Movement"), 5, 0)
-        g.addWidget(self.profile_combo, 5, 1, 1, 2)
+        g.addWidget(self.path_combo, 4, 1)
+        g.addWidget(self.profile_combo, 4, 2)
         self.sweep_slider = LabeledSlider(10, 100, lambda v: f"{v} % wide")
-        g.addWidget(QLabel("Sweep"), 6, 0)
-        g.addWidget(self.sweep_slider, 6, 1, 1, 2)
+        g.addWidget(QLabel("Sweep"), 5, 0)
+        g.addWidget(self.sweep_slider, 5, 1, 1, 2)
         g.setColumnStretch(1, 1)
         lay.addLayout(g)
         col.addWidget(card)
@@ -345,17 +356,6 @@ class ControlWindow(QMainWindow):
         lay.addLayout(g)
         col.addWidget(card)
 
-        card, lay = _card("Client display")
-        self.screen_combo = QComboBox()
-        for name, label in screens:
-            self.screen_combo.addItem(label, name)
-        if client_screen is not None:
-            i = self.screen_combo.findData(client_screen)
-            if i >= 0:
-                self.screen_combo.setCurrentIndex(i)
-        self.screen_combo.activated.connect(lambda i: self.clientScreenChosen.emit(self.screen_combo.itemData(i)))
-        lay.addWidget(self.screen_combo)
-        col.addWidget(card)
         col.addStretch(1)
 
         for w in (self.speed_spin, self.passes_spin, self.seconds_spin, self.carrier_spin):

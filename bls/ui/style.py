@@ -31,9 +31,6 @@ QPushButton#primary {{ background: {ACCENT}; color: white; border: none; font-si
 QPushButton#primary:hover {{ background: #286e6a; }}
 QPushButton#secondary {{ font-size: 12pt; padding: 11px 22px; }}
 QPushButton#swatch {{ min-width: 64px; }}
-QComboBox, QSpinBox, QDoubleSpinBox {{ background: {CARD}; border: 1px solid {LINE}; border-radius: 6px;
-                                     padding: 4px 8px; min-height: 22px; }}
-QComboBox:focus, QSpinBox:focus, QDoubleSpinBox:focus {{ border-color: {ACCENT}; }}
 QSlider::groove:horizontal {{ height: 4px; background: {LINE}; border-radius: 2px; }}
 QSlider::sub-page:horizontal {{ background: {ACCENT}; border-radius: 2px; }}
 QSlider::handle:horizontal {{ background: white; border: 1px solid #b8c0c7; width: 16px; height: 16px;
