@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QScreen
-from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QPlainTextEdit, QTextEdit
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QTextEdit
 
 from .core.paths import config_dir, user_presets_dir
 from .core.preset import Preset, builtin_presets, load_dir
@@ -82,7 +83,7 @@ class BlsApp(QObject):
         settings = self.presets.get(name) or self.presets["standard"]
         if no_audio:
             settings = settings.with_("audio", enabled=False)
-        self.session = Session(settings, audio_device)
+        self.session = Session(settings, audio_device or os.environ.get("BLS_AUDIO_DEVICE") or None)
         self.session.log_path = log
         self.session.display_info = self.display_info
 
@@ -177,9 +178,10 @@ class BlsApp(QObject):
         key = ev.key()
         focus = QApplication.focusWidget()
         typing = isinstance(focus, (QLineEdit, QTextEdit, QPlainTextEdit))
-        editing = typing or isinstance(focus, (QAbstractSpinBox, QComboBox))
+        editing = typing or isinstance(focus, QAbstractSpinBox)  # a list never takes ↑/↓ from the speed
         if key == Qt.Key_Escape:
             self.session.stop("stopped")
+            self.control.centralWidget().setFocus()  # leave any field: the next ↑/↓ is the speed again
         elif key in (Qt.Key_PageUp, Qt.Key_B, Qt.Key_Period) and not typing:
             self.session.stop("stopped")
         elif key in (Qt.Key_Space, Qt.Key_PageDown) and not typing:
@@ -197,8 +199,18 @@ class BlsApp(QObject):
         self.session.start()
 
     def shutdown(self) -> None:
+        """Stop the set gently, write the log, close both windows; safe to call twice."""
+        if getattr(self, "_shut", False):
+            return
+        self._shut = True
+        self._info_timer.stop()
+        self.qapp.removeEventFilter(self)
+        app = QGuiApplication.instance()
+        app.screenAdded.disconnect(self._screens_changed)
+        app.screenRemoved.disconnect(self._screens_changed)
         self.session.shutdown(wait_s=QUIT_GLIDE_WAIT_S)
         self.display.close()
+        self.control.close()
 
 
 def run_app(args) -> int:

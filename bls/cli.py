@@ -28,7 +28,8 @@ def app_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", action="store_true", help="start a set as soon as the windows are up")
     p.add_argument("--exit-after", type=_positive_seconds, metavar="SECONDS", help="quit cleanly after SECONDS")
     p.add_argument("--log", metavar="FILE.json", help="write the session log (one record per set) to FILE.json")
-    p.add_argument("--audio-device", metavar="DEVICE", help="PortAudio output device (name or index)")
+    p.add_argument("--audio-device", metavar="DEVICE",
+                   help="PortAudio output device, by name (default: $BLS_AUDIO_DEVICE, else the system default)")
     p.add_argument("--no-audio", action="store_true", help="start with the tone off (the system clock runs the target)")
     return p
 

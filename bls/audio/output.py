@@ -172,6 +172,20 @@ class DeviceClock(_Clock):
             self.stream.close()
 
 
+def explain_audio_error(exc: Exception, device=None) -> str:
+    """A therapist-readable reason for a failed audio output."""
+    text = str(exc)
+    if isinstance(exc, RuntimeError) and "PortAudio library" in text:
+        return "the PortAudio library is not installed"
+    if "device -1" in text or "No Default" in text or "no default" in text.lower():
+        return "no audio output device was found"
+    if isinstance(exc, ValueError) or "No such device" in text or "Invalid device" in text:
+        return f"the audio output {device!r} is not available" if device is not None else "the audio output is not available"
+    if "busy" in text.lower() or "Device unavailable" in text:
+        return "the audio output is in use by another program"
+    return "the audio output could not be opened"
+
+
 def open_clock(engine: StimulusEngine, want_audio: bool, device=None) -> tuple[_Clock, AudioStatus]:
     """The best clock available: the sound card when audio is wanted and works, else the stand-in.
 
@@ -184,10 +198,9 @@ def open_clock(engine: StimulusEngine, want_audio: bool, device=None) -> tuple[_
             return clock, AudioStatus(True, f"Audio: {clock.name}",
                                       f"output latency {clock.latency_s * 1000:.0f} ms (compensated)", clock.name)
         except Exception as exc:  # PortAudioError, RuntimeError (no library), ValueError (bad device)
-            reason = str(exc) or type(exc).__name__
-            status = AudioStatus(False, "No sound: no usable audio output",
-                                 f"{reason}. The target runs on the system clock; connect headphones "
-                                 f"or choose another output, then turn audio off and on again.")
+            status = AudioStatus(False, "No sound: " + explain_audio_error(exc, device),
+                                 f"{exc}. The target runs on the system clock. Connect headphones or choose "
+                                 f"another output, then turn the tone off and on again.")
     else:
         status = AudioStatus(False, "Audio off", "The target runs on the system clock.")
     clock = MonotonicClock(engine)

@@ -155,6 +155,7 @@ class ControlWindow(QMainWindow):
         self.setWindowTitle("bls — bilateral stimulation")
         page = QWidget()
         page.setObjectName("page")
+        page.setFocusPolicy(Qt.StrongFocus)  # holds the focus at start, so no field takes the keys
         self.setCentralWidget(page)
         outer = QHBoxLayout(page)
         outer.setContentsMargins(18, 18, 18, 18)
@@ -178,6 +179,7 @@ class ControlWindow(QMainWindow):
         session.settingsChanged.connect(self._settings_from_session)
         session.setFinished.connect(self._set_finished)
         self.resize(1180, 700)
+        page.setFocus()
 
     # ------------------------------------------------------------------ layout
 

@@ -1,0 +1,24 @@
+import pytest
+from PySide6.QtCore import QEventLoop, QTimer
+
+from bls.ui.style import apply_style
+
+
+@pytest.fixture
+def bls_app(qapp):
+    """A BlsApp on the two named offscreen screens, without sound (the system clock runs it)."""
+    from bls.app import BlsApp
+
+    apply_style(qapp)
+    app = BlsApp(qapp, preset="standard", client_screen="CLIENT", no_audio=True)
+    yield app
+    app.shutdown()
+    app.control.deleteLater()
+    app.display.deleteLater()
+    qapp.processEvents()
+
+
+def wait_ms(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()

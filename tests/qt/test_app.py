@@ -1,0 +1,178 @@
+"""The app as a therapist uses it: screens by name, keys, controls, presets, the set log."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtTest import QTest
+
+from bls.app import plan_screens
+from bls.core.engine import IDLE, PAUSED, RUNNING
+from bls.core.paths import config_dir
+from bls.core.preset import Motion, Preset, Timing, dump_preset
+
+from .conftest import wait_ms
+
+
+def test_screens_are_planned_by_name(qapp):
+    client, therapist, fullscreen, note = plan_screens("CLIENT")
+    assert (client.name(), therapist.name(), fullscreen, note) == ("CLIENT", "THERAPIST", True, "")
+    client, therapist, fullscreen, note = plan_screens("THERAPIST")
+    assert client.name() == "THERAPIST" and therapist.name() == "CLIENT" and fullscreen
+    client, _, fullscreen, note = plan_screens("HDMI-9")
+    assert fullscreen and "HDMI-9" in note and "not connected" in note
+
+
+def test_client_display_lands_on_the_screen_named_client(bls_app):
+    d = bls_app.display
+    client = next(s for s in QGuiApplication.screens() if s.name() == "CLIENT")
+    assert d.screen().name() == "CLIENT"
+    assert d.geometry() == client.geometry()
+    assert d.isVisible() and bls_app.control.isVisible()
+    assert bls_app.control.screen().name() == "THERAPIST"
+
+
+def test_the_client_screen_is_remembered_by_name(bls_app, qapp):
+    bls_app.move_client("THERAPIST")
+    assert bls_app.display.screen().name() == "THERAPIST"
+    assert QSettings(str(config_dir() / "ui.ini"), QSettings.IniFormat).value("client_screen") == "THERAPIST"
+    bls_app.move_client("CLIENT")
+    bls_app.ui_state.sync()
+    from bls.app import BlsApp
+
+    again = BlsApp(qapp, preset="standard", no_audio=True)  # no screen given: the remembered one
+    try:
+        assert again.display.screen().name() == "CLIENT"
+    finally:
+        again.shutdown()
+
+
+def test_one_screen_opens_a_window_and_says_so(tmp_path):
+    cfg = tmp_path / "one.json"
+    cfg.write_text(json.dumps({"screens": [{"name": "ONLY", "x": 0, "y": 0, "width": 1600, "height": 900,
+                                            "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    code = (
+        "from PySide6.QtWidgets import QApplication\n"
+        "from bls.app import BlsApp\n"
+        "a = QApplication([])\n"
+        "app = BlsApp(a, preset='standard', no_audio=True)\n"
+        "g = app.display.geometry()\n"
+        "print(app._fullscreen, g.width() < 1600, app.control.screen_note.text())\n"
+        "app.shutdown()\n")
+    env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={cfg}")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("False True Only one screen is connected")
+
+
+def press(widget, key):
+    QTest.keyClick(widget, key)
+
+
+def test_space_starts_pauses_resumes_and_esc_stops(bls_app, qtbot):
+    s = bls_app.session
+    press(bls_app.control, Qt.Key_Space)
+    qtbot.waitUntil(lambda: s.status.state == RUNNING, timeout=2000)
+    press(bls_app.control, Qt.Key_Space)
+    qtbot.waitUntil(lambda: s.status.state == PAUSED, timeout=2000)
+    press(bls_app.control, Qt.Key_Space)
+    qtbot.waitUntil(lambda: s.status.state == RUNNING, timeout=2000)
+    press(bls_app.control, Qt.Key_Escape)
+    qtbot.waitUntil(lambda: s.status.state == IDLE, timeout=4000)
+    assert s.records and s.records[-1]["stop_reason"] == "stopped"
+    assert bls_app.control.state_label.text() == "Ready"
+
+
+def test_keys_work_in_the_client_display_too(bls_app, qtbot):
+    s = bls_app.session
+    QTest.keyClick(bls_app.display, Qt.Key_PageDown)
+    qtbot.waitUntil(lambda: s.status.state == RUNNING, timeout=2000)
+    QTest.keyClick(bls_app.display, Qt.Key_B)
+    qtbot.waitUntil(lambda: s.status.state == IDLE, timeout=4000)
+    QTest.keyClick(bls_app.display, Qt.Key_PageDown)
+    qtbot.waitUntil(lambda: s.status.state == RUNNING, timeout=2000)
+    QTest.keyClick(bls_app.display, Qt.Key_PageUp)
+    qtbot.waitUntil(lambda: s.status.state == IDLE, timeout=4000)
+    assert [r["stop_reason"] for r in s.records] == ["stopped", "stopped"]
+
+
+def test_up_down_change_speed_and_the_controls_follow(bls_app):
+    s, c = bls_app.session, bls_app.control
+    press(c, Qt.Key_Up)
+    press(c, Qt.Key_Up)
+    assert s.settings.motion.speed_cycles_per_s == pytest.approx(1.10)
+    press(c, Qt.Key_Down)
+    assert s.settings.motion.speed_cycles_per_s == pytest.approx(1.05)
+    assert c.speed_spin.value() == pytest.approx(1.05)
+    assert "126 passes/min" in c.speed_readout.text()
+    for _ in range(60):
+        press(c, Qt.Key_Up)
+    assert s.settings.motion.speed_cycles_per_s == pytest.approx(2.0)  # the hard limit holds
+
+
+def test_arrow_keys_belong_to_a_focused_spin_box(bls_app):
+    c = bls_app.control
+    c.passes_spin.setFocus()
+    QTest.keyClick(c.passes_spin, Qt.Key_Up)
+    assert c.passes_spin.value() == 25
+    assert bls_app.session.settings.motion.set_passes == 25
+    assert bls_app.session.settings.motion.speed_cycles_per_s == pytest.approx(1.0)
+
+
+def test_controls_change_the_live_settings_and_mark_the_preset_modified(bls_app):
+    c, s = bls_app.control, bls_app.session
+    bls_app.load_preset("standard")  # the fixture turned the tone off; the preset has it on
+    assert "modified" not in c.preset_desc.text()
+    c.speed_spin.setValue(1.2)
+    assert s.settings.motion.speed_cycles_per_s == pytest.approx(1.2)
+    assert "144 passes/min" in c.speed_readout.text() and "0.42 s/pass" in c.speed_readout.text()
+    c.path_combo.setCurrentIndex(c.path_combo.findData("vertical"))
+    c.tone_combo.setCurrentIndex(c.tone_combo.findData("warm"))
+    c.level_slider.setValue(-30)
+    assert (s.settings.motion.path, s.settings.audio.tone, s.settings.audio.level_dbfs) == ("vertical", "warm", -30)
+    assert "modified" in c.preset_desc.text()
+    bls_app.load_preset("slow")
+    assert c.speed_spin.value() == pytest.approx(0.5) and s.settings.name == "slow"
+    assert "modified" not in c.preset_desc.text()
+
+
+def test_a_set_runs_its_passes_and_is_logged(private_config_dir, qapp, qtbot, tmp_path):
+    presets = private_config_dir / "presets"
+    presets.mkdir(parents=True)
+    quick = Preset(name="quick", motion=Motion(speed_cycles_per_s=2.0, set_passes=4),
+                   timing=Timing(fade_in_s=0.1, fade_out_s=0.2)).with_("audio", enabled=False)
+    (presets / "quick.yaml").write_text(dump_preset(quick))
+    from bls.app import BlsApp
+
+    app = BlsApp(qapp, preset="quick", client_screen="CLIENT", log=tmp_path / "log.json", no_audio=True)
+    try:
+        app.control.start_button.click()
+        qtbot.waitUntil(lambda: bool(app.session.records), timeout=8000)
+        rec = app.session.records[0]
+        assert rec["delivered_passes"] == 4 and rec["stop_reason"] == "complete"
+        assert rec["client_screen"] == "CLIENT" and rec["refresh_hz"] == 60.0
+        assert "4 passes" in app.control.last_set.text()
+        assert app.control.pass_label.text() == "4"
+        log = json.loads((tmp_path / "log.json").read_text())
+        assert log["sets"][0]["delivered_passes"] == 4
+        assert log["audio_device"] is None and log["audio_status"] == "Audio off"
+    finally:
+        app.shutdown()
+
+
+def test_audio_status_is_shown(bls_app, qtbot):
+    assert "Audio off" in bls_app.control.audio_label.text()
+    bls_app.control.audio_check.setChecked(True)  # idle: the session tries the (missing) device now
+    qtbot.waitUntil(lambda: "No sound" in bls_app.control.audio_label.text(), timeout=2000)
+    assert "bls-test-no-such-device" in bls_app.control.audio_label.text()
+
+
+def test_an_unknown_preset_is_refused(qapp):
+    from bls.app import BlsApp
+
+    with pytest.raises(KeyError, match="no preset named 'nosuch'"):
+        BlsApp(qapp, preset="nosuch", no_audio=True)

@@ -1,0 +1,154 @@
+"""The client display draws the target exactly where position(τ) says, for a fake clock."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QImage
+
+from bls.core.engine import SAMPLE_RATE, StimulusEngine
+from bls.core.preset import Preset
+from bls.ui.client_display import RasterClientWindow, create_client_display
+from bls.ui.stimulus_painter import Look, LookGlide, target_center
+
+from .conftest import wait_ms
+
+
+def screen(name):
+    return next(s for s in QGuiApplication.screens() if s.name() == name)
+
+
+class FakeClock:
+    """Maps every display time to one chosen frame of a real engine: a stopped clock."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.frame = 0.0
+        self.asked = []
+
+    def sample_at(self, t):
+        self.asked.append(t)
+        return self.engine.sample(self.frame)
+
+
+def run_engine(preset, seconds, block=480):
+    e = StimulusEngine(preset)
+    e.start()
+    for _ in range(int(seconds * SAMPLE_RATE) // block):
+        e.process(block)
+    return e
+
+
+def grab(window):
+    img = screen("CLIENT").grabWindow(window.winId()).toImage().convertToFormat(QImage.Format_RGB888)
+    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.sizeInBytes())
+    arr = arr.reshape(img.height(), img.bytesPerLine())
+    return arr[:, : img.width() * 3].reshape(img.height(), img.width(), 3).astype(int)
+
+
+def centroid(pixels, background):
+    diff = np.abs(pixels - np.array(background)).sum(axis=2)
+    ys, xs = np.nonzero(diff > 60)
+    if len(xs) == 0:
+        return None
+    return xs.mean() + 0.5, ys.mean() + 0.5
+
+
+@pytest.fixture
+def display(qapp):
+    windows = []
+
+    def make(preset, clock):
+        w = create_client_display(clock, Look.of(preset.visual, preset.motion))
+        w.place(screen("CLIENT"), True)
+        windows.append(w)
+        wait_ms(120)
+        return w
+
+    yield make
+    for w in windows:
+        w.close()
+        w.deleteLater()
+
+
+@pytest.mark.parametrize("path", ["horizontal", "vertical", "diagonal_up", "diagonal_down"])
+@pytest.mark.parametrize("frame_s", [0.2, 0.6, 1.3, 2.05])
+def test_target_is_drawn_where_position_says(display, path, frame_s):
+    preset = Preset().with_("motion", path=path).with_("visual", target_softness_pct=0.0)
+    engine = run_engine(preset, 3.0)
+    clock = FakeClock(engine)
+    clock.frame = frame_s * SAMPLE_RATE
+    w = display(preset, clock)
+    assert isinstance(w, RasterClientWindow)
+    sample = engine.sample(clock.frame)
+    look = Look.of(preset.visual, preset.motion)
+    expected, radius = target_center(look, sample, w.width(), w.height())
+    bg = tuple(round(c * 255) for c in look.background)
+    found = centroid(grab(w), bg)
+    assert found is not None, "no target on screen"
+    assert abs(found[0] - expected.x()) < 1.0 and abs(found[1] - expected.y()) < 1.0, (found, expected)
+    assert clock.asked, "the display never asked the clock"
+
+
+def test_position_follows_the_clock_not_the_frame_count(display):
+    """Moving the fake clock moves the target by exactly position(τ); frames in between don't matter."""
+    preset = Preset().with_("visual", target_softness_pct=0.0)
+    engine = run_engine(preset, 3.0)
+    clock = FakeClock(engine)
+    w = display(preset, clock)
+    look = Look.of(preset.visual, preset.motion)
+    bg = tuple(round(c * 255) for c in look.background)
+    for frame_s in (0.9, 1.55, 2.4):
+        clock.frame = frame_s * SAMPLE_RATE
+        wait_ms(60)
+        expected, _ = target_center(look, engine.sample(clock.frame), w.width(), w.height())
+        found = centroid(grab(w), bg)
+        assert abs(found[0] - expected.x()) < 1.0 and abs(found[1] - expected.y()) < 1.0
+
+
+def test_neutral_screen_between_sets(display):
+    """Before a set (opacity 0) the client sees only the background."""
+    preset = Preset()
+    engine = StimulusEngine(preset)
+    engine.process(480)
+    w = display(preset, FakeClock(engine))
+    look = Look.of(preset.visual, preset.motion)
+    pixels = grab(w)
+    bg = np.array([round(c * 255) for c in look.background])
+    assert np.abs(pixels - bg).max() <= 1
+
+
+def test_fullscreen_borderless_no_cursor_on_the_named_screen(display):
+    preset = Preset()
+    w = display(preset, FakeClock(StimulusEngine(preset)))
+    assert w.screen().name() == "CLIENT"
+    assert w.geometry() == screen("CLIENT").geometry()
+    assert w.flags() & Qt.FramelessWindowHint
+    assert w.cursor().shape() == Qt.BlankCursor
+
+
+def test_frames_are_paced_and_counted(display):
+    preset = Preset()
+    w = display(preset, FakeClock(StimulusEngine(preset)))
+    before = w.core.frames.frames
+    wait_ms(300)
+    assert w.core.frames.frames > before + 5
+    stats = w.core.frames.stats()
+    assert stats.count > 0 and stats.p50_ms > 0
+
+
+def test_visual_changes_glide_instead_of_jumping():
+    a = Look.of(Preset().visual, Preset().motion)
+    b = Look.of(Preset().with_("visual", target_diameter_pct=20.0, target_color="#000000").visual, Preset().motion)
+    g = LookGlide(a)
+    g.set(b, now=10.0)
+    assert g.at(10.0) == a
+    mid = g.at(10.25)
+    assert a.diameter_pct < mid.diameter_pct < b.diameter_pct
+    assert all(lo >= m >= hi for lo, m, hi in zip(a.target, mid.target, b.target))
+    assert g.at(10.6) == b
+    # a new change mid-glide starts from what is on screen, not from the old target
+    g2 = LookGlide(a)
+    g2.set(b, now=0.0)
+    shown = g2.at(0.2)
+    g2.set(a, now=0.2)
+    assert g2.at(0.2) == shown
