@@ -1,0 +1,81 @@
+"""Run in a subprocess by test_audio_tap.py: a real PortAudio stream into the ALSA file tap.
+
+ALSA_CONFIG_PATH and BLS_AUDIO_TAP must be set before sounddevice is imported, which is why this runs
+in its own process. Usage:
+
+    python _tap_child.py play PRESET STOP_AFTER_S TAIL_S      # set at frame 0, Esc after STOP_AFTER_S
+    python _tap_child.py nodevice DEVICE                      # DEVICE may be "-" for the default
+
+Prints one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+
+from bls.audio.output import DeviceClock, MonotonicClock, open_clock
+from bls.core.engine import IDLE, SAMPLE_RATE, STOPPING, StimulusEngine
+from bls.core.preset import find_preset
+
+WALL_LIMIT_S = 60.0  # a guard against hanging, never a measurement
+
+
+def wait_for(cond, what: str) -> None:
+    deadline = time.monotonic() + WALL_LIMIT_S
+    while not cond():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.002)
+
+
+def play(preset_name: str, stop_after_s: float, tail_s: float) -> dict:
+    preset = find_preset(preset_name)
+    engine = StimulusEngine(preset)
+    engine.start()  # applied at the first block: the set starts at stream frame 0
+    clock, status = open_clock(engine, True, "tap")
+    out = {"clock": type(clock).__name__, "status": dataclasses.asdict(status)}
+    if not isinstance(clock, DeviceClock):
+        clock.stop()
+        return out
+    out.update(name=clock.name, latency_s=clock.latency_s)
+    wait_for(lambda: engine.next_frame >= stop_after_s * SAMPLE_RATE, "the set to run")
+    engine.stop("stopped")
+    wait_for(lambda: engine.status.state == IDLE and engine.finished, "the stop to finish")
+    idle_at = engine.next_frame
+    wait_for(lambda: engine.next_frame >= idle_at + tail_s * SAMPLE_RATE, "the silent tail")
+    clock.stop()
+    stops = [s.start for s in engine.history if s.state == STOPPING]
+    durations, blocks = clock.stats.recent()
+    out.update(
+        frames=engine.next_frame, stop_frame=stops[0] if stops else None,
+        result=dataclasses.asdict(engine.finished[0]), callbacks=clock.stats.count,
+        underflows=clock.stats.underflows, block_sizes=sorted(set(int(b) for b in blocks)),
+        timestamps_ok=clock.timestamps_ok, timestamps_bad=clock.timestamps_bad,
+        error=clock.error)
+    return out
+
+
+def nodevice(device: str) -> dict:
+    engine = StimulusEngine(find_preset("standard"))
+    clock, status = open_clock(engine, True, None if device == "-" else device)
+    out = {"clock": type(clock).__name__, "is_monotonic": isinstance(clock, MonotonicClock),
+           "status": dataclasses.asdict(status)}
+    engine.start()
+    wait_for(lambda: engine.status.state != IDLE, "the stand-in clock to run the set")
+    out["state"] = engine.status.state
+    clock.stop()
+    return out
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "play":
+        doc = play(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]))
+    elif cmd == "nodevice":
+        doc = nodevice(sys.argv[2])
+    else:
+        raise SystemExit(f"unknown command {cmd!r}")
+    print(json.dumps(doc))
