@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from .core.render import MAX_SECONDS
 
-def _positive_seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not np.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number of seconds")
-    return v
+
+def _number_in(lo: float, hi: float, what: str):
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {what}") from None
+        if not np.isfinite(v) or v <= lo or v > hi:
+            raise argparse.ArgumentTypeError(f"{text!r}: give more than {lo:g} and at most {hi:g} {what}")
+        return v
+    return parse
+
+
+_positive_seconds = _number_in(0.0, 7 * 24 * 3600.0, "seconds")
 
 
 def app_parser() -> argparse.ArgumentParser:
@@ -39,17 +47,20 @@ def render_parser() -> argparse.ArgumentParser:
         prog="bls render", description="Render the exact stereo audio the live engine would play for a set "
         "(48 kHz), through the same synthesis code, without an audio device.")
     p.add_argument("--preset", metavar="NAME", default="standard", help="preset name (default: standard)")
-    p.add_argument("--seconds", type=_positive_seconds, required=True, help="length of the recording")
+    p.add_argument("--seconds", type=_number_in(0.0, MAX_SECONDS, "seconds"), required=True,
+                   help=f"length of the recording (at most {MAX_SECONDS:.0f} s)")
     p.add_argument("--out", metavar="FILE.wav", required=True, help="WAV file to write")
     p.add_argument("--trace", metavar="FILE.csv", help="also write the target per display frame: t,x,y,pan")
-    p.add_argument("--fps", type=_positive_seconds, default=60.0, help="display frames per second for --trace")
+    p.add_argument("--fps", type=_number_in(0.0, 1000.0, "frames per second"), default=60.0,
+                   help="display frames per second for --trace (default 60)")
     p.add_argument("--pcm16", action="store_true", help="16-bit PCM instead of 32-bit float")
     return p
 
 
 def cmd_render(argv: list[str]) -> int:
+    from .core.engine import SAMPLE_RATE, StimulusEngine
     from .core.preset import find_preset
-    from .core.render import render, write_trace, write_wav
+    from .core.render import TRACE_HEADER, WavWriter, render_blocks, trace_lines
     from .core.tone import amplitude_to_db
 
     args = render_parser().parse_args(argv)
@@ -58,20 +69,26 @@ def cmd_render(argv: list[str]) -> int:
     except KeyError as exc:
         print(f"bls render: {exc.args[0]}", file=sys.stderr)
         return 2
-    audio, trace, engine = render(preset, args.seconds, fps=args.fps)
+    frames = int(round(args.seconds * SAMPLE_RATE))
+    engine = StimulusEngine(preset)
+    peak, n_trace = 0.0, 0
     try:
-        write_wav(Path(args.out), audio, pcm16=args.pcm16)
-        if args.trace:
-            write_trace(Path(args.trace), trace)
+        with WavWriter(Path(args.out), frames, pcm16=args.pcm16) as wav, \
+                (open(args.trace, "w", encoding="utf-8") if args.trace else open(os.devnull, "w")) as tr:
+            tr.write(TRACE_HEADER)
+            for audio, rows in render_blocks(preset, args.seconds, block=4800, fps=args.fps, engine=engine):
+                wav.write(audio)
+                tr.write(trace_lines(rows))
+                n_trace += len(rows)
+                peak = max(peak, float(np.abs(audio).max()))
     except OSError as exc:
-        print(f"bls render: cannot write: {exc}", file=sys.stderr)
+        print(f"bls render: cannot write: {exc.strerror or exc} ({exc.filename or args.out})", file=sys.stderr)
         return 1
-    peak = float(np.abs(audio).max()) if len(audio) else 0.0
     sets = list(engine.finished)
     done = f"; set: {sets[0].delivered_passes} passes in {sets[0].delivered_seconds:.2f} s" if sets else ""
     print(f"wrote {args.out}: {args.seconds:g} s, 48 kHz stereo {'16-bit' if args.pcm16 else 'float32'}, "
           f"peak {amplitude_to_db(peak):.1f} dBFS{done}"
-          + (f"; trace {args.trace}: {len(trace)} frames at {args.fps:g} fps" if args.trace else ""))
+          + (f"; trace {args.trace}: {n_trace} frames at {args.fps:g} fps" if args.trace else ""))
     return 0
 
 

@@ -15,54 +15,89 @@ from .engine import SAMPLE_RATE, StimulusEngine
 from .preset import Preset
 
 TRACE_FPS = 60.0
+MAX_SECONDS = 4 * 3600.0  # a practice track of four hours is already absurd; streamed, so memory is flat
 
 
-def render(preset: Preset, seconds: float, block: int = 1024, fps: float = TRACE_FPS, start: bool = True,
-           ) -> tuple[np.ndarray, np.ndarray, StimulusEngine]:
-    """Render ``seconds`` of a set started at frame 0.
+def render_blocks(preset: Preset, seconds: float, block: int = 1024, fps: float = TRACE_FPS,
+                  start: bool = True, engine: StimulusEngine | None = None):
+    """Render ``seconds`` of a set started at frame 0, one block at a time.
 
-    Returns (audio: frames x 2 float32, trace: rows of t, x, y, pan at each display frame, engine).
+    Yields (audio block: n x 2 float32, trace rows t, x, y, pan for the display frames inside the
+    block). Memory stays flat however long the render is.
     """
     if not np.isfinite(seconds) or seconds <= 0:
         raise ValueError(f"seconds must be a positive number, got {seconds!r}")
     total = int(round(seconds * SAMPLE_RATE))
-    engine = StimulusEngine(preset, max_block=max(block, 1))
+    engine = engine or StimulusEngine(preset, max_block=max(block, 1))
     if start:
         engine.start()
-    audio = np.zeros((total, 2), dtype=np.float32)
+    step = SAMPLE_RATE / fps
     n_trace = int(np.floor(seconds * fps)) + 1
-    trace = np.zeros((n_trace, 4))
-    t_frames = np.arange(n_trace) * (SAMPLE_RATE / fps)
     j = 0
     f = 0
     while f < total:
         n = min(block, total - f)
-        engine.process(n, audio[f:f + n])
+        audio = np.zeros((n, 2), dtype=np.float32)
+        engine.process(n, audio)
         f += n
-        while j < n_trace and t_frames[j] < f:
-            smp = engine.sample(t_frames[j])
-            trace[j] = (t_frames[j] / SAMPLE_RATE, smp.x, smp.y, smp.pan)
+        rows = []
+        while j < n_trace and j * step < f:
+            smp = engine.sample(j * step)
+            rows.append((j * step / SAMPLE_RATE, smp.x, smp.y, smp.pan))
             j += 1
-    return audio, trace[:j], engine
+        yield audio, rows
+
+
+def render(preset: Preset, seconds: float, block: int = 1024, fps: float = TRACE_FPS, start: bool = True,
+           ) -> tuple[np.ndarray, np.ndarray, StimulusEngine]:
+    """Render in memory: (audio: frames x 2 float32, trace: rows of t, x, y, pan, engine)."""
+    engine = StimulusEngine(preset, max_block=max(block, 1))
+    pieces, rows = [], []
+    for audio, trace in render_blocks(preset, seconds, block, fps, start, engine):
+        pieces.append(audio)
+        rows.extend(trace)
+    audio = np.concatenate(pieces) if pieces else np.zeros((0, 2), np.float32)
+    return audio, np.array(rows, dtype=np.float64).reshape(-1, 4), engine
+
+
+class WavWriter:
+    """Stereo WAV written block by block: 32-bit float (exact) or 16-bit PCM."""
+
+    def __init__(self, path: Path, frames: int, channels: int = 2, sample_rate: int = SAMPLE_RATE,
+                 pcm16: bool = False):
+        self.pcm16 = pcm16
+        fmt_tag, bits = (1, 16) if pcm16 else (3, 32)
+        block_align = channels * bits // 8
+        size = frames * block_align
+        fmt = struct.pack("<HHIIHH", fmt_tag, channels, sample_rate, sample_rate * block_align, block_align, bits)
+        chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt
+        if fmt_tag == 3:  # non-PCM formats carry a fact chunk
+            chunks += b"fact" + struct.pack("<II", 4, frames)
+        header = b"RIFF" + struct.pack("<I", 4 + len(chunks) + 8 + size) + b"WAVE" + chunks
+        header += b"data" + struct.pack("<I", size)
+        self._fh = open(path, "wb")
+        self._fh.write(header)
+
+    def write(self, audio: np.ndarray) -> None:
+        data = np.ascontiguousarray(audio, dtype=np.float32)
+        if self.pcm16:
+            self._fh.write(np.round(np.clip(data, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
+        else:
+            self._fh.write(data.astype("<f4").tobytes())
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE, pcm16: bool = False) -> None:
-    """Stereo WAV: 32-bit float (exact) or 16-bit PCM (for players that need it)."""
-    data = np.ascontiguousarray(audio, dtype=np.float32)
-    channels = data.shape[1]
-    if pcm16:
-        payload = np.round(np.clip(data, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-        fmt_tag, bits = 1, 16
-    else:
-        payload = data.astype("<f4").tobytes()
-        fmt_tag, bits = 3, 32
-    block_align = channels * bits // 8
-    fmt = struct.pack("<HHIIHH", fmt_tag, channels, sample_rate, sample_rate * block_align, block_align, bits)
-    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt
-    if fmt_tag == 3:  # non-PCM formats carry a fact chunk
-        chunks += b"fact" + struct.pack("<II", 4, len(data))
-    chunks += b"data" + struct.pack("<I", len(payload)) + payload
-    Path(path).write_bytes(b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks)
+    with WavWriter(path, len(audio), audio.shape[1], sample_rate, pcm16) as w:
+        w.write(audio)
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
@@ -91,8 +126,13 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
     return arr.reshape(-1, channels), rate
 
 
-def write_trace(path: Path, trace: np.ndarray) -> None:
+TRACE_HEADER = "t,x,y,pan\n"
+
+
+def trace_lines(rows) -> str:
+    return "".join(f"{t:.6f},{x:.6f},{y:.6f},{pan:.6f}\n" for t, x, y, pan in rows)
+
+
+def write_trace(path: Path, trace) -> None:
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write("t,x,y,pan\n")
-        for t, x, y, pan in trace:
-            fh.write(f"{t:.6f},{x:.6f},{y:.6f},{pan:.6f}\n")
+        fh.write(TRACE_HEADER + trace_lines(trace))
