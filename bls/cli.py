@@ -30,7 +30,8 @@ _positive_seconds = _number_in(0.0, 7 * 24 * 3600.0, "seconds")
 def app_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bls", description="Bilateral stimulation for EMDR: a moving target and a panned tone on one clock.",
-        epilog="Other commands: 'bls render --help' makes an audio file (and a trace) of a set without a device.")
+        epilog="Other commands: 'bls render --help' makes an audio file (and a trace) of a set without a "
+               "device; 'bls presets --help' lists, checks, imports and exports presets.")
     p.add_argument("--preset", metavar="NAME", help="preset to load (default: the last one used, or 'standard')")
     p.add_argument("--client-screen", metavar="NAME", help="screen for the client display, by name")
     p.add_argument("--start", action="store_true", help="start a set as soon as the windows are up")
@@ -92,10 +93,84 @@ def cmd_render(argv: list[str]) -> int:
     return 0
 
 
+def presets_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bls presets", description="List, check and exchange presets. Built-in "
+                                "presets are read-only; yours live in " + _user_dir_hint() + ".")
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sub.add_parser("list", help="every preset, with its speed and set length")
+    show = sub.add_parser("show", help="print a preset as YAML")
+    show.add_argument("name")
+    val = sub.add_parser("validate", help="check preset files; exits 1 if any has an error")
+    val.add_argument("files", nargs="+", metavar="FILE")
+    imp = sub.add_parser("import", help="check a preset file and add it to your presets")
+    imp.add_argument("file", metavar="FILE")
+    imp.add_argument("--name", help="import under this name (e.g. when the name is taken)")
+    exp = sub.add_parser("export", help="write a preset to a file to share it")
+    exp.add_argument("name")
+    exp.add_argument("file", metavar="FILE")
+    return p
+
+
+def _user_dir_hint() -> str:
+    from .core.paths import user_presets_dir
+
+    return str(user_presets_dir())
+
+
+def cmd_presets(argv: list[str]) -> int:
+    from .core.library import LibraryError, PresetLibrary
+    from .core.motion import speed_labels
+    from .core.preset import dump_preset, load_preset_file
+
+    args = presets_parser().parse_args(argv)
+    if args.action == "validate":
+        failed = False
+        for f in args.files:
+            preset, problems = load_preset_file(Path(f))
+            for prob in problems:
+                print(prob)
+            if preset is None:
+                failed = True
+            elif not problems:
+                print(f"{f}: ok ({preset.name})")
+        return 1 if failed else 0
+    lib = PresetLibrary()
+    for prob in lib.problems:
+        print(f"bls presets: {prob}", file=sys.stderr)
+    try:
+        if args.action == "list":
+            width = max(len(n) for n in lib.names())
+            for name in lib.names():
+                e = lib.entries[name]
+                m = e.preset.motion
+                kind = "built-in" if e.builtin else "yours"
+                flags = " gentle" if e.preset.gentle else ""
+                print(f"{name:<{width}}  {kind:<8}  {speed_labels(m.speed_cycles_per_s)[0]:>15}  "
+                      f"{e.preset.set_length_label()}{flags}")
+        elif args.action == "show":
+            print(dump_preset(lib.get(args.name)), end="")
+        elif args.action == "import":
+            preset, problems = lib.import_file(Path(args.file), args.name)
+            for prob in problems:
+                print(prob)
+            print(f"imported {preset.name!r} into {lib.entries[preset.name].path}")
+        elif args.action == "export":
+            print(f"exported {args.name!r} to {lib.export(args.name, Path(args.file))}")
+    except (KeyError, LibraryError) as exc:
+        print(f"bls presets: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"bls presets: cannot write: {exc.strerror or exc} ({exc.filename or ''})", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "render":
         return cmd_render(argv[1:])
+    if argv and argv[0] == "presets":
+        return cmd_presets(argv[1:])
     args = app_parser().parse_args(argv)
     from .app import run_app  # Qt is imported only for the app
 

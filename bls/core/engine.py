@@ -33,6 +33,7 @@ SAMPLE_RATE = 48_000
 # Ramp times (seconds). Every change of anything audible takes at least 5 ms (no clicks).
 LEVEL_RAMP_S = 0.05
 DEPTH_RAMP_S = 0.10
+PAN_MODE_RAMP_S = 0.3
 CARRIER_RAMP_S = 0.08
 TONE_XFADE_S = 0.06
 MUTE_RAMP_S = 0.10
@@ -73,6 +74,7 @@ class Snapshot:
     level: Ramp
     mute: Ramp
     depth: Ramp
+    alternate: Ramp  # 0 = continuous pan, 1 = alternating
     carrier: Ramp
     carrier_phase0: float
     tone: str
@@ -171,7 +173,8 @@ class StimulusEngine:
             prev_path=m.path, prev_profile=m.profile, shape_mix=Ramp.hold(1.0), glide=Ramp.hold(1.0),
             glide_from=(0.0, 0.0, 0.0), opacity=Ramp.hold(0.0), fade=Ramp.hold(0.0),
             level=Ramp.hold(tone.db_to_amplitude(a.level_dbfs)), mute=Ramp.hold(1.0 if a.enabled else 0.0),
-            depth=Ramp.hold(a.pan_depth_pct / 100.0), carrier=Ramp.hold(a.carrier_hz), carrier_phase0=0.0,
+            depth=Ramp.hold(a.pan_depth_pct / 100.0),
+            alternate=Ramp.hold(1.0 if a.pan_mode == "alternating" else 0.0), carrier=Ramp.hold(a.carrier_hz), carrier_phase0=0.0,
             tone=a.tone, prev_tone=a.tone, tone_mix=Ramp.hold(1.0))
         self.history: tuple[Snapshot, ...] = (self._snap,)
         self._block: list[Snapshot] = [self._snap]
@@ -219,7 +222,7 @@ class StimulusEngine:
                 snap = s
                 break
         x, y, s_ = snap.position(frame)
-        pan = float(s_) * float(snap.depth.value(frame))
+        pan = float(tone.pan_position(s_, snap.depth.value(frame), snap.alternate.value(frame)))
         return FrameSample(frame, float(x), float(y), float(s_), pan, float(snap.opacity.value(frame)), snap.state)
 
     # ------------------------------------------------------------------ clock side
@@ -375,6 +378,9 @@ class StimulusEngine:
             changes["mute"] = s.mute.retarget(f, 1.0 if a1.enabled else 0.0, _ramp_frames(MUTE_RAMP_S), True)
         if a1.pan_depth_pct != a0.pan_depth_pct:
             changes["depth"] = s.depth.retarget(f, a1.pan_depth_pct / 100.0, _ramp_frames(DEPTH_RAMP_S))
+        if a1.pan_mode != a0.pan_mode:
+            changes["alternate"] = s.alternate.retarget(f, 1.0 if a1.pan_mode == "alternating" else 0.0,
+                                                        _ramp_frames(PAN_MODE_RAMP_S), True)
         if a1.carrier_hz != a0.carrier_hz:
             changes["carrier"] = s.carrier.retarget(f, a1.carrier_hz, _ramp_frames(CARRIER_RAMP_S))
         m0, m1 = old.motion, new.motion
@@ -480,7 +486,8 @@ class StimulusEngine:
             m = snap.tone_mix.value(frames)
             w = (1.0 - m) * self._wave(snap.prev_tone, cph, env) + m * w
         _, _, s = snap.position(frames)
-        left, right = tone.pan_gains(s * snap.depth.value(frames))
+        alt = snap.alternate.value(frames) if snap.alternate.v0 or snap.alternate.v1 else 0.0
+        left, right = tone.pan_gains(tone.pan_position(s, snap.depth.value(frames), alt))
         sig = amp * w
         out[:, 0] = sig * left
         out[:, 1] = sig * right

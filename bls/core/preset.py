@@ -7,8 +7,11 @@ clamped). YAML is read with ``yaml.safe_load`` semantics only: no tag can constr
 
 from __future__ import annotations
 
+import copy
+import difflib
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ import yaml
 
 from . import motion as _motion
 from . import tone as _tone
-from .paths import builtin_presets_dir, user_presets_dir
+from .paths import builtin_presets_dir
 
 SCHEMA_VERSION = 1
 SPEED_MIN = 0.05
@@ -45,6 +48,7 @@ class Motion:
 
 @dataclass(frozen=True)
 class Visual:
+    show_target: bool = _spec(True)  # false: eyes closed / audio only, the screen stays neutral
     target_diameter_pct: float = _spec(5.0, lo=1.0, hi=30.0, unit="% of screen height")
     target_color: str = _spec("#e8e4da", kind="color")
     target_softness_pct: float = _spec(15.0, lo=0.0, hi=100.0, unit="% of radius")
@@ -57,6 +61,7 @@ class Audio:
     tone: str = _spec("soft_sine", choices=_tone.TONES)
     carrier_hz: float = _spec(440.0, lo=_tone.CARRIER_MIN_HZ, hi=_tone.CARRIER_MAX_HZ, unit="Hz")
     level_dbfs: float = _spec(-24.0, lo=_tone.LEVEL_FLOOR_DBFS, hi=_tone.LEVEL_CAP_DBFS, unit="dBFS")
+    pan_mode: str = _spec("continuous", choices=_tone.PAN_MODES)
     pan_depth_pct: float = _spec(100.0, lo=0.0, hi=100.0, unit="%")
 
 
@@ -68,6 +73,21 @@ class Timing:
 
 
 SECTIONS = {"motion": Motion, "visual": Visual, "audio": Audio, "timing": Timing}
+
+#: schema migrations: MIGRATIONS[v] turns a version-v mapping into a version v+1 mapping. They are
+#: applied to a deep copy, never to what was read, and the file on disk is never rewritten by a load.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+
+def migrate(data: dict) -> dict:
+    """A copy of ``data`` migrated to ``SCHEMA_VERSION`` (the caller has checked the version)."""
+    out = copy.deepcopy(data)
+    version = out.get("schema_version", SCHEMA_VERSION)
+    while version < SCHEMA_VERSION:
+        out = MIGRATIONS[version](out)
+        version += 1
+        out["schema_version"] = version
+    return out
 
 
 @dataclass(frozen=True)
@@ -182,6 +202,22 @@ def _line_map(text: str) -> dict[tuple[str, ...], int]:
     return lines
 
 
+def _unknown(key: str, section: str | None) -> str:
+    """'unknown setting' with a suggestion: the nearest known name, in this section or another."""
+    here = [f.name for f in fields(SECTIONS[section] if section else Preset)]
+    everywhere = {f.name: sec for sec, cls in SECTIONS.items() for f in fields(cls)}
+    close = difflib.get_close_matches(key, here, n=1, cutoff=0.6)
+    if close:
+        return f"unknown setting {key!r} (ignored): did you mean {close[0]!r}?"
+    if key in everywhere:
+        return f"unknown setting {key!r} here (ignored): it belongs in {everywhere[key]!r}"
+    close = difflib.get_close_matches(key, list(everywhere), n=1, cutoff=0.6)
+    if close:
+        return (f"unknown setting {key!r} (ignored): did you mean {close[0]!r}, "
+                f"which belongs in {everywhere[close[0]]!r}?")
+    return f"unknown setting {key!r} (ignored); known here: {', '.join(here)}"
+
+
 def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None = None,
                         ) -> tuple[Preset | None, list[Problem]]:
     """Build a Preset from a parsed mapping; returns (preset or None, every problem found)."""
@@ -199,9 +235,11 @@ def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None 
         return None, [Problem(source, "schema_version",
                               f"this preset was written by a newer bls (schema {version}; this bls reads "
                               f"up to {SCHEMA_VERSION}); update bls to use it", lines.get(("schema_version",)))]
-    elif version < 1:
-        problems.append(Problem(source, "schema_version", f"{version!r} is not a known schema version",
-                                lines.get(("schema_version",))))
+    elif version < 1 or any(v not in MIGRATIONS for v in range(version, SCHEMA_VERSION)):
+        return None, [Problem(source, "schema_version", f"{version!r} is not a schema version this bls knows",
+                              lines.get(("schema_version",)))]
+    else:
+        data = migrate(data)
 
     top: dict[str, Any] = {}
     top_fields = {f.name: f for f in fields(Preset)}
@@ -220,8 +258,7 @@ def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None 
                 path = f"{key}.{k2}"
                 ln2 = lines.get((str(key), str(k2)))
                 if k2 not in sec_fields:
-                    problems.append(Problem(source, path, f"unknown setting (ignored); known: "
-                                            f"{', '.join(sec_fields)}", ln2, "warning"))
+                    problems.append(Problem(source, path, _unknown(str(k2), key), ln2, "warning"))
                     continue
                 checked, problem = _check_value(sec_fields[k2], v2, path, source, ln2)
                 if problem:
@@ -242,8 +279,7 @@ def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None 
         elif key == "schema_version":
             pass
         else:
-            problems.append(Problem(source, str(key), "unknown setting (ignored); known: "
-                                    + ", ".join(n for n in top_fields), ln, "warning"))
+            problems.append(Problem(source, str(key), _unknown(str(key), None), ln, "warning"))
     if "name" not in data:
         problems.append(Problem(source, "name", "missing: every preset needs a name"))
     if any(p.severity == "error" for p in problems):
@@ -254,6 +290,11 @@ def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None 
 def parse_preset_text(text: str, source: str = "<preset>") -> tuple[Preset | None, list[Problem]]:
     try:
         data = yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        tag = (exc.problem or "").rsplit("tag ", 1)[-1].strip("'").replace("tag:yaml.org,2002:", "!!")
+        return None, [Problem(source, "", f"the tag {tag or '(unknown)'} is not allowed: a preset holds plain values only (numbers, "
+                              "text, true/false); nothing in it is ever run", mark.line + 1 if mark else None)]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -289,12 +330,24 @@ def preset_to_mapping(p: Preset) -> dict[str, Any]:
     return out
 
 
+class _Dumper(yaml.SafeDumper):
+    """Long texts as folded blocks, so a description reads like a paragraph."""
+
+
+def _str_representer(dumper, value: str):
+    style = ">" if len(value) > 70 and "\n" not in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
 def dump_preset(p: Preset) -> str:
     header = ("# bls preset: one complete stimulus for a bilateral stimulation set.\n"
               "# Units are in the field names: cycles/s (left -> right -> left), passes (one sweep),\n"
               "# dBFS (0 = digital full scale; bls never plays above -12). Check a hand edit with:\n"
               "#   bls presets validate THIS_FILE\n")
-    return header + yaml.safe_dump(preset_to_mapping(p), sort_keys=False, allow_unicode=True, width=100)
+    return header + yaml.dump(preset_to_mapping(p), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=96)
 
 
 # --------------------------------------------------------------------------- library
@@ -322,11 +375,7 @@ def builtin_presets() -> dict[str, Preset]:
 
 
 def find_preset(name: str) -> Preset:
-    """A preset by name: user presets first, then built-ins."""
-    user, _ = load_dir(user_presets_dir())
-    builtins = builtin_presets()
-    for library in (user, builtins):
-        if name in library:
-            return library[name]
-    known = sorted(set(user) | set(builtins))
-    raise KeyError(f"no preset named {name!r}; available: {', '.join(known)}")
+    """A preset by the name the library shows (built-ins and the user's presets)."""
+    from .library import PresetLibrary  # noqa: PLC0415 - the library builds on this module
+
+    return PresetLibrary().get(name)

@@ -10,6 +10,10 @@ import numpy as np
 
 TONES = ("soft_sine", "warm", "pulse")
 TONE_LABELS = {"soft_sine": "Soft sine", "warm": "Warm", "pulse": "End-point pulses"}
+#: continuous: the tone follows the target across the stereo field; alternating: the tone sits in the
+#: ear on the target's side and crosses over (smoothly, within ALTERNATE_ZONE of the centre)
+PAN_MODES = ("continuous", "alternating")
+ALTERNATE_ZONE = 0.1
 
 #: the hearing-safety cap: no setting can make the output exceed this (CLINICAL.md, "Hearing")
 LEVEL_CAP_DBFS = -12.0
@@ -56,6 +60,15 @@ def waveform(tone: str, cycles):
             w += a * np.sin(k * th)
         return w * _WARM_NORM
     raise ValueError(f"unknown tone {tone!r}; expected one of {', '.join(TONES)}")
+
+
+def pan_position(s, depth, alternating=0.0):
+    """Pan (-1..1) for a target at ``s`` (-1..1 along the path): continuous, alternating or a blend."""
+    s = np.asarray(s, dtype=np.float64)
+    if np.all(np.asarray(alternating) == 0.0):
+        return s * depth
+    alt = np.clip(s / ALTERNATE_ZONE, -1.0, 1.0)
+    return (s + (alt - s) * alternating) * depth
 
 
 def pan_gains(pan):

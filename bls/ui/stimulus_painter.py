@@ -25,6 +25,7 @@ class Look:
     target: tuple[float, float, float]
     background: tuple[float, float, float]
     sweep: float  # 0..1 of the screen
+    visibility: float = 1.0  # 0 when the target is off (eyes closed): it fades, never pops
 
     @classmethod
     def of(cls, visual: Visual, motion: Motion) -> "Look":
@@ -32,7 +33,7 @@ class Look:
             c = QColor(hexstr)
             return (c.redF(), c.greenF(), c.blueF())
         return cls(visual.target_diameter_pct, visual.target_softness_pct / 100.0, rgb(visual.target_color),
-                   rgb(visual.background_color), motion.sweep_width_pct / 100.0)
+                   rgb(visual.background_color), motion.sweep_width_pct / 100.0, 1.0 if visual.show_target else 0.0)
 
     def blend(self, other: "Look", u: float) -> "Look":
         def mix(a, b):
@@ -42,7 +43,7 @@ class Look:
             return tuple(mix(x, y) for x, y in zip(a, b))
         return Look(mix(self.diameter_pct, other.diameter_pct), mix(self.softness, other.softness),
                     mix3(self.target, other.target), mix3(self.background, other.background),
-                    mix(self.sweep, other.sweep))
+                    mix(self.sweep, other.sweep), mix(self.visibility, other.visibility))
 
 
 class LookGlide:
@@ -81,7 +82,8 @@ def paint_stimulus(painter: QPainter, rect: QRectF, look: Look, sample: FrameSam
     """Background, then the target (a disc with a soft radial edge) where the sample says."""
     bg = QColor.fromRgbF(*look.background)
     painter.fillRect(rect, bg)
-    if sample is None or not visible or sample.opacity <= 0.001:
+    opacity = 0.0 if sample is None or not visible else sample.opacity * look.visibility
+    if opacity <= 0.001:
         return
     painter.save()
     painter.translate(rect.topLeft())
@@ -92,7 +94,7 @@ def paint_stimulus(painter: QPainter, rect: QRectF, look: Look, sample: FrameSam
         return
     grad = QRadialGradient(centre, radius)
     colour = QColor.fromRgbF(*look.target)
-    colour.setAlphaF(max(0.0, min(1.0, sample.opacity)))
+    colour.setAlphaF(max(0.0, min(1.0, opacity)))
     clear = QColor(colour)
     clear.setAlphaF(0.0)
     soft = max(0.0, min(1.0, look.softness))

@@ -1,0 +1,262 @@
+"""The preset library: read-only built-ins plus the user's own presets, never lost.
+
+- Built-ins are package data and cannot be overwritten: saving one asks for a new name.
+- User presets live in ``user_presets_dir()`` (``$BLS_CONFIG_DIR/presets`` overrides it), one YAML
+  file each.
+- A file that fails to load is reported (file, line, field, value, allowed range) and left exactly
+  as it is: never overwritten, renamed or deleted because it failed.
+- Saves are atomic (a temporary file in the same folder, fsync, ``os.replace``) and keep the previous
+  version as ``NAME.yaml.bak``: at every moment the preset file holds either the old or the new
+  version, never a truncated one.
+- Two presets with the same name are both kept and both listed; the later one is shown with its
+  file name, and the therapist is told.
+- Deleting moves the file to a ``.trash`` folder, so a delete can be undone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .paths import builtin_presets_dir, user_presets_dir
+from .preset import Preset, Problem, dump_preset, load_preset_file
+
+BUILTIN_ORDER = ("standard", "slow", "gentle", "resourcing", "desensitisation", "eyes-closed")
+NAME_MAX = 60
+
+
+class LibraryError(Exception):
+    """An operation the therapist asked for cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str  # the name shown (unique in the library)
+    preset: Preset
+    path: Path
+    builtin: bool
+
+
+def check_name(name: str) -> str:
+    """A clean preset name, or LibraryError saying what is wrong with it."""
+    if not isinstance(name, str) or not name.strip():
+        raise LibraryError("a preset needs a name")
+    name = " ".join(name.split())
+    if len(name) > NAME_MAX:
+        raise LibraryError(f"the name is too long ({len(name)} characters; at most {NAME_MAX})")
+    if any(c in name for c in "/\\:\0"):
+        raise LibraryError("a name cannot contain / \\ or :")
+    return name
+
+
+def file_stem(name: str) -> str:
+    """A safe, readable file name for a preset name."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip().lower()).strip("-.")
+    return stem or "preset"
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # not possible on every platform (Windows)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, text: str, backup: bool = True) -> None:
+    """Write ``text`` to ``path`` so that a crash at any moment leaves the old or the new file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if backup and path.exists():
+            bak = path.with_name(path.name + ".bak")
+            shutil.copy2(path, bak)
+            with open(bak, "rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class PresetLibrary:
+    def __init__(self, user_dir: Path | None = None, builtin_dir: Path | None = None):
+        self.user_dir = Path(user_dir) if user_dir is not None else user_presets_dir()
+        self.builtin_dir = Path(builtin_dir) if builtin_dir is not None else builtin_presets_dir()
+        self.entries: dict[str, Entry] = {}
+        self.problems: list[Problem] = []
+        self.reload()
+
+    # ------------------------------------------------------------------ reading
+
+    def reload(self) -> list[Problem]:
+        entries: dict[str, Entry] = {}
+        problems: list[Problem] = []
+        builtins = self._read(self.builtin_dir, True, problems)
+        builtins.sort(key=lambda e: (BUILTIN_ORDER.index(e.name) if e.name in BUILTIN_ORDER else 99, e.name))
+        for e in builtins:
+            entries[e.name] = e
+        for e in sorted(self._read(self.user_dir, False, problems), key=lambda e: e.name.lower()):
+            if e.name in entries:
+                other = entries[e.name]
+                shown = f"{e.name} ({e.path.name})"
+                problems.append(Problem(str(e.path), "name", (
+                    f"{e.name!r} is also the name of " + ("a built-in preset" if other.builtin else other.path.name)
+                    + f"; this one is listed as {shown!r}. Rename one of them to tidy up."), severity="warning"))
+                e = replace(e, name=shown)
+            entries[e.name] = e
+        self.entries, self.problems = entries, problems
+        return problems
+
+    @staticmethod
+    def _read(directory: Path, builtin: bool, problems: list[Problem]) -> list[Entry]:
+        out = []
+        if not directory.is_dir():
+            return out
+        for path in sorted(directory.glob("*.yaml")):
+            preset, probs = load_preset_file(path)
+            problems.extend(probs)
+            if preset is not None:
+                out.append(Entry(preset.name, preset, path, builtin))
+        return out
+
+    def names(self) -> list[str]:
+        return list(self.entries)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.entries
+
+    def get(self, name: str) -> Preset:
+        try:
+            return self.entries[name].preset
+        except KeyError:
+            raise KeyError(f"no preset named {name!r}; available: {', '.join(self.entries)}") from None
+
+    def is_builtin(self, name: str) -> bool:
+        return name in self.entries and self.entries[name].builtin
+
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    # ------------------------------------------------------------------ writing
+
+    def _path_for(self, name: str) -> Path:
+        """A new file for a preset: never an existing file (not even a broken one)."""
+        stem = file_stem(name)
+        path, n = self.user_dir / f"{stem}.yaml", 2
+        while path.exists():
+            path, n = self.user_dir / f"{stem}-{n}.yaml", n + 1
+        return path
+
+    def save(self, preset: Preset, overwrite: bool = False) -> Path:
+        """Save a user preset under ``preset.name``. Refuses built-in names, and existing names
+        unless ``overwrite`` (Save on the loaded preset)."""
+        name = check_name(preset.name)
+        preset = replace(preset, name=name)
+        existing = self.entries.get(name)
+        if existing is not None and existing.builtin:
+            raise LibraryError(f"{name!r} is a built-in preset and cannot be changed: save it under a new name")
+        if existing is not None and not overwrite:
+            raise LibraryError(f"a preset named {name!r} already exists")
+        path = existing.path if existing is not None else self._path_for(name)
+        atomic_write(path, dump_preset(preset))
+        self.reload()
+        return path
+
+    def rename(self, old: str, new: str) -> Path:
+        entry = self._user_entry(old, "renamed")
+        new = check_name(new)
+        if new == old:
+            return entry.path
+        if new in self.entries:
+            raise LibraryError(f"a preset named {new!r} already exists")
+        preset = replace(entry.preset, name=new)
+        path = self._path_for(new)
+        atomic_write(path, dump_preset(preset), backup=False)
+        if path != entry.path:
+            self._to_trash(entry.path)
+        self.reload()
+        return path
+
+    def duplicate(self, name: str, new: str) -> Path:
+        preset = self.get(name)
+        return self.save(replace(preset, name=check_name(new)))
+
+    def delete(self, name: str) -> Path:
+        """Move a user preset to the trash; returns the trashed file (for undo)."""
+        entry = self._user_entry(name, "deleted")
+        trashed = self._to_trash(entry.path)
+        self.reload()
+        return trashed
+
+    def undelete(self, trashed: Path) -> Path:
+        trashed = Path(trashed)
+        original = trashed.name.split("__", 1)[1] if "__" in trashed.name else trashed.name
+        target = self.user_dir / original
+        if target.exists():
+            stem = target.stem
+            n = 2
+            while target.exists():
+                target = self.user_dir / f"{stem}-{n}.yaml"
+                n += 1
+        os.replace(trashed, target)
+        self.reload()
+        return target
+
+    def _user_entry(self, name: str, what: str) -> Entry:
+        entry = self.entries.get(name)
+        if entry is None:
+            raise LibraryError(f"no preset named {name!r}")
+        if entry.builtin:
+            raise LibraryError(f"{name!r} is a built-in preset and cannot be {what}")
+        return entry
+
+    def _to_trash(self, path: Path) -> Path:
+        trash = self.user_dir / ".trash"
+        trash.mkdir(parents=True, exist_ok=True)
+        target = trash / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6:06d}__{path.name}"
+        os.replace(path, target)
+        return target
+
+    # ------------------------------------------------------------------ exchange
+
+    def import_file(self, source: Path, name: str | None = None) -> tuple[Preset, list[Problem]]:
+        """Validate a preset file and add it to the user presets (under ``name`` if given).
+
+        Raises LibraryError with every problem if the file is invalid, or if the name is taken.
+        """
+        preset, problems = load_preset_file(Path(source))
+        if preset is None:
+            raise LibraryError("\n".join(str(p) for p in problems))
+        if name is not None:
+            preset = replace(preset, name=check_name(name))
+        if preset.name in self.entries:
+            raise LibraryError(f"a preset named {preset.name!r} already exists: import it under another name")
+        self.save(preset)
+        return preset, problems
+
+    def export(self, name: str, target: Path) -> Path:
+        target = Path(target)
+        if target.is_dir():
+            target = target / f"{file_stem(name)}.yaml"
+        atomic_write(target, dump_preset(self.get(name)), backup=False)
+        return target
