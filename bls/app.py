@@ -11,8 +11,9 @@ from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QScreen
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QTextEdit
 
-from .core.paths import config_dir, user_presets_dir
-from .core.preset import Preset, builtin_presets, load_dir
+from .core.paths import config_dir
+from .core.library import PresetLibrary
+from .core.preset import Preset
 from .session import Session
 from .ui.client_display import create_client_display
 from .ui.control_window import ControlWindow
@@ -20,18 +21,6 @@ from .ui.stimulus_painter import Look
 from .ui.style import apply_style
 
 QUIT_GLIDE_WAIT_S = 2.0
-
-
-def preset_library() -> tuple[dict[str, Preset], list]:
-    """Built-ins first (in a clinical order), then the user's presets."""
-    builtins = builtin_presets()
-    order = ["standard", "slow", "gentle"]
-    library = {n: builtins[n] for n in order if n in builtins}
-    library.update({n: p for n, p in sorted(builtins.items()) if n not in library})
-    user, problems = load_dir(user_presets_dir())
-    for name, p in user.items():
-        library.setdefault(name, p)
-    return library, problems
 
 
 def screen_label(s: QScreen) -> str:
@@ -76,11 +65,13 @@ class BlsApp(QObject):
         self.qapp = qapp
         config_dir().mkdir(parents=True, exist_ok=True)
         self.ui_state = QSettings(str(config_dir() / "ui.ini"), QSettings.IniFormat)
-        self.presets, self.preset_problems = preset_library()
-        if preset is not None and preset not in self.presets:
-            raise KeyError(f"no preset named {preset!r}; available: {', '.join(self.presets)}")
+        self.library = PresetLibrary()
+        if preset is not None and preset not in self.library:
+            raise KeyError(f"no preset named {preset!r}; available: {', '.join(self.library.names())}")
         name = preset or self.ui_state.value("last_preset", "standard")
-        settings = self.presets.get(name) or self.presets["standard"]
+        if name not in self.library:
+            name = "standard"
+        settings = self.library.get(name)
         if no_audio:
             settings = settings.with_("audio", enabled=False)
         self.session = Session(settings, audio_device or os.environ.get("BLS_AUDIO_DEVICE") or None)
@@ -92,7 +83,7 @@ class BlsApp(QObject):
         look = Look.of(settings.visual, settings.motion)
         self.display = create_client_display(self.session, look, self.screen.refreshRate())
         screens = [(s.name(), screen_label(s)) for s in QGuiApplication.screens()]
-        self.control = ControlWindow(self.session, self.presets, screens, self.screen.name())
+        self.control = ControlWindow(self.session, self.library, screens, self.screen.name(), name)
         self.control.presetChosen.connect(self.load_preset)
         self.control.clientScreenChosen.connect(self.move_client)
         self.session.settingsChanged.connect(self._settings_changed)
@@ -111,10 +102,9 @@ class BlsApp(QObject):
         self._info_timer.timeout.connect(self._show_info)
         self._info_timer.start()
         self._show_info()
-        if self.preset_problems:
-            bad = sorted({p.source for p in self.preset_problems if p.severity == "error"})
-            if bad:
-                self.control.statusBar().showMessage(f"Some presets could not be loaded: {', '.join(bad)}", 15000)
+        bad = sorted({p.source for p in self.library.errors()})
+        if bad:
+            self.control.statusBar().showMessage(f"Some preset files could not be loaded: {', '.join(bad)}", 15000)
 
     # ------------------------------------------------------------------ screens
 
@@ -156,11 +146,12 @@ class BlsApp(QObject):
     # ------------------------------------------------------------------ presets and settings
 
     def load_preset(self, name: str) -> None:
-        p = self.presets.get(name)
-        if p is None:
+        """Load a preset into the live settings: every change glides, even mid-set."""
+        if name not in self.library:
             return
+        p = self.library.get(name)
         self.ui_state.setValue("last_preset", name)
-        self.control._loaded_name = name
+        self.control.presets.set_loaded(name)
         self.session.set_settings(p)
         self.control.load_settings(p)
 

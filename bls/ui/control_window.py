@@ -14,6 +14,7 @@ from ..core.engine import GLIDING, IDLE, PAUSED, RUNNING, STOPPING, Status
 from ..core.motion import speed_labels
 from ..core.preset import SPEED_MAX, SPEED_MIN, Preset
 from ..core.tone import CARRIER_MAX_HZ, CARRIER_MIN_HZ, LEVEL_CAP_DBFS, LEVEL_FLOOR_DBFS, TONE_LABELS
+from .preset_panel import PresetPanel
 from .stimulus_painter import Look, LookGlide, paint_stimulus
 
 PATH_LABELS = {"horizontal": "Horizontal", "vertical": "Vertical", "diagonal_up": "Diagonal ↗",
@@ -145,13 +146,15 @@ class ControlWindow(QMainWindow):
     presetChosen = Signal(str)
     clientScreenChosen = Signal(str)
 
-    def __init__(self, session, presets: dict[str, Preset], screens: list[tuple[str, str]],
-                 client_screen: str | None):
+    def __init__(self, session, library, screens: list[tuple[str, str]], client_screen: str | None,
+                 loaded: str | None):
         super().__init__()
         self.session = session
-        self.presets = presets
+        self.library = library
         self._loading = False
-        self._loaded_name = session.settings.name
+        self.presets = PresetPanel(library, session, loaded)
+        self.presets.loadRequested.connect(self.presetChosen)
+        self.presets.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.setWindowTitle("bls — bilateral stimulation")
         page = QWidget()
         page.setObjectName("page")
@@ -251,15 +254,7 @@ class ControlWindow(QMainWindow):
         col.setContentsMargins(0, 0, 6, 0)
         col.setSpacing(14)
 
-        card, lay = _card("Preset")
-        self.preset_combo = QComboBox()
-        for name in self.presets:
-            self.preset_combo.addItem(name)
-        self.preset_combo.activated.connect(lambda i: self.presetChosen.emit(self.preset_combo.itemText(i)))
-        self.preset_desc = _hint()
-        lay.addWidget(self.preset_combo)
-        lay.addWidget(self.preset_desc)
-        col.addWidget(card)
+        col.addWidget(self.presets)
 
         card, lay = _card("Motion")
         g = QGridLayout()
@@ -327,6 +322,8 @@ class ControlWindow(QMainWindow):
         g.addWidget(self.target_color, 2, 1)
         g.addWidget(QLabel("Background"), 2, 2, Qt.AlignRight)
         g.addWidget(self.bg_color, 2, 3)
+        self.show_target = QCheckBox("Show the target (off: eyes closed, sound only)")
+        g.addWidget(self.show_target, 3, 0, 1, 4)
         g.setColumnStretch(1, 1)
         lay.addLayout(g)
         col.addWidget(card)
@@ -350,26 +347,55 @@ class ControlWindow(QMainWindow):
         g.addWidget(self.carrier_spin, 1, 2)
         g.addWidget(QLabel("Level"), 2, 0)
         g.addWidget(self.level_slider, 2, 1, 1, 2)
-        g.addWidget(QLabel("Pan depth"), 3, 0)
-        g.addWidget(self.depth_slider, 3, 1, 1, 2)
+        self.pan_mode = QComboBox()
+        self.pan_mode.addItem("Follows the target", "continuous")
+        self.pan_mode.addItem("Alternates sides", "alternating")
+        g.addWidget(QLabel("Pan"), 3, 0)
+        g.addWidget(self.depth_slider, 3, 1)
+        g.addWidget(self.pan_mode, 3, 2)
         g.addWidget(_hint(f"Level never exceeds {LEVEL_CAP_DBFS:.0f} dBFS. Start quiet and ask the client."),
                     4, 0, 1, 3)
         g.setColumnStretch(1, 1)
         lay.addLayout(g)
         col.addWidget(card)
 
+        card, lay = _card("Timing")
+        g = QGridLayout()
+        g.setHorizontalSpacing(12)
+        self.fade_in = QDoubleSpinBox()
+        self.fade_out = QDoubleSpinBox()
+        for w in (self.fade_in, self.fade_out):
+            w.setRange(0.05, 30.0)
+            w.setSingleStep(0.5)
+            w.setDecimals(1)
+            w.setSuffix(" s")
+        self.rest = QDoubleSpinBox()
+        self.rest.setRange(0, 600)
+        self.rest.setDecimals(0)
+        self.rest.setSingleStep(5)
+        self.rest.setSuffix(" s")
+        g.addWidget(QLabel("Fade in"), 0, 0)
+        g.addWidget(self.fade_in, 0, 1)
+        g.addWidget(QLabel("Fade out"), 0, 2)
+        g.addWidget(self.fade_out, 0, 3)
+        g.addWidget(QLabel("Rest between sets"), 1, 0, 1, 2)
+        g.addWidget(self.rest, 1, 3)
+        lay.addLayout(g)
+        col.addWidget(card)
         col.addStretch(1)
 
-        for w in (self.speed_spin, self.passes_spin, self.seconds_spin, self.carrier_spin):
+        for w in (self.speed_spin, self.passes_spin, self.seconds_spin, self.carrier_spin, self.fade_in,
+                  self.fade_out, self.rest):
             w.valueChanged.connect(self._edited)
         self.speed_slider.valueChanged.connect(lambda v: self.speed_spin.setValue(v / 100.0))
-        for w in (self.mode_combo, self.path_combo, self.profile_combo, self.tone_combo):
+        for w in (self.mode_combo, self.path_combo, self.profile_combo, self.tone_combo, self.pan_mode):
             w.currentIndexChanged.connect(self._edited)
         for w in (self.sweep_slider, self.size_slider, self.soft_slider, self.level_slider, self.depth_slider):
             w.valueChanged.connect(self._edited)
         self.target_color.colorChanged.connect(self._edited)
         self.bg_color.colorChanged.connect(self._edited)
         self.audio_check.toggled.connect(self._edited)
+        self.show_target.toggled.connect(self._edited)
 
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -402,26 +428,46 @@ class ControlWindow(QMainWindow):
             self.carrier_spin.setValue(int(round(a.carrier_hz)))
             self.level_slider.setValue(int(round(a.level_dbfs)))
             self.depth_slider.setValue(int(round(a.pan_depth_pct)))
-            i = self.preset_combo.findText(p.name)
-            if i >= 0:
-                self.preset_combo.setCurrentIndex(i)
-                self._loaded_name = p.name
+            self.pan_mode.setCurrentIndex(self.pan_mode.findData(a.pan_mode))
+            self.show_target.setChecked(v.show_target)
+            t = p.timing
+            self.fade_in.setValue(t.fade_in_s)
+            self.fade_out.setValue(t.fade_out_s)
+            self.rest.setValue(t.rest_s)
         finally:
             self._loading = False
         self._refresh_readouts(p)
 
     def settings_from_widgets(self) -> Preset:
+        """The live settings as the controls show them.
+
+        A control shows a value rounded to its step; where it still shows the current setting, the
+        setting is kept exactly, so touching one control never rounds the others (a preset made by
+        hand with 0.05 s fades or a 442.5 Hz carrier stays exactly that).
+        """
         p = self.session.settings
-        p = p.with_("motion", speed_cycles_per_s=round(self.speed_spin.value(), 4),
+        m, v, a, t = p.motion, p.visual, p.audio, p.timing
+
+        def keep(current: float, shown: float, step: float) -> float:
+            return current if abs(current - shown) <= step / 2 + 1e-9 else float(shown)
+
+        p = p.with_("motion", speed_cycles_per_s=keep(m.speed_cycles_per_s, round(self.speed_spin.value(), 4), 0.01),
                     set_mode=self.mode_combo.currentData(), set_passes=self.passes_spin.value(),
-                    set_seconds=float(self.seconds_spin.value()), path=self.path_combo.currentData(),
-                    profile=self.profile_combo.currentData(), sweep_width_pct=float(self.sweep_slider.value()))
-        p = p.with_("visual", target_diameter_pct=self.size_slider.value() / 10.0,
-                    target_softness_pct=float(self.soft_slider.value()), target_color=self.target_color.color(),
-                    background_color=self.bg_color.color())
+                    set_seconds=keep(m.set_seconds, self.seconds_spin.value(), 1.0),
+                    path=self.path_combo.currentData(), profile=self.profile_combo.currentData(),
+                    sweep_width_pct=keep(m.sweep_width_pct, self.sweep_slider.value(), 1.0))
+        p = p.with_("timing", fade_in_s=keep(t.fade_in_s, self.fade_in.value(), 0.1),
+                    fade_out_s=keep(t.fade_out_s, self.fade_out.value(), 0.1),
+                    rest_s=keep(t.rest_s, self.rest.value(), 1.0))
+        p = p.with_("visual", show_target=self.show_target.isChecked(),
+                    target_diameter_pct=keep(v.target_diameter_pct, self.size_slider.value() / 10.0, 0.1),
+                    target_softness_pct=keep(v.target_softness_pct, self.soft_slider.value(), 1.0),
+                    target_color=self.target_color.color(), background_color=self.bg_color.color())
         return p.with_("audio", enabled=self.audio_check.isChecked(), tone=self.tone_combo.currentData(),
-                       carrier_hz=float(self.carrier_spin.value()), level_dbfs=float(self.level_slider.value()),
-                       pan_depth_pct=float(self.depth_slider.value()))
+                       carrier_hz=keep(a.carrier_hz, self.carrier_spin.value(), 1.0),
+                       level_dbfs=keep(a.level_dbfs, self.level_slider.value(), 1.0),
+                       pan_depth_pct=keep(a.pan_depth_pct, self.depth_slider.value(), 1.0),
+                       pan_mode=self.pan_mode.currentData())
 
     def _edited(self, *_) -> None:
         if self._loading:
@@ -443,10 +489,7 @@ class ControlWindow(QMainWindow):
         self.speed_readout.setText(f"{per_min}  ·  {per_pass}")
         self.length_stack.setCurrentIndex(("passes", "seconds", "free").index(m.set_mode))
         self.length_readout.setText(p.set_length_label())
-        loaded = self.presets.get(self._loaded_name)
-        modified = loaded is not None and not loaded.stimulus_equal(p)
-        self.preset_desc.setText((loaded.description if loaded else "")
-                                 + ("\n● modified from this preset" if modified else ""))
+        self.presets.update_state()
         self.preview.set_look(Look.of(p.visual, p.motion))
 
     # ------------------------------------------------------------------ status

@@ -126,7 +126,7 @@ def test_arrow_keys_belong_to_a_focused_spin_box(bls_app):
 def test_controls_change_the_live_settings_and_mark_the_preset_modified(bls_app):
     c, s = bls_app.control, bls_app.session
     bls_app.load_preset("standard")  # the fixture turned the tone off; the preset has it on
-    assert "modified" not in c.preset_desc.text()
+    assert c.presets.modified.isHidden()
     c.speed_spin.setValue(1.2)
     assert s.settings.motion.speed_cycles_per_s == pytest.approx(1.2)
     assert "144 passes/min" in c.speed_readout.text() and "0.42 s/pass" in c.speed_readout.text()
@@ -134,10 +134,10 @@ def test_controls_change_the_live_settings_and_mark_the_preset_modified(bls_app)
     c.tone_combo.setCurrentIndex(c.tone_combo.findData("warm"))
     c.level_slider.setValue(-30)
     assert (s.settings.motion.path, s.settings.audio.tone, s.settings.audio.level_dbfs) == ("vertical", "warm", -30)
-    assert "modified" in c.preset_desc.text()
+    assert not c.presets.modified.isHidden() and c.presets.revert_button.isEnabled()
     bls_app.load_preset("slow")
     assert c.speed_spin.value() == pytest.approx(0.5) and s.settings.name == "slow"
-    assert "modified" not in c.preset_desc.text()
+    assert c.presets.modified.isHidden()
 
 
 def test_a_set_runs_its_passes_and_is_logged(private_config_dir, qapp, qtbot, tmp_path):
