@@ -80,10 +80,13 @@ class BlsApp(QObject):
 
         self._client_name = client_screen or self.ui_state.value("client_screen", None)
         self.screen, therapist, fullscreen, note = plan_screens(self._client_name)
-        look = Look.of(settings.visual, settings.motion)
+        look = Look.of_settings(self.session.effective)
         self.display = create_client_display(self.session, look, self.screen.refreshRate())
         screens = [(s.name(), screen_label(s)) for s in QGuiApplication.screens()]
         self.control = ControlWindow(self.session, self.library, screens, self.screen.name(), name)
+        self.session.confirm_unlock = lambda violations: self.control.ask_unlock(violations)
+        self.control.client_badge.setChecked(self.ui_state.value("client_badge", False, type=bool))
+        self.control.client_badge.toggled.connect(self._client_badge_toggled)
         self.control.presetChosen.connect(self.load_preset)
         self.control.clientScreenChosen.connect(self.move_client)
         self.session.settingsChanged.connect(self._settings_changed)
@@ -97,6 +100,7 @@ class BlsApp(QObject):
         self.control.setGeometry(ag.x() + (ag.width() - w) // 2, ag.y() + (ag.height() - h) // 2, w, h)
         self.control.show()
         self._place(self.screen, fullscreen, note)
+        self._update_badge()
         self._info_timer = QTimer(self)
         self._info_timer.setInterval(1000)
         self._info_timer.timeout.connect(self._show_info)
@@ -157,7 +161,16 @@ class BlsApp(QObject):
 
     def _settings_changed(self, p: Preset) -> None:
         now = time.monotonic()
-        self.display.core.glide.set(Look.of(p.visual, p.motion), now)
+        self.display.core.glide.set(Look.of_settings(self.session.effective), now)
+        self._update_badge()
+
+    def _client_badge_toggled(self, on: bool) -> None:
+        self.ui_state.setValue("client_badge", on)
+        self._update_badge()
+
+    def _update_badge(self) -> None:
+        show = self.session.settings.gentle and self.control.client_badge.isChecked()
+        self.display.core.badge = "GENTLE" if show else ""
 
     # ------------------------------------------------------------------ keys
 

@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from . import __version__
 from .audio.output import AudioStatus, DeviceClock, open_clock
 from .core.clock import AnchorMap
 from .core.engine import IDLE, SAMPLE_RATE, FrameSample, SetResult, Status, StimulusEngine
+from .core import gentle
 from .core.preset import SPEED_MAX, SPEED_MIN, Preset
 
 POLL_MS = 50
@@ -36,6 +38,7 @@ class Session(QObject):
 
     def __init__(self, settings: Preset, audio_device=None, parent: QObject | None = None):
         super().__init__(parent)
+        settings = gentle.effective(settings)  # a session never starts beyond a gentle limit
         self.settings = settings
         self.audio_device = audio_device
         self.engine = StimulusEngine(settings)
@@ -48,6 +51,10 @@ class Session(QObject):
         self.started_at = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
         self._set_display_base: dict = {}
         self._switch_pending = False
+        self.unlocked: frozenset[str] = frozenset()
+        self.events: list[dict] = []
+        # asked when a gentle limit would be exceeded: the app shows a confirmation naming each limit
+        self.confirm_unlock: Callable[[list[gentle.Violation]], bool] = lambda violations: False
         self._poll = QTimer(self)
         self._poll.setTimerType(Qt.PreciseTimer)
         self._poll.setInterval(POLL_MS)
@@ -68,16 +75,43 @@ class Session(QObject):
     def stop(self, reason: str = "stopped") -> None:
         self.engine.stop(reason)
 
-    def set_settings(self, settings: Preset) -> None:
+    def set_settings(self, settings: Preset) -> bool:
+        """Make ``settings`` the live stimulus (every change glides). In gentle mode, going past a
+        limit needs the therapist's confirmation (``confirm_unlock``); refused, nothing changes and
+        the controls snap back. Returns whether the settings were taken."""
         if settings == self.settings:
-            return
+            return True
         old = self.settings
+        if settings.gentle != old.gentle:
+            self.unlocked = frozenset()
+        pending = [v for v in gentle.violations(settings) if v.limit not in self.unlocked]
+        if pending:
+            if not self.confirm_unlock(pending):
+                self.settingsChanged.emit(self.settings)
+                return False
+            self.unlocked = self.unlocked | {v.limit for v in pending}
+            self._event("gentle_unlock", preset=settings.name,
+                        exceeded=[{"limit": v.limit, "field": v.field, "value": v.value, "gentle_limit": v.allowed}
+                                  for v in pending])
+        if settings.gentle != old.gentle:
+            self._event("gentle_on" if settings.gentle else "gentle_off", preset=settings.name)
         self.settings = settings
-        self.engine.apply(settings)
+        self.engine.apply(settings, self.unlocked)
         if settings.audio.enabled != old.audio.enabled:
             self._switch_pending = True
             self._switch_clock_if_due()
         self.settingsChanged.emit(settings)
+        return True
+
+    @property
+    def effective(self) -> Preset:
+        """The settings as played and shown (gentle limits that are not unlocked applied)."""
+        return gentle.effective(self.settings, self.unlocked)
+
+    def _event(self, kind: str, **data) -> None:
+        self.events.append({"event": kind, "at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                            "frame": self.engine.status.frame, **data})
+        self.write_log()
 
     def nudge_speed(self, steps: int) -> None:
         m = self.settings.motion
@@ -139,8 +173,7 @@ class Session(QObject):
         base_dropped = self._set_display_base.get("dropped_frames_total", 0)
         rec = asdict(result)
         rec.update({
-            "preset": result.preset,
-            "speed_cycles_per_s": self.settings.motion.speed_cycles_per_s,
+            "unlocked_limits": sorted(self.unlocked) if result.gentle else [],
             "client_screen": info.get("screen"),
             "refresh_hz": info.get("refresh_hz"),
             "display": info.get("kind"),
@@ -163,6 +196,7 @@ class Session(QObject):
             "audio_detail": self.audio_status.detail,
             "units": {"speed": "cycles/s (left-right-left)", "pass": "one sweep from one side to the other"},
             "sets": self.records,
+            "events": self.events,
         }
 
     def write_log(self) -> None:

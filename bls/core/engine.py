@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import motion, tone
+from . import gentle, motion, tone
 from .preset import Preset
 from .ramp import Ramp
 
@@ -51,6 +51,39 @@ SPEED_SLEW = 0.5  # cycles/s per second: how fast a speed change glides
 PULSE_ATTACK_S = 0.006
 PULSE_LENGTH_S = 0.12
 HISTORY = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Feel:
+    """How quickly things change: the normal feel, and the slower one of gentle mode (core.gentle)."""
+    level_ramp: float = LEVEL_RAMP_S
+    depth_ramp: float = DEPTH_RAMP_S
+    pan_mode_ramp: float = PAN_MODE_RAMP_S
+    carrier_ramp: float = CARRIER_RAMP_S
+    tone_xfade: float = TONE_XFADE_S
+    mute_ramp: float = MUTE_RAMP_S
+    shape_xfade: float = SHAPE_XFADE_S
+    pause_decel: float = PAUSE_DECEL_S
+    pause_fade: float = PAUSE_FADE_S
+    stop_decel: float = STOP_DECEL_S
+    stop_fade: float = STOP_FADE_S
+    timeup_decel: float = TIMEUP_DECEL_S
+    glide_min: float = GLIDE_MIN_S
+    glide_per_unit: float = GLIDE_PER_UNIT_S
+    show_target: float = SHOW_TARGET_S
+    hide_target: float = HIDE_TARGET_S
+    speed_slew: float = SPEED_SLEW
+    pulse_attack: float = PULSE_ATTACK_S
+    pulse_length: float = PULSE_LENGTH_S
+
+
+NORMAL = Feel()
+GENTLE = Feel(level_ramp=gentle.CHANGE_RAMP_S, depth_ramp=gentle.CHANGE_RAMP_S, pan_mode_ramp=0.6,
+              carrier_ramp=gentle.CHANGE_RAMP_S, tone_xfade=gentle.CHANGE_RAMP_S, mute_ramp=0.5, shape_xfade=1.5,
+              pause_decel=gentle.PAUSE_DECEL_S, pause_fade=gentle.PAUSE_FADE_S, stop_decel=gentle.STOP_DECEL_S,
+              stop_fade=gentle.STOP_FADE_S, timeup_decel=2.0, glide_min=0.8, glide_per_unit=1.0,
+              show_target=gentle.SHOW_TARGET_S, hide_target=gentle.SHOW_TARGET_S, speed_slew=gentle.SPEED_SLEW,
+              pulse_attack=gentle.ATTACK_S, pulse_length=gentle.PULSE_LENGTH_S)
 
 IDLE, RUNNING, PAUSED, STOPPING, GLIDING = "idle", "running", "paused", "stopping", "gliding"
 
@@ -132,9 +165,15 @@ class SetResult:
     requested_seconds: float | None
     delivered_passes: int
     delivered_seconds: float
-    stop_reason: str  # complete | time | stopped
+    stop_reason: str  # complete | time | stopped | quit
     start_frame: int
     end_frame: int
+    gentle: bool = False
+    speed_cycles_per_s: float = 0.0  # the values used (after gentle limits), at the end of the set
+    level_dbfs: float = 0.0
+    pan_depth_pct: float = 0.0
+    carrier_hz: float = 0.0
+    tone: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +197,11 @@ def _ceil_frame(f: float) -> int:
 
 
 class StimulusEngine:
-    def __init__(self, settings: Preset, sample_rate: int = SAMPLE_RATE, max_block: int = 16384):
+    def __init__(self, settings: Preset, sample_rate: int = SAMPLE_RATE, max_block: int = 16384,
+                 unlocked: frozenset[str] = frozenset()):
         if sample_rate != SAMPLE_RATE:
             raise ValueError(f"bls runs at {SAMPLE_RATE} Hz")
+        settings = gentle.effective(settings, unlocked)
         self.settings = settings
         self.max_block = max_block
         self._idx = np.arange(max_block, dtype=np.float64)
@@ -209,9 +250,15 @@ class StimulusEngine:
     def stop(self, reason: str = "stopped") -> None:
         self._commands.append(("stop", reason))
 
-    def apply(self, settings: Preset) -> None:
-        """Live settings changed: every audible or visible change glides from the current value."""
-        self._commands.append(("apply", settings))
+    def apply(self, settings: Preset, unlocked: frozenset[str] = frozenset()) -> None:
+        """Live settings changed: every audible or visible change glides from the current value.
+
+        With gentle mode on, limits not in ``unlocked`` are enforced here too (core.gentle)."""
+        self._commands.append(("apply", gentle.effective(settings, unlocked)))
+
+    @property
+    def feel(self) -> Feel:
+        return GENTLE if self.settings.gentle else NORMAL
 
     def sample(self, frame: float) -> FrameSample:
         """The target at (possibly fractional) frame ``frame``, from the published history."""
@@ -296,10 +343,10 @@ class StimulusEngine:
             s = self._snap
             self._paused_elapsed = f - self._run_origin
             self._push(self._rebased(f, state=PAUSED,
-                                     speed=s.speed.retarget(f, 0.0, _ramp_frames(PAUSE_DECEL_S)),
-                                     fade=s.fade.retarget(f, 0.0, _ramp_frames(PAUSE_FADE_S), smooth=True)))
+                                     speed=s.speed.retarget(f, 0.0, _ramp_frames(self.feel.pause_decel)),
+                                     fade=s.fade.retarget(f, 0.0, _ramp_frames(self.feel.pause_fade), smooth=True)))
         elif kind == "stop" and state in (RUNNING, PAUSED):
-            self._begin_stop(f, cmd[1], STOP_DECEL_S, STOP_FADE_S)
+            self._begin_stop(f, cmd[1], self.feel.stop_decel, self.feel.stop_fade)
         elif kind == "apply":
             self._apply(cmd[1], f)
 
@@ -318,7 +365,7 @@ class StimulusEngine:
             speed=Ramp(f, 0.0, m.speed_cycles_per_s, _ramp_frames(max(0.5, t.fade_in_s))),
             path=m.path, profile=m.profile, prev_path=m.path, prev_profile=m.profile,
             shape_mix=Ramp.hold(1.0, f),
-            opacity=s.opacity.retarget(f, 1.0, _ramp_frames(SHOW_TARGET_S), smooth=True),
+            opacity=s.opacity.retarget(f, 1.0, _ramp_frames(self.feel.show_target), smooth=True),
             fade=Ramp(f, 0.0, 1.0, _ramp_frames(t.fade_in_s), smooth=True)))
 
     def _resume(self, f: int) -> None:
@@ -327,7 +374,7 @@ class StimulusEngine:
         self._push(self._rebased(
             f, state=RUNNING,
             speed=s.speed.retarget(f, st.motion.speed_cycles_per_s, _ramp_frames(max(0.5, st.timing.fade_in_s))),
-            fade=s.fade.retarget(f, 1.0, _ramp_frames(max(PAUSE_FADE_S, st.timing.fade_in_s)), smooth=True)))
+            fade=s.fade.retarget(f, 1.0, _ramp_frames(max(self.feel.pause_fade, st.timing.fade_in_s)), smooth=True)))
 
     def _begin_stop(self, f: int, reason: str, decel_s: float, fade_s: float) -> None:
         s = self._snap
@@ -351,19 +398,22 @@ class StimulusEngine:
         if self._stop_reason in ("complete", "time"):
             fade = fade.retarget(f, 0.0, _ramp_frames(self._set_settings.timing.fade_out_s), smooth=True)
         self._push(self._rebased(f, state=GLIDING, speed=Ramp.hold(0.0, f),
-                                 glide=Ramp(f, 0.0, 1.0, _ramp_frames(GLIDE_MIN_S + GLIDE_PER_UNIT_S * dist), True),
+                                 glide=Ramp(f, 0.0, 1.0, _ramp_frames(self.feel.glide_min + self.feel.glide_per_unit * dist), True),
                                  glide_from=(x, y, sp), fade=fade))
 
     def _end_set(self, f: int) -> None:
         s = self._snap
-        self._push(self._rebased(f, state=IDLE, opacity=s.opacity.retarget(f, 0.0, _ramp_frames(HIDE_TARGET_S), True)))
+        self._push(self._rebased(f, state=IDLE, opacity=s.opacity.retarget(f, 0.0, _ramp_frames(self.feel.hide_target), True)))
         m = self._set_settings.motion
         self.finished.append(SetResult(
             index=self._set_index, preset=self._set_preset, set_mode=m.set_mode,
             requested_passes=m.set_passes if m.set_mode == "passes" else None,
             requested_seconds=m.set_seconds if m.set_mode == "seconds" else None,
             delivered_passes=self._end_passes, delivered_seconds=self._end_elapsed / SAMPLE_RATE,
-            stop_reason=self._stop_reason, start_frame=self._set_start, end_frame=f))
+            stop_reason=self._stop_reason, start_frame=self._set_start, end_frame=f,
+            gentle=self._set_settings.gentle, speed_cycles_per_s=m.speed_cycles_per_s,
+            level_dbfs=self._set_settings.audio.level_dbfs, pan_depth_pct=self._set_settings.audio.pan_depth_pct,
+            carrier_hz=self._set_settings.audio.carrier_hz, tone=self._set_settings.audio.tone))
 
     def _apply(self, new: Preset, f: int) -> None:
         old, s = self.settings, self._snap
@@ -373,21 +423,21 @@ class StimulusEngine:
         changes = {}
         a0, a1 = old.audio, new.audio
         if a1.level_dbfs != a0.level_dbfs:
-            changes["level"] = s.level.retarget(f, tone.db_to_amplitude(a1.level_dbfs), _ramp_frames(LEVEL_RAMP_S))
+            changes["level"] = s.level.retarget(f, tone.db_to_amplitude(a1.level_dbfs), _ramp_frames(self.feel.level_ramp))
         if a1.enabled != a0.enabled:
-            changes["mute"] = s.mute.retarget(f, 1.0 if a1.enabled else 0.0, _ramp_frames(MUTE_RAMP_S), True)
+            changes["mute"] = s.mute.retarget(f, 1.0 if a1.enabled else 0.0, _ramp_frames(self.feel.mute_ramp), True)
         if a1.pan_depth_pct != a0.pan_depth_pct:
-            changes["depth"] = s.depth.retarget(f, a1.pan_depth_pct / 100.0, _ramp_frames(DEPTH_RAMP_S))
+            changes["depth"] = s.depth.retarget(f, a1.pan_depth_pct / 100.0, _ramp_frames(self.feel.depth_ramp))
         if a1.pan_mode != a0.pan_mode:
             changes["alternate"] = s.alternate.retarget(f, 1.0 if a1.pan_mode == "alternating" else 0.0,
-                                                        _ramp_frames(PAN_MODE_RAMP_S), True)
+                                                        _ramp_frames(self.feel.pan_mode_ramp), True)
         if a1.carrier_hz != a0.carrier_hz:
-            changes["carrier"] = s.carrier.retarget(f, a1.carrier_hz, _ramp_frames(CARRIER_RAMP_S))
+            changes["carrier"] = s.carrier.retarget(f, a1.carrier_hz, _ramp_frames(self.feel.carrier_ramp))
         m0, m1 = old.motion, new.motion
         if m1.speed_cycles_per_s != m0.speed_cycles_per_s and s.state == RUNNING:
             now = s.speed.value_at(f)
             changes["speed"] = s.speed.retarget(
-                f, m1.speed_cycles_per_s, _ramp_frames(abs(m1.speed_cycles_per_s - now) / SPEED_SLEW))
+                f, m1.speed_cycles_per_s, _ramp_frames(abs(m1.speed_cycles_per_s - now) / self.feel.speed_slew))
         if changes:
             self._push(self._rebased(f, **changes))
         if (m1.path, m1.profile) != (self._snap.path, self._snap.profile):
@@ -409,7 +459,7 @@ class StimulusEngine:
             self._push(self._rebased(f, path=path, profile=profile, prev_path=path, prev_profile=profile))
         else:
             self._push(self._rebased(f, path=path, profile=profile, prev_path=s.path, prev_profile=s.profile,
-                                     shape_mix=Ramp(f, 0.0, 1.0, _ramp_frames(SHAPE_XFADE_S), True)))
+                                     shape_mix=Ramp(f, 0.0, 1.0, _ramp_frames(self.feel.shape_xfade), True)))
 
     def _try_tone(self, f: int) -> None:
         s = self._snap
@@ -418,7 +468,7 @@ class StimulusEngine:
         new, self._pending_tone = self._pending_tone, None
         if new != s.tone:
             self._push(self._rebased(f, tone=new, prev_tone=s.tone,
-                                     tone_mix=Ramp(f, 0.0, 1.0, _ramp_frames(TONE_XFADE_S), True)))
+                                     tone_mix=Ramp(f, 0.0, 1.0, _ramp_frames(self.feel.tone_xfade), True)))
 
     def _frames(self, a: int, b: int) -> np.ndarray:
         return a + self._idx[: b - a]
@@ -462,7 +512,7 @@ class StimulusEngine:
         self._begin_glide(f)
 
     def _time_up(self, f: int) -> None:
-        self._begin_stop(f, "time", TIMEUP_DECEL_S, self._set_settings.timing.fade_out_s)
+        self._begin_stop(f, "time", self.feel.timeup_decel, self._set_settings.timing.fade_out_s)
 
     def _render(self, snap: Snapshot, a: int, b: int, out: np.ndarray | None) -> None:
         if out is None:  # a clock without sound: events and status only
@@ -508,7 +558,7 @@ class StimulusEngine:
         last = np.maximum.accumulate(marks)
         self._last_k = int(k[-1])
         self._last_cross = float(last[-1])
-        return tone.pulse_envelope((frames - last) / SAMPLE_RATE, PULSE_ATTACK_S, PULSE_LENGTH_S)
+        return tone.pulse_envelope((frames - last) / SAMPLE_RATE, self.feel.pulse_attack, self.feel.pulse_length)
 
     def _publish_status(self, f: int) -> None:
         s = self._snap

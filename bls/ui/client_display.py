@@ -37,12 +37,13 @@ class DisplayCore:
         self.refresh_hz = refresh_hz if refresh_hz and refresh_hz > 1 else 60.0
         self.frames = FrameClock(1.0 / self.refresh_hz)
         self.last_sample: FrameSample | None = None
+        self.badge = ""  # e.g. "GENTLE", when the therapist wants it shown to the client
 
     def paint(self, painter: QPainter, rect: QRectF, t_visible: float) -> None:
         now = time.monotonic()
         sample = self.source.sample_at(t_visible)
         self.last_sample = sample
-        paint_stimulus(painter, rect, self.glide.at(now), sample, self.visible)
+        paint_stimulus(painter, rect, self.glide.at(now), sample, self.visible, self.badge)
 
 
 def _opengl_usable() -> bool:

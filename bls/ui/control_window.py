@@ -7,9 +7,10 @@ import time
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFrame, QGridLayout,
-                               QHBoxLayout, QLabel, QMainWindow, QPushButton, QScrollArea, QSizePolicy,
+                               QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSizePolicy,
                                QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
+from ..core import gentle
 from ..core.engine import GLIDING, IDLE, PAUSED, RUNNING, STOPPING, Status
 from ..core.motion import speed_labels
 from ..core.preset import SPEED_MAX, SPEED_MIN, Preset
@@ -108,7 +109,7 @@ class Preview(QWidget):
         super().__init__()
         self.session = session
         self.aspect = 16 / 9
-        self.glide = LookGlide(Look.of(session.settings.visual, session.settings.motion))
+        self.glide = LookGlide(Look.of_settings(session.effective))
         self.setMinimumSize(320, 180)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self._timer = QTimer(self)
@@ -194,6 +195,11 @@ class ControlWindow(QMainWindow):
         self.state_label = QLabel("Ready")
         self.state_label.setObjectName("state")
         top.addWidget(self.state_label)
+        self.gentle_badge = QLabel("GENTLE")
+        self.gentle_badge.setObjectName("badge")
+        self.gentle_badge.setToolTip("Gentle mode: speed, level, panning, fades and the target's look stay "
+                                     "inside locked limits; going past one needs a confirmation.")
+        top.addWidget(self.gentle_badge, 0, Qt.AlignVCenter)
         top.addStretch(1)
         self.speed_now = QLabel()
         self.speed_now.setObjectName("readout")
@@ -223,9 +229,16 @@ class ControlWindow(QMainWindow):
         buttons.addWidget(self.start_button, 3)
         buttons.addWidget(self.stop_button, 2)
         lay.addLayout(buttons)
+        self.gentle_check = QCheckBox("Gentle mode (ketamine-assisted): slower, quieter, softer; limits locked")
+        self.gentle_check.setFocusPolicy(Qt.NoFocus)
+        self.gentle_check.toggled.connect(self._gentle_toggled)
+        lay.addWidget(self.gentle_check)
         self.last_set = _hint("Space starts or pauses a set; Esc ends it gently. ↑/↓ change speed. "
                               "Presenter clickers: Page Down starts or pauses, Page Up or B stops.")
         lay.addWidget(self.last_set)
+        self.rest_label = _hint()
+        lay.addWidget(self.rest_label)
+        self._rest_until: float | None = None
         col.addWidget(card)
         pcard, play = _card("Client display")
         row = QHBoxLayout()
@@ -242,6 +255,9 @@ class ControlWindow(QMainWindow):
         play.addLayout(row)
         self.preview = Preview(self.session)
         play.addWidget(self.preview, 1)
+        self.client_badge = QCheckBox("Show “GENTLE” on the client screen in gentle mode")
+        self.client_badge.setFocusPolicy(Qt.NoFocus)
+        play.addWidget(self.client_badge)
         self.screen_note = _hint()
         play.addWidget(self.screen_note)
         col.addWidget(pcard, 1)
@@ -428,6 +444,7 @@ class ControlWindow(QMainWindow):
             self.carrier_spin.setValue(int(round(a.carrier_hz)))
             self.level_slider.setValue(int(round(a.level_dbfs)))
             self.depth_slider.setValue(int(round(a.pan_depth_pct)))
+            self.gentle_check.setChecked(p.gentle)
             self.pan_mode.setCurrentIndex(self.pan_mode.findData(a.pan_mode))
             self.show_target.setChecked(v.show_target)
             t = p.timing
@@ -469,6 +486,26 @@ class ControlWindow(QMainWindow):
                        pan_depth_pct=keep(a.pan_depth_pct, self.depth_slider.value(), 1.0),
                        pan_mode=self.pan_mode.currentData())
 
+    def _gentle_toggled(self, on: bool) -> None:
+        if self._loading:
+            return
+        p = self.session.settings
+        self.session.set_settings(gentle.soften(p) if on else p.with_(gentle=False))
+
+    def ask_unlock(self, violations) -> bool:
+        """Going past a gentle limit: a deliberate confirmation that names each limit."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Warning)
+        box.setWindowTitle("Leave the gentle limits?")
+        box.setText("This goes past the gentle-mode limits:")
+        box.setInformativeText("\n".join(f"• {v}" for v in violations)
+                               + "\n\nUnlock for this session? The session log records the unlock and the values.")
+        unlock = box.addButton("Unlock", QMessageBox.DestructiveRole)
+        keep = box.addButton("Keep gentle limits", QMessageBox.RejectRole)
+        box.setDefaultButton(keep)
+        box.exec()
+        return box.clickedButton() is unlock
+
     def _edited(self, *_) -> None:
         if self._loading:
             return
@@ -490,7 +527,8 @@ class ControlWindow(QMainWindow):
         self.length_stack.setCurrentIndex(("passes", "seconds", "free").index(m.set_mode))
         self.length_readout.setText(p.set_length_label())
         self.presets.update_state()
-        self.preview.set_look(Look.of(p.visual, p.motion))
+        self.gentle_badge.setVisible(p.gentle)
+        self.preview.set_look(Look.of_settings(self.session.effective))
 
     # ------------------------------------------------------------------ status
 
@@ -508,8 +546,21 @@ class ControlWindow(QMainWindow):
     def _tick(self) -> None:
         e = self.session.status.elapsed_s
         self.time_label.setText(f"{int(e // 60)}:{e % 60:04.1f}")
+        if self._rest_until is not None:
+            left = self._rest_until - time.monotonic()
+            if self.session.status.state != IDLE:
+                self._rest_until = None
+            elif left > 0:
+                self.rest_label.setText(f"Rest {int(left // 60)}:{int(left % 60):02d} — the client screen stays "
+                                        "neutral until the next set.")
+            else:
+                self._rest_until = None
+                self.rest_label.setText("Rest over: ready for the next set.")
 
     def _set_finished(self, rec: dict) -> None:
+        rest = self.session.settings.timing.rest_s
+        self._rest_until = time.monotonic() + rest if rest > 0 else None
+        self.rest_label.setText("")
         why = {"complete": "complete", "time": "time reached", "stopped": "stopped", "quit": "ended at quit"}
         self.last_set.setText(f"Set {rec['index']}: {rec['delivered_passes']} passes in "
                               f"{rec['delivered_seconds']:.1f} s ({why.get(rec['stop_reason'], rec['stop_reason'])}).")

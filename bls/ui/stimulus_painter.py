@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QRadialGradient
 
+from ..core import gentle
 from ..core.engine import FrameSample
-from ..core.preset import Motion, Visual
+from ..core.preset import Motion, Preset, Visual
 
 VISUAL_GLIDE_S = 0.5
+EYES_CLOSED_DIM = 0.6
 
 
 @dataclass(frozen=True)
@@ -26,14 +28,24 @@ class Look:
     background: tuple[float, float, float]
     sweep: float  # 0..1 of the screen
     visibility: float = 1.0  # 0 when the target is off (eyes closed): it fades, never pops
+    glide_s: float = VISUAL_GLIDE_S  # how long a change to this look takes (longer in gentle mode)
 
     @classmethod
-    def of(cls, visual: Visual, motion: Motion) -> "Look":
+    def of(cls, visual: Visual, motion: Motion, gentle_on: bool = False) -> "Look":
         def rgb(hexstr):
             c = QColor(hexstr)
             return (c.redF(), c.greenF(), c.blueF())
+        background = rgb(visual.background_color)
+        if not visual.show_target:  # eyes closed: the screen stays neutral, and dimmer
+            background = tuple(c * EYES_CLOSED_DIM for c in background)
         return cls(visual.target_diameter_pct, visual.target_softness_pct / 100.0, rgb(visual.target_color),
-                   rgb(visual.background_color), motion.sweep_width_pct / 100.0, 1.0 if visual.show_target else 0.0)
+                   background, motion.sweep_width_pct / 100.0, 1.0 if visual.show_target else 0.0,
+                   gentle.VISUAL_GLIDE_S if gentle_on else VISUAL_GLIDE_S)
+
+    @classmethod
+    def of_settings(cls, p: Preset) -> "Look":
+        """The look for settings as played (pass ``Session.effective``: gentle limits applied)."""
+        return cls.of(p.visual, p.motion, p.gentle)
 
     def blend(self, other: "Look", u: float) -> "Look":
         def mix(a, b):
@@ -43,7 +55,7 @@ class Look:
             return tuple(mix(x, y) for x, y in zip(a, b))
         return Look(mix(self.diameter_pct, other.diameter_pct), mix(self.softness, other.softness),
                     mix3(self.target, other.target), mix3(self.background, other.background),
-                    mix(self.sweep, other.sweep), mix(self.visibility, other.visibility))
+                    mix(self.sweep, other.sweep), mix(self.visibility, other.visibility), other.glide_s)
 
 
 class LookGlide:
@@ -61,12 +73,27 @@ class LookGlide:
         self._t0 = now
 
     def at(self, now: float) -> Look:
-        u = (now - self._t0) / VISUAL_GLIDE_S
+        u = (now - self._t0) / self._to.glide_s
         if u >= 1.0:
             return self._to
         u = max(0.0, u)
         u = u * u * (3.0 - 2.0 * u)
         return self._from.blend(self._to, u)
+
+
+def _paint_badge(painter: QPainter, rect: QRectF, look: Look, text: str) -> None:
+    """A small, dim label in the corner (e.g. GENTLE), barely above the background."""
+    painter.save()
+    c = QColor.fromRgbF(*look.background)
+    c = c.lighter(190) if c.lightnessF() < 0.5 else c.darker(140)
+    painter.setPen(c)
+    f = painter.font()
+    f.setPixelSize(max(9, int(rect.height() * 0.018)))
+    f.setLetterSpacing(f.SpacingType.PercentageSpacing, 130)
+    painter.setFont(f)
+    margin = rect.height() * 0.03
+    painter.drawText(rect.adjusted(margin, margin, -margin, -margin), Qt.AlignRight | Qt.AlignBottom, text)
+    painter.restore()
 
 
 def target_center(look: Look, sample: FrameSample, width: float, height: float) -> tuple[QPointF, float]:
@@ -78,10 +105,12 @@ def target_center(look: Look, sample: FrameSample, width: float, height: float) 
 
 
 def paint_stimulus(painter: QPainter, rect: QRectF, look: Look, sample: FrameSample | None,
-                   visible: bool = True) -> None:
+                   visible: bool = True, badge: str = "") -> None:
     """Background, then the target (a disc with a soft radial edge) where the sample says."""
     bg = QColor.fromRgbF(*look.background)
     painter.fillRect(rect, bg)
+    if badge:
+        _paint_badge(painter, rect, look, badge)
     opacity = 0.0 if sample is None or not visible else sample.opacity * look.visibility
     if opacity <= 0.001:
         return

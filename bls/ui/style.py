@@ -23,6 +23,8 @@ QLabel#bigCount {{ font-size: 26pt; font-weight: 600; }}
 QLabel#bigTime {{ font-size: 26pt; font-weight: 300; color: {MUTED}; }}
 QLabel#hint, QLabel#readout {{ color: {MUTED}; }}
 QLabel#notice {{ color: {WARN}; }}
+QLabel#badge {{ background: #efe6d6; color: #6b4e1f; border-radius: 9px; padding: 2px 10px; font-size: 9pt;
+               font-weight: 700; letter-spacing: 1px; }}
 QPushButton {{ background: {CARD}; border: 1px solid {LINE}; border-radius: 8px; padding: 7px 14px; }}
 QPushButton:hover {{ border-color: {ACCENT}; }}
 QPushButton:disabled {{ color: #a9b1b8; }}
