@@ -171,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_render(argv[1:])
     if argv and argv[0] == "presets":
         return cmd_presets(argv[1:])
+    if argv and argv[0] == "bench":
+        from .bench.report import main as bench_main
+
+        return bench_main(argv[1:])
     args = app_parser().parse_args(argv)
     from .app import run_app  # Qt is imported only for the app
 

@@ -366,7 +366,8 @@ class StimulusEngine:
             path=m.path, profile=m.profile, prev_path=m.path, prev_profile=m.profile,
             shape_mix=Ramp.hold(1.0, f),
             opacity=s.opacity.retarget(f, 1.0, _ramp_frames(self.feel.show_target), smooth=True),
-            fade=Ramp(f, 0.0, 1.0, _ramp_frames(t.fade_in_s), smooth=True)))
+            # from the current level: a set started during the last one's fade-out does not click
+            fade=s.fade.retarget(f, 1.0, _ramp_frames(t.fade_in_s), smooth=True)))
 
     def _resume(self, f: int) -> None:
         s, st = self._snap, self.settings
@@ -477,15 +478,16 @@ class StimulusEngine:
         """The earliest automatic event in [cur, f1) as (frame, handler), or None."""
         s = self._snap
         events = []
-        if s.state == RUNNING:
+        if s.state in (RUNNING, PAUSED):
             m = self._set_settings.motion
+            # a pause decelerates, and the target may still reach the last end while it slows down
             if m.set_mode == "passes":
                 target = motion.end_phase(m.set_passes)
                 ph = s.phase(self._frames(cur, f1))
                 i = int(np.searchsorted(ph, target, side="left"))
                 if i < len(ph):
                     events.append((cur + i, self._complete))
-            elif m.set_mode == "seconds":
+            elif m.set_mode == "seconds" and s.state == RUNNING:
                 fe = self._run_origin + _ceil_frame(m.set_seconds * SAMPLE_RATE)
                 if fe < f1:
                     events.append((max(cur, fe), self._time_up))
@@ -519,18 +521,21 @@ class StimulusEngine:
             return
         frames = self._frames(a, b)
         moving = snap.state in (RUNNING, PAUSED, STOPPING)
-        pulse_on = moving and "pulse" in (snap.tone, snap.prev_tone)
-        if pulse_on:
+        pulse_on = "pulse" in (snap.tone, snap.prev_tone)
+        if moving:
             k = np.floor((snap.phase(frames) - 0.25) / 0.5)
+            if not pulse_on:  # keep counting ends, so switching to pulses later fires no stray pulse
+                self._last_k = int(k[-1])
         gain = snap.fade.value(frames) * snap.mute.value(frames)
+        env = None
+        if pulse_on:  # moving: new pulses at each end; at rest: the last pulse decays
+            env = (self._track_pulses(k, frames) if moving else tone.pulse_envelope(
+                (frames - self._last_cross) / SAMPLE_RATE, self.feel.pulse_attack, self.feel.pulse_length))
         if not gain.any():
             out[:] = 0.0
-            if pulse_on:
-                self._track_pulses(k, frames)
             return
         amp = gain * snap.level.value(frames)
         cph = snap.carrier_phase(frames)
-        env = self._track_pulses(k, frames) if pulse_on else None
         w = self._wave(snap.tone, cph, env)
         if not snap.tone_mix.done(a):
             m = snap.tone_mix.value(frames)

@@ -13,14 +13,14 @@ import os
 import time
 from typing import Protocol
 
-from PySide6.QtCore import QRectF, Qt, QTimer
-from PySide6.QtGui import (QGuiApplication, QOpenGLContext, QPainter, QRasterWindow, QScreen,
+from PySide6.QtCore import QRect, QRectF, Qt, QTimer
+from PySide6.QtGui import (QGuiApplication, QOpenGLContext, QPainter, QRasterWindow, QRegion, QScreen,
                            QSurfaceFormat)
 from PySide6.QtOpenGL import QOpenGLWindow
 
 from ..core.engine import FrameSample
 from ..core.timing import FrameClock
-from .stimulus_painter import Look, LookGlide, paint_stimulus
+from .stimulus_painter import Look, LookGlide, paint_stimulus, target_center
 
 
 class StimulusSource(Protocol):
@@ -38,12 +38,28 @@ class DisplayCore:
         self.frames = FrameClock(1.0 / self.refresh_hz)
         self.last_sample: FrameSample | None = None
         self.badge = ""  # e.g. "GENTLE", when the therapist wants it shown to the client
+        self.lead_s = 0.0  # how long after paint starts a frame is presented (learned, smoothed)
+        self.first_frame_at: float | None = None
+        self.probe = None  # benchmark hook: probe(t_visible, sample, t_presented)
+        self._pending: tuple[float, FrameSample | None] | None = None
 
-    def paint(self, painter: QPainter, rect: QRectF, t_visible: float) -> None:
+    def paint(self, painter: QPainter, rect: QRectF, t_visible: float, only=None) -> None:
         now = time.monotonic()
         sample = self.source.sample_at(t_visible)
         self.last_sample = sample
-        paint_stimulus(painter, rect, self.glide.at(now), sample, self.visible, self.badge)
+        self._pending = (t_visible, sample)
+        paint_stimulus(painter, rect, self.glide.at(now), sample, self.visible, self.badge, only)
+
+    def presented(self, t: float, paint_started: float | None = None) -> None:
+        """A frame reached the screen at ``t``: count it, learn the lead, feed the probe."""
+        self.frames.tick(t)
+        if self.first_frame_at is None:
+            self.first_frame_at = t
+        if paint_started is not None:
+            self.lead_s += 0.1 * ((t - paint_started) - self.lead_s)
+        if self._pending is not None and self.probe is not None:
+            self.probe(self._pending[0], self._pending[1], t)
+        self._pending = None
 
 
 def _opengl_usable() -> bool:
@@ -86,7 +102,11 @@ class _ClientWindowMixin:
 
 
 class RasterClientWindow(_ClientWindowMixin, QRasterWindow):
+    """Software drawing: only the strip where the target was and will be is repainted each frame
+    (the whole window when the look glides), so a frame costs little and takes a steady time."""
+
     kind = "raster (precise timer)"
+    MARGIN_PX = 6
 
     def __init__(self, core: DisplayCore):
         super().__init__()
@@ -94,15 +114,46 @@ class RasterClientWindow(_ClientWindowMixin, QRasterWindow):
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.PreciseTimer)
         self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.update)
+        self._timer.timeout.connect(self._frame_due)
         self._next = None
+        self._painted = QRect()  # where the target was last drawn
+        self._full = True
+
+    def _target_rect(self, sample: FrameSample | None, look) -> QRect:
+        if sample is None or sample.opacity * look.visibility <= 0.001:
+            return QRect()
+        centre, radius = target_center(look, sample, self.width(), self.height())
+        r = radius + self.MARGIN_PX
+        return QRectF(centre.x() - r, centre.y() - r, 2 * r, 2 * r).toAlignedRect()
+
+    def _frame_due(self) -> None:
+        now = time.monotonic()
+        if self._full or self.core.glide.gliding(now) or self.core.badge:
+            self.update()
+            return
+        # where the target will be when this frame is seen, with room for the paint-time shift
+        period = 1.0 / self.core.refresh_hz
+        look = self.core.glide.at(now)
+        region = QRegion(self._painted) | QRegion(QRect(0, 0, 1, 1))
+        for dt in (0.0, period):
+            region |= QRegion(self._target_rect(self.core.source.sample_at(now + self.core.lead_s + dt), look))
+        self.update(region)
 
     def paintEvent(self, ev) -> None:  # noqa: N802 - Qt API
         now = time.monotonic()
         painter = QPainter(self)
-        self.core.paint(painter, QRectF(0, 0, self.width(), self.height()), now)
+        whole = QRect(0, 0, self.width(), self.height())
+        full = self._full or (ev.region() & QRegion(whole)) == QRegion(whole)
+        only = None
+        if not full:
+            painter.setClipRegion(ev.region())
+            only = list(ev.region())
+        # drawn for the moment it will be seen: paint start plus the learned painting time
+        self.core.paint(painter, QRectF(0, 0, self.width(), self.height()), now + self.core.lead_s, only)
         painter.end()
-        self.core.frames.tick(now)
+        self._full = False
+        self._painted = self._target_rect(self.core.last_sample, self.core.glide.at(now))
+        self.core.presented(time.monotonic(), now)
         # deadline-based pacing: frames land on a grid of the refresh period, not "period after paint"
         period = 1.0 / self.core.refresh_hz
         self._next = now + period if self._next is None or now - self._next > period else self._next + period
@@ -110,6 +161,11 @@ class RasterClientWindow(_ClientWindowMixin, QRasterWindow):
 
     def showEvent(self, ev) -> None:  # noqa: N802 - Qt API
         self._next = None
+        self._full = True
+        self.update()
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        self._full = True
         self.update()
 
 
@@ -129,7 +185,7 @@ class GLClientWindow(_ClientWindowMixin, QOpenGLWindow):
     def _swapped(self) -> None:
         t = time.monotonic()
         self._last_swap = t
-        self.core.frames.tick(t)
+        self.core.presented(t)
         self.update()
 
     def paintGL(self) -> None:  # noqa: N802 - Qt API

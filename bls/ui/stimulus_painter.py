@@ -72,6 +72,9 @@ class LookGlide:
         self._to = look
         self._t0 = now
 
+    def gliding(self, now: float) -> bool:
+        return now - self._t0 < self._to.glide_s + 0.05
+
     def at(self, now: float) -> Look:
         u = (now - self._t0) / self._to.glide_s
         if u >= 1.0:
@@ -105,10 +108,14 @@ def target_center(look: Look, sample: FrameSample, width: float, height: float) 
 
 
 def paint_stimulus(painter: QPainter, rect: QRectF, look: Look, sample: FrameSample | None,
-                   visible: bool = True, badge: str = "") -> None:
-    """Background, then the target (a disc with a soft radial edge) where the sample says."""
+                   visible: bool = True, badge: str = "", only=None) -> None:
+    """Background, then the target (a disc with a soft radial edge) where the sample says.
+
+    ``only``: the rectangles that need repainting (a partial update); default the whole ``rect``.
+    """
     bg = QColor.fromRgbF(*look.background)
-    painter.fillRect(rect, bg)
+    for r in (only if only is not None else (rect,)):
+        painter.fillRect(r, bg)
     if badge:
         _paint_badge(painter, rect, look, badge)
     opacity = 0.0 if sample is None or not visible else sample.opacity * look.visibility

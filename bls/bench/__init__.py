@@ -1,0 +1,1 @@
+"""The timing benchmark: bls against a naive design, side by side (``bls bench``)."""

@@ -1,0 +1,143 @@
+"""``bls bench``: run both designs and the simulated hour, print the table, write the JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .drift import simulate
+from .runner import run_child
+
+# (label, path in the result, unit, lower is better, target or None)
+ROWS = [
+    ("refresh rate, nominal", "visual.refresh_nominal_hz", "Hz", None, None),
+    ("refresh rate, measured", "visual.refresh_measured_hz", "Hz", None, None),
+    ("frame interval mean", "visual.interval_mean_ms", "ms", None, None),
+    ("frame interval sd", "visual.interval_sd_ms", "ms", True, None),
+    ("frame interval p50", "visual.interval_p50_ms", "ms", None, None),
+    ("frame interval p99", "visual.interval_p99_ms", "ms", True, None),
+    ("frame interval max", "visual.interval_max_ms", "ms", True, None),
+    ("dropped frames (> 1.2 x period)", "visual.dropped_frames", "", True, None),
+    ("position error p50", "visual.position_error_px.p50", "px", True, 0.5),
+    ("position error p99", "visual.position_error_px.p99", "px", True, 0.5),
+    ("position error max", "visual.position_error_px.max", "px", True, None),
+    ("callback p50 (of block period)", "audio.callback_fraction.p50", "%", True, None),
+    ("callback p99 (of block period)", "audio.callback_fraction.p99", "%", True, 0.05),
+    ("callback max (of block period)", "audio.callback_fraction.max", "%", True, None),
+    ("underflows", "audio.underflows", "", True, 0),
+    ("latency requested", "audio.latency_requested_s", "s", None, None),
+    ("latency actual", "audio.latency_actual_s", "s", None, None),
+    ("A/V offset max |.|", "sync.av_offset_max_abs_ms", "ms", True, 1.0),
+    ("A/V offset mean", "sync.av_offset_mean_ms", "ms", None, None),
+    ("A/V offset at the end", "sync.av_offset_final_ms", "ms", None, None),
+    ("drift: offset max over 60 min", "drift.max_abs_ms", "ms", True, 1.0),
+    ("drift: offset at 60 min", "drift.final_ms", "ms", None, None),
+    ("CPU (of one core)", "cost.cpu_percent_of_one_core", "%", True, 10.0),
+    ("peak RSS", "cost.rss_peak_mb", "MB", True, 150.0),
+    ("start-up to first frame", "cost.startup_to_first_frame_s", "s", True, 0.5),
+]
+
+
+def _get(d: dict, path: str):
+    for key in path.split("."):
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+def _fmt(v, unit: str) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"
+    if unit == "%" and isinstance(v, float) and v <= 1.5 and not isinstance(v, bool):
+        return f"{100 * v:.2f} %"
+    if isinstance(v, int):
+        return f"{v}"
+    if abs(v) >= 100:
+        return f"{v:.0f} {unit}".strip()
+    if abs(v) >= 1:
+        return f"{v:.2f} {unit}".strip()
+    return f"{v:.3f} {unit}".strip()
+
+
+def ratio(bls_v, base_v) -> float | None:
+    """How many times the baseline's figure is bls's (>1: bls is lower)."""
+    if bls_v is None or base_v is None:
+        return None
+    b, n = abs(float(bls_v)), abs(float(base_v))
+    if b == 0:
+        return math.inf if n > 0 else 1.0
+    return n / b
+
+
+def table(result: dict) -> str:
+    lines = [f"{'figure':<34} {'bls':>14} {'baseline':>14} {'baseline/bls':>13}  target",
+             "-" * 92]
+    for label, path, unit, lower, target in ROWS:
+        b, n = _get(result["bls"], path), _get(result["baseline"], path)
+        if path.startswith("drift."):
+            b, n = _get(result["drift"]["bls"], path[6:]), _get(result["drift"]["naive"], path[6:])
+        r = ratio(b, n) if lower is not None else None
+        rs = "n/a" if r is None else ("inf" if math.isinf(r) else f"{r:.1f}x")
+        tg = ""
+        if target is not None:
+            tg = f"{'<=' if lower else ''} {_fmt(target, unit)}"
+            if b is not None:
+                tg += "  ok" if abs(float(b)) <= target + 1e-12 else "  MISSED"
+        lines.append(f"{label:<34} {_fmt(b, unit):>14} {_fmt(n, unit):>14} {rs:>13}  {tg}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="bls bench", description="Measure sync and smoothness of bls against a "
+                                "naive design (fixed step per timer tick, tone on its own clock), side by side.")
+    p.add_argument("--seconds", type=float, default=20.0, help="how long each design runs (default 20)")
+    p.add_argument("--json", metavar="FILE", help="write every figure to FILE")
+    p.add_argument("--audio-device", help="PortAudio output for both designs (default: the system default)")
+    p.add_argument("--client-screen", metavar="NAME", help="screen to run the display on (default: as the app)")
+    p.add_argument("--drift-minutes", type=float, default=60.0, help="length of the simulated session")
+    p.add_argument("--drift-ppm", type=float, default=200.0, help="sound card clock error for the simulation")
+    a = p.parse_args(argv)
+    if not (0 < a.seconds <= 3600) or not (0 < a.drift_minutes <= 24 * 60):
+        print("bls bench: --seconds must be in (0, 3600] and --drift-minutes in (0, 1440]", file=sys.stderr)
+        return 2
+    print(f"bls bench: measuring bls for {a.seconds:g} s ...", file=sys.stderr)
+    try:
+        bls_r = run_child("bls", a.seconds, a.audio_device, a.client_screen)
+        print(f"bls bench: measuring the naive baseline for {a.seconds:g} s ...", file=sys.stderr)
+        base_r = run_child("naive", a.seconds, a.audio_device, a.client_screen)
+    except (RuntimeError, OSError) as exc:
+        print(f"bls bench: {exc}", file=sys.stderr)
+        return 1
+    print(f"bls bench: simulating {a.drift_minutes:g} minutes at {a.drift_ppm:g} ppm ...", file=sys.stderr)
+    drift = simulate(a.drift_minutes * 60.0, a.drift_ppm)
+    step = max(1, len(drift.t_s) // 720)
+    result = {
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "cpus": os.cpu_count(), "qt_platform": bls_r.get("platform")},
+        "seconds": a.seconds,
+        "bls": bls_r,
+        "baseline": base_r,
+        "drift": {**drift.summary(), "series": {"t_s": drift.t_s[::step].tolist(),
+                                                "bls_offset_ms": drift.bls_offset_ms[::step].tolist(),
+                                                "naive_offset_ms": drift.naive_offset_ms[::step].tolist()}},
+    }
+    result["ratios"] = {path: ratio(_get(bls_r, path), _get(base_r, path)) for _, path, _, lower, _ in ROWS
+                        if lower and not path.startswith("drift.")}
+    result["ratios"]["drift.max_abs_ms"] = ratio(drift.summary()["bls"]["max_abs_ms"],
+                                                 drift.summary()["naive"]["max_abs_ms"])
+    print(f"display: bls {bls_r['display']} / baseline {base_r['display']} on {bls_r['platform']} "
+          f"{bls_r['screen']['width']}x{bls_r['screen']['height']}; audio: {bls_r['audio']['clock']}")
+    print(table(result))
+    if a.json:
+        clean = json.loads(json.dumps(result, default=float).replace("Infinity", "null"))
+        Path(a.json).write_text(json.dumps(clean, indent=2))
+        print(f"wrote {a.json}", file=sys.stderr)
+    return 0

@@ -1,0 +1,252 @@
+"""``bls bench``: measure bls and the naive baseline, each in its own process, and compare.
+
+Each design runs the real client display (offscreen, Xvfb or a real screen: the current platform)
+and a real audio clock (the sound card if there is one, the monotonic stand-in otherwise) for the
+same number of seconds, in a child process of its own, so start-up time, CPU and memory are its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..core.timing import interval_stats, percentile
+
+SPEED = 1.0  # cycles/s for both designs
+
+
+def process_age_s() -> float | None:
+    """Seconds since this process started (Linux), for the start-up figure."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        start_ticks = int(fields[19])
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def _rss_peak_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 if sys.platform != "darwin" else peak / 1024.0 / 1024.0
+
+
+def _cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _stats(values) -> dict:
+    a = np.asarray(values, dtype=np.float64)
+    if a.size == 0:
+        return {"n": 0, "mean": None, "p50": None, "p99": None, "max": None}
+    return {"n": int(a.size), "mean": float(a.mean()), "p50": percentile(a, 50), "p99": percentile(a, 99),
+            "max": float(a.max())}
+
+
+def _audio_figures(clock, requested_latency: float | None) -> dict:
+    durations, blocks = clock.stats.recent()
+    periods = blocks / 48_000.0
+    frac = durations / np.where(periods > 0, periods, np.nan)
+    return {
+        "clock": clock.name, "device": bool(clock.is_device),
+        "callback_fraction": _stats(frac[np.isfinite(frac)]),
+        "underflows": int(clock.stats.underflows),
+        "latency_requested_s": requested_latency, "latency_actual_s": float(clock.latency_s),
+        "block_sizes": sorted({int(b) for b in blocks})[:12], "blocks": int(len(blocks)),
+    }
+
+
+def measure(design: str, seconds: float, audio_device=None, screen_name: str | None = None) -> dict:
+    """Run one design for ``seconds`` in this process and return every figure."""
+    age_at_entry = process_age_s()
+    t_entry = time.monotonic()
+    from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: PLC0415 - Qt only when measuring
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    from ..app import plan_screens
+    from ..core import motion
+    from ..audio.output import REQUESTED_LATENCY_S, open_clock
+    from ..core.engine import SAMPLE_RATE, StimulusEngine
+    from ..core.preset import Preset
+    from ..session import Session
+    from ..ui.client_display import create_client_display
+    from ..ui.stimulus_painter import Look, target_center
+
+    qapp = QApplication.instance() or QApplication([])
+    screen, _, fullscreen, _ = plan_screens(screen_name)
+    preset = Preset(name="bench").with_("motion", speed_cycles_per_s=SPEED, set_mode="free").with_(
+        "timing", fade_in_s=0.05)
+    if audio_device is None:
+        audio_device = os.environ.get("BLS_AUDIO_DEVICE") or None
+    look = Look.of_settings(preset)
+    records: list[tuple] = []
+    if design == "bls":
+        session = Session(preset, audio_device)
+        window = create_client_display(session, look, screen.refreshRate())
+        clock = session.clock
+        core = window.core
+
+        def probe(t_vis, sample, t_present):
+            f_heard = session.anchor_map.frame_at(t_present)
+            ideal = session.engine.sample(f_heard)
+            records.append((t_present, sample.frame, f_heard, sample.x, ideal.x, sample.y, ideal.y))
+
+        core.probe = probe
+        frame_clock = core.frames
+        kind = window.kind
+    else:
+        from .baseline import NaiveDisplay
+
+        engine = StimulusEngine(preset)
+        clock, _status = open_clock(engine, True, audio_device)
+        from ..core.clock import AnchorMap
+
+        truth = AnchorMap(SAMPLE_RATE)
+        window = NaiveDisplay(look, SPEED, screen.refreshRate() or 60.0)
+        t_start = [None]
+
+        def probe(phase, sample, t_present):
+            if clock.anchor is not None:
+                truth.add(clock.anchor)
+            if not truth.locked:
+                return
+            # the naive tone pans by its own frame count: the phase heard now is speed x its time
+            f_heard = truth.frame_at(t_present)
+            heard_x, heard_y = motion.path_xy(motion.sweep(SPEED * (f_heard - _set_start[0]) / SAMPLE_RATE),
+                                              "horizontal")
+            # the frame whose sound matches the picture: phase / speed seconds into the set
+            f_drawn = _set_start[0] + phase / SPEED * SAMPLE_RATE
+            records.append((t_present, f_drawn, f_heard, sample.x, float(heard_x), sample.y, float(heard_y)))
+
+        _set_start = [0]
+        window.probe = probe
+        frame_clock = window.frames
+        kind = window.kind
+    window.setScreen(screen)
+    window.setGeometry(screen.geometry())
+    window.showFullScreen()
+    window.setGeometry(screen.geometry())
+    width, height = window.width(), window.height()
+    if design == "bls":
+        session.start()
+    else:
+        engine.start()
+        _set_start[0] = engine.next_frame  # the tone starts now, on its own clock
+        window.start()
+    loop = QEventLoop()
+    stop = QTimer()
+    stop.setTimerType(Qt.PreciseTimer)
+    stop.setSingleShot(True)
+    stop.timeout.connect(loop.quit)
+    # CPU is measured over the steady part: after the first second
+    warm = 1.0 if seconds > 2 else 0.0
+    t0 = time.monotonic()
+    warm_loop = QEventLoop()
+    if warm:
+        QTimer.singleShot(int(warm * 1000), warm_loop.quit)
+        warm_loop.exec()
+    cpu0, w0 = _cpu_s(), time.monotonic()
+    stop.start(int(max(0.1, seconds - warm) * 1000))
+    loop.exec()
+    cpu1, w1 = _cpu_s(), time.monotonic()
+    # ---- figures
+    period = 1.0 / (screen.refreshRate() or 60.0)
+    times = list(frame_clock.times)
+    iv = interval_stats(times, period)
+    rec = np.array(records, dtype=np.float64).reshape(-1, 7)
+    rec = rec[rec[:, 0] >= t0 + warm] if len(rec) else rec
+    if len(rec):
+        # px per unit of normalised position: the same mapping the paint function uses
+        from ..core.engine import FrameSample
+
+        c0, _ = target_center(look, FrameSample(0, 0, 0, 0, 0, 1, ""), width, height)
+        c1, _ = target_center(look, FrameSample(0, 1, 1, 1, 1, 1, ""), width, height)
+        sx, sy = c1.x() - c0.x(), c0.y() - c1.y()
+        pos_err = np.hypot((rec[:, 3] - rec[:, 4]) * sx, (rec[:, 5] - rec[:, 6]) * sy)
+        offset_ms = (rec[:, 1] - rec[:, 2]) / SAMPLE_RATE * 1000.0  # picture minus sound
+    else:
+        pos_err = offset_ms = np.zeros(0)
+    i_max = int(np.argmax(np.abs(offset_ms))) if len(offset_ms) else 0
+    first = (core.first_frame_at if design == "bls" else window.first_frame_at)
+    startup = None
+    if first is not None and age_at_entry is not None:
+        startup = age_at_entry + (first - t_entry)
+    result = {
+        "design": design,
+        "platform": QGuiApplication.platformName(),
+        "display": kind,
+        "screen": {"name": screen.name(), "width": width, "height": height, "fullscreen": True},
+        "visual": {
+            "refresh_nominal_hz": float(screen.refreshRate()), "refresh_measured_hz": iv.measured_hz,
+            "frames": int(frame_clock.frames), "interval_mean_ms": iv.mean_ms, "interval_sd_ms": iv.sd_ms,
+            "interval_p50_ms": iv.p50_ms, "interval_p99_ms": iv.p99_ms, "interval_max_ms": iv.max_ms,
+            "dropped_frames": int(frame_clock.dropped), "missed_refreshes": int(frame_clock.missed),
+            "position_error_px": _stats(pos_err),
+        },
+        "audio": _audio_figures(clock, REQUESTED_LATENCY_S if clock.is_device else None),
+        "sync": {
+            "av_offset_max_abs_ms": float(np.abs(offset_ms).max()) if len(offset_ms) else None,
+            "av_offset_sign_at_max": (float(np.sign(offset_ms[i_max])) if len(offset_ms) else None),
+            "av_offset_mean_ms": float(offset_ms.mean()) if len(offset_ms) else None,
+            "av_offset_final_ms": float(offset_ms[-1]) if len(offset_ms) else None,
+            "note": "picture minus sound, in ms of stimulus time: positive = the picture is ahead",
+        },
+        "cost": {
+            "cpu_percent_of_one_core": 100.0 * (cpu1 - cpu0) / max(1e-9, w1 - w0),
+            "rss_peak_mb": _rss_peak_mb(),
+            "startup_to_first_frame_s": startup,
+        },
+    }
+    if design == "bls":
+        session.shutdown()
+    else:
+        clock.stop()
+    window.close()
+    return result
+
+
+def run_child(design: str, seconds: float, audio_device=None, screen: str | None = None) -> dict:
+    """Measure one design in a fresh process (its own start-up, CPU and memory)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"{design}.json"
+        cmd = [sys.executable, "-m", "bls.bench.runner", "--design", design, "--seconds", str(seconds),
+               "--out", str(out)]
+        if audio_device:
+            cmd += ["--audio-device", str(audio_device)]
+        if screen:
+            cmd += ["--screen", screen]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+        if proc.returncode != 0 or not out.exists():
+            raise RuntimeError(f"the {design} measurement failed (exit {proc.returncode}): "
+                               + (proc.stderr.strip().splitlines() or ["no output"])[-1])
+        return json.loads(out.read_text())
+
+
+def _child(argv: list[str]) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--design", choices=["bls", "naive"], required=True)
+    p.add_argument("--seconds", type=float, required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--audio-device")
+    p.add_argument("--screen")
+    a = p.parse_args(argv)
+    result = measure(a.design, a.seconds, a.audio_device, a.screen)
+    Path(a.out).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1:]))
