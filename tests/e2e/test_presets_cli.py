@@ -1,0 +1,248 @@
+"""``bls presets list|show|validate|import|export`` as a separate process, in a private config dir."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from bls.core.library import PresetLibrary
+from bls.core.motion import speed_labels
+from bls.core.paths import builtin_presets_dir
+from bls.core.preset import Preset, dump_preset, parse_preset_text
+
+from .conftest import base_env, bls_command, no_traceback, run
+
+pytestmark = pytest.mark.e2e
+
+BUILTINS = ["standard", "slow", "gentle", "resourcing", "desensitisation", "eyes-closed"]
+
+
+def bls(*args: str, cwd: Path | None = None):
+    proc = run(bls_command() + ["presets", *args], base_env(), timeout=60, cwd=cwd)
+    no_traceback(proc)
+    return proc
+
+
+def user_dir() -> Path:
+    return Path(os.environ["BLS_CONFIG_DIR"]) / "presets"
+
+
+def mine(name: str = "calm", speed: float = 0.45) -> Preset:
+    return Preset(name=name, description="For the tests.").with_("motion", speed_cycles_per_s=speed, set_passes=10)
+
+
+def test_list_shows_the_six_builtins_with_their_speeds_and_set_lengths():
+    proc = bls("list")
+    assert proc.returncode == 0 and proc.stderr == ""
+    lines = proc.stdout.splitlines()
+    assert [ln.split()[0] for ln in lines] == BUILTINS
+    lib = PresetLibrary()
+    for line, name in zip(lines, BUILTINS):
+        p = lib.get(name)
+        assert re.search(r"\bbuilt-in\b", line)
+        assert speed_labels(p.motion.speed_cycles_per_s)[0] in line and p.set_length_label() in line
+        assert line.endswith(" gentle") == p.gentle
+    assert "0.35 cycles/s" in lines[2] and "1.20 cycles/s  30 passes" in lines[4]
+
+
+def test_show_prints_yaml_that_parses_back_to_the_same_preset():
+    for name in ("standard", "gentle"):
+        proc = bls("show", name)
+        assert proc.returncode == 0
+        assert parse_preset_text(proc.stdout) == (PresetLibrary().get(name), [])
+        assert proc.stdout == (builtin_presets_dir() / f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def test_show_a_user_preset_with_a_non_ascii_name():
+    p = mine("Anna — désensibilisation", 1.1)
+    user_dir().mkdir(parents=True)
+    (user_dir() / "anna.yaml").write_text(dump_preset(p), encoding="utf-8")
+    proc = bls("show", p.name)
+    assert proc.returncode == 0 and parse_preset_text(proc.stdout) == (p, [])
+
+
+def test_validate_accepts_good_files_and_says_ok(tmp_path):
+    files = sorted(builtin_presets_dir().glob("*.yaml"))
+    proc = bls("validate", *map(str, files))
+    assert proc.returncode == 0
+    assert proc.stdout.splitlines() == [f"{f}: ok ({f.stem})" for f in files]
+
+
+def test_validate_prints_warnings_but_passes_a_file_with_only_warnings(tmp_path):
+    f = tmp_path / "typo.yaml"
+    f.write_text("name: typo\nmotion:\n  speed_cycle_per_s: 1.2\n")
+    proc = bls("validate", str(f))
+    assert proc.returncode == 0
+    assert proc.stdout == (f"{f}:3: warning: motion.speed_cycle_per_s: unknown setting 'speed_cycle_per_s' "
+                           "(ignored): did you mean 'speed_cycles_per_s'?\n")
+
+
+#: every malformed kind, with the line `bls presets validate` must print for it (after "FILE")
+MALFORMED = {
+    "syntax.yaml": ("name: x\nmotion:\n  speed_cycles_per_s: 1: 2\n",
+                    ":3: error: not valid YAML: mapping values are not allowed here"),
+    "tab.yaml": ("name: x\n\tmotion: {}\n", ":2: error: not valid YAML: found character '\\t' that cannot start"),
+    "wrong-type.yaml": ("name: x\nmotion:\n  speed_cycles_per_s: fast\n",
+                        ":3: error: motion.speed_cycles_per_s: 'fast' is not a number (expected cycles/s)"),
+    "nan.yaml": ("name: x\nmotion:\n  speed_cycles_per_s: .nan\n",
+                 ":3: error: motion.speed_cycles_per_s: nan is not a finite number"),
+    "inf.yaml": ("name: x\naudio:\n  level_dbfs: -.inf\n", ":3: error: audio.level_dbfs: -inf is not a finite number"),
+    "range.yaml": ("name: x\naudio:\n  level_dbfs: -3\n",
+                   ":3: error: audio.level_dbfs: -3 is out of range: allowed -60 to -12 dBFS"),
+    "negative.yaml": ("name: x\nmotion:\n  set_passes: -24\n",
+                      ":3: error: motion.set_passes: -24 is out of range: allowed 1 to 2000 passes"),
+    "fraction.yaml": ("name: x\nmotion:\n  set_passes: 2.5\n", ":3: error: motion.set_passes: 2.5 is not a whole number"),
+    "choice.yaml": ("name: x\nmotion:\n  path: circle\n",
+                    ":3: error: motion.path: 'circle' is not one of: horizontal, vertical, diagonal_up, diagonal_down"),
+    "colour.yaml": ("name: x\nvisual:\n  target_color: red\n",
+                    ":3: error: visual.target_color: 'red' is not a colour like \"#1d2126\""),
+    "list.yaml": ("- name: x\n", ": error: the file is a list, expected a mapping of preset fields"),
+    "section-list.yaml": ("name: x\nmotion: [1, 2]\n",
+                          ":2: error: motion: expected a mapping of motion settings, got [1, 2]"),
+    "empty.yaml": ("", ": error: the file is empty, expected a mapping of preset fields"),
+    "blank.yaml": ("  \n\n", ": error: the file is empty, expected a mapping of preset fields"),
+    "no-name.yaml": ("motion: {}\n", ": error: name: missing: every preset needs a name"),
+    "tag.yaml": ("!!python/object/apply:os.system ['touch PWNED']\n",
+                 ":1: error: the tag !!python/object/apply:os.system is not allowed: a preset holds plain values "
+                 "only (numbers, text, true/false); nothing in it is ever run"),
+    "tag-new.yaml": ("name: !!python/object/new:os.system ['touch PWNED']\n",
+                     ":1: error: the tag !!python/object/new:os.system is not allowed"),
+    "newer.yaml": ("schema_version: 99\nname: x\n",
+                   ":1: error: schema_version: this preset was written by a newer bls (schema 99; this bls reads up "
+                   "to 1); update bls to use it"),
+    "old.yaml": ("schema_version: 0\nname: x\n", ":1: error: schema_version: 0 is not a schema version this bls knows"),
+    "binary.yaml": (b"\x89PNG\r\n\x1a\n\x00\xff", ": error: not a text file (it is not UTF-8): is this really a preset?"),
+    "control.yaml": (b"name: x\x00\n", ": error: not valid YAML: unacceptable character #x0000"),
+}
+
+
+def test_validate_refuses_each_malformed_kind_with_file_line_field_and_value(tmp_path):
+    """One process checks them all (each file is reported on its own line, in order)."""
+    files = []
+    for name, (content, _) in sorted(MALFORMED.items()):
+        f = tmp_path / name
+        f.write_bytes(content if isinstance(content, bytes) else content.encode())
+        files.append(f)
+    before = {f: f.read_bytes() for f in files}
+    proc = bls("validate", *map(str, files), cwd=tmp_path)
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(files)  # exactly one problem each, no "ok"
+    for f, line in zip(files, lines):
+        said = MALFORMED[f.name][1]
+        assert line.startswith(f"{f}{said}"), (f.name, line)
+    assert not (tmp_path / "PWNED").exists()
+    assert {f: f.read_bytes() for f in files} == before
+
+
+def test_validate_fails_when_any_file_fails_and_reports_every_file(tmp_path):
+    good = builtin_presets_dir() / "slow.yaml"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nmotion:\n  speed_cycles_per_s: 3\n  set_passes: 0\ntiming:\n  rest_s: -1\n")
+    missing = tmp_path / "missing.yaml"
+    proc = bls("validate", str(good), str(bad), str(missing))
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines() == [
+        f"{good}: ok (slow)",
+        f"{bad}:3: error: motion.speed_cycles_per_s: 3 is out of range: allowed 0.05 to 2 cycles/s",
+        f"{bad}:4: error: motion.set_passes: 0 is out of range: allowed 1 to 2000 passes",
+        f"{bad}:6: error: timing.rest_s: -1 is out of range: allowed 0 to 600 s",
+        f"{missing}: error: cannot read the file: No such file or directory",
+    ]
+
+
+def test_import_then_list_shows_it_as_yours(tmp_path):
+    src = tmp_path / "from-sam.yaml"
+    src.write_text(dump_preset(mine("Sam's calm", 0.4)), encoding="utf-8")
+    proc = bls("import", str(src))
+    assert proc.returncode == 0
+    target = user_dir() / "sam-s-calm.yaml"
+    assert proc.stdout == f"imported \"Sam's calm\" into {target}\n"
+    assert parse_preset_text(target.read_text(encoding="utf-8")) == (mine("Sam's calm", 0.4), [])
+    lines = bls("list").stdout.splitlines()
+    assert [ln.split()[0] for ln in lines[:6]] == BUILTINS
+    assert re.fullmatch(r"Sam's calm\s+yours\s+0\.40 cycles/s\s+10 passes \(~12 s\)", lines[6])
+
+
+def test_import_with_notes_prints_them(tmp_path):
+    src = tmp_path / "typo.yaml"
+    src.write_text("name: typo\ncolour: red\n")
+    proc = bls("import", str(src))
+    assert proc.returncode == 0
+    assert proc.stdout.splitlines()[0] == f"{src}:2: warning: colour: unknown setting 'colour' (ignored); known " \
+                                          "here: name, description, rationale, gentle, motion, visual, audio, " \
+                                          "timing, schema_version"
+
+
+def test_import_an_invalid_file_exits_1_lists_every_problem_and_adds_nothing(tmp_path):
+    src = tmp_path / "bad.yaml"
+    src.write_text("name: bad\nmotion:\n  speed_cycles_per_s: 3\naudio:\n  tone: bell\n")
+    proc = bls("import", str(src))
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        f"bls presets: {src}:3: error: motion.speed_cycles_per_s: 3 is out of range: allowed 0.05 to 2 cycles/s",
+        f"{src}:5: error: audio.tone: 'bell' is not one of: soft_sine, warm, pulse"]
+    assert not user_dir().exists() or list(user_dir().glob("*.yaml")) == []
+
+
+def test_export_then_validate_ok_and_import_elsewhere_equal(tmp_path):
+    out = tmp_path / "share" / "gentle-for-sam.yaml"
+    proc = bls("export", "gentle", str(out))
+    assert proc.returncode == 0 and proc.stdout == f"exported 'gentle' to {out}\n"
+    check = bls("validate", str(out))
+    assert check.returncode == 0 and check.stdout == f"{out}: ok (gentle)\n"
+    env = base_env(BLS_CONFIG_DIR=str(tmp_path / "colleague"))
+    proc = run(bls_command() + ["presets", "import", str(out), "--name", "gentle (from Ann)"], env, timeout=60)
+    no_traceback(proc)
+    assert proc.returncode == 0
+    got = PresetLibrary(tmp_path / "colleague" / "presets").get("gentle (from Ann)")
+    assert got == PresetLibrary().get("gentle").with_(name="gentle (from Ann)")
+
+
+@pytest.mark.parametrize("args, said", [
+    (["show", "nosuch"], "bls presets: no preset named 'nosuch'; available: standard, slow, gentle, resourcing, "
+                         "desensitisation, eyes-closed"),
+    (["export", "nosuch", "out.yaml"], "bls presets: no preset named 'nosuch'; available: standard,"),
+    (["import", "{builtin}"], "bls presets: a preset named 'slow' already exists: import it under another name"),
+    (["import", "{builtin}", "--name", "a/b"], "bls presets: a name cannot contain / \\ or :"),
+    (["import", "{builtin}", "--name", "gentle"], "bls presets: a preset named 'gentle' already exists"),
+])
+def test_errors_exit_1_with_one_message_line(tmp_path, args, said):
+    args = [a.replace("{builtin}", str(builtin_presets_dir() / "slow.yaml")) for a in args]
+    proc = bls(*args, cwd=tmp_path)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith(said), proc.stderr
+    assert not (tmp_path / "out.yaml").exists()
+    assert not user_dir().exists() or list(user_dir().glob("*.yaml")) == []
+
+
+def test_a_broken_user_file_is_reported_and_the_rest_still_listed():
+    user_dir().mkdir(parents=True)
+    bad = user_dir() / "broken.yaml"
+    bad.write_text("name: broken\nmotion:\n  speed_cycles_per_s: 9\n")
+    raw = bad.read_bytes()
+    (user_dir() / "calm.yaml").write_text(dump_preset(mine()))
+    proc = bls("list")
+    assert proc.returncode == 0
+    assert [ln.split()[0] for ln in proc.stdout.splitlines()] == BUILTINS + ["calm"]
+    assert proc.stderr == (f"bls presets: {bad}:3: error: motion.speed_cycles_per_s: 9 is out of range: "
+                           "allowed 0.05 to 2 cycles/s\n")
+    assert bad.read_bytes() == raw
+
+
+def test_usage_errors_are_argparse_messages_not_tracebacks():
+    for args in ([], ["validate"], ["frobnicate"]):
+        proc = bls(*args)
+        assert proc.returncode == 2 and "usage: bls presets" in proc.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a 400-digit number in a preset file makes `bls presets validate` "
+                   "crash with a traceback (OverflowError from math.isfinite in bls/core/preset.py _check_value)")
+def test_validate_a_file_with_a_huge_number_prints_an_error_not_a_traceback(tmp_path):
+    f = tmp_path / "huge.yaml"
+    f.write_text("name: x\nmotion:\n  set_passes: " + "9" * 400 + "\n")
+    proc = bls("validate", str(f))
+    assert proc.returncode == 1 and proc.stdout.startswith(f"{f}:3: error: motion.set_passes: ")
