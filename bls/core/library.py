@@ -83,6 +83,14 @@ def atomic_write(path: Path, text: str, backup: bool = True) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp makes the file private (0600); give it the mode the file had, or the usual one
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         if backup and path.exists():
             bak = path.with_name(path.name + ".bak")
             shutil.copy2(path, bak)
@@ -167,12 +175,13 @@ class PresetLibrary:
             path, n = self.user_dir / f"{stem}-{n}.yaml", n + 1
         return path
 
-    def save(self, preset: Preset, overwrite: bool = False) -> Path:
+    def save(self, preset: Preset, overwrite: bool = False, entry: str | None = None) -> Path:
         """Save a user preset under ``preset.name``. Refuses built-in names, and existing names
-        unless ``overwrite`` (Save on the loaded preset)."""
+        unless ``overwrite`` (Save on the loaded preset). ``entry`` names the library entry being
+        saved when it differs from the preset's name (a duplicate listed as "name (file.yaml)")."""
         name = check_name(preset.name)
         preset = replace(preset, name=name)
-        existing = self.entries.get(name)
+        existing = self.entries.get(entry if entry is not None else name)
         if existing is not None and existing.builtin:
             raise LibraryError(f"{name!r} is a built-in preset and cannot be changed: save it under a new name")
         if existing is not None and not overwrite:

@@ -165,9 +165,9 @@ def _check_value(f, value, path: str, source: str, line) -> tuple[Any, Problem |
             return bad(f"{shown} is not a number" + (f" (expected {meta['unit']})" if meta["unit"] else ""))
         if typ is int and (isinstance(value, float) and not value.is_integer()):
             return bad(f"{shown} is not a whole number")
-        if not math.isfinite(value):
-            return bad(f"{shown} is not a finite number")
         lo, hi, unit = meta["lo"], meta["hi"], meta["unit"]
+        if isinstance(value, float) and not math.isfinite(value):
+            return bad(f"{shown} is not a finite number")
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             return bad(f"{shown} is out of range: allowed {lo:g} to {hi:g} {unit}".rstrip())
         return (int(value) if typ is int else float(value)), None
@@ -182,24 +182,46 @@ def _check_value(f, value, path: str, source: str, line) -> tuple[Any, Problem |
     raise TypeError(typ)
 
 
-def _line_map(text: str) -> dict[tuple[str, ...], int]:
-    """Field path -> 1-based line, from the YAML node tree (composing constructs no object)."""
+def _long_number_line(text: str) -> int | None:
+    """The line of the first number too long for Python to convert (composing converts nothing)."""
+    try:
+        nodes = [yaml.compose(text, Loader=yaml.SafeLoader)]
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return None
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":int") and len(node.value) > 4000:
+            return node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            nodes.extend(v for kv in node.value for v in kv)
+        elif isinstance(node, yaml.SequenceNode):
+            nodes.extend(node.value)
+    return None
+
+
+def _line_map(text: str) -> tuple[dict[tuple[str, ...], int], list[tuple[tuple[str, ...], int, int]]]:
+    """Field path -> 1-based line, and the keys written twice (path, first line, second line),
+    from the YAML node tree (composing constructs no object)."""
     lines: dict[tuple[str, ...], int] = {}
+    repeated: list[tuple[tuple[str, ...], int, int]] = []
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return lines
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return lines, repeated
 
-    def walk(node, prefix):
-        if isinstance(node, yaml.MappingNode):
+    def walk(node, prefix, depth=0):
+        if isinstance(node, yaml.MappingNode) and depth < 4:
             for k, v in node.value:
                 if isinstance(k, yaml.ScalarNode):
                     path = prefix + (str(k.value),)
-                    lines[path] = k.start_mark.line + 1
-                    walk(v, path)
+                    line = k.start_mark.line + 1
+                    if path in lines:
+                        repeated.append((path, lines[path], line))
+                    lines[path] = line
+                    walk(v, path, depth + 1)
 
     walk(root, ())
-    return lines
+    return lines, repeated
 
 
 def _unknown(key: str, section: str | None) -> str:
@@ -292,15 +314,29 @@ def parse_preset_text(text: str, source: str = "<preset>") -> tuple[Preset | Non
         data = yaml.safe_load(text)
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
-        tag = (exc.problem or "").rsplit("tag ", 1)[-1].strip("'").replace("tag:yaml.org,2002:", "!!")
-        return None, [Problem(source, "", f"the tag {tag or '(unknown)'} is not allowed: a preset holds plain values only (numbers, "
-                              "text, true/false); nothing in it is ever run", mark.line + 1 if mark else None)]
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or str(exc)
+        if problem.startswith("could not determine a constructor for the tag"):
+            tag = problem.rsplit("tag ", 1)[-1].strip("'").replace("tag:yaml.org,2002:", "!!")
+            return None, [Problem(source, "", f"the tag {tag} is not allowed: a preset holds plain values only "
+                                  "(numbers, text, true/false); nothing in it is ever run", line)]
+        return None, [Problem(source, "", f"not valid YAML: {problem}", line)]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else None
         what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         return None, [Problem(source, "", f"not valid YAML: {what}", line)]
-    return preset_from_mapping(data, source, _line_map(text))
+    except ValueError as exc:  # e.g. an integer longer than Python converts
+        return None, [Problem(source, "", "not valid YAML: a number far too long to be a setting",
+                              _long_number_line(text))]
+    except RecursionError:
+        return None, [Problem(source, "", "not valid YAML: nested too deeply to be a preset")]
+    lines, repeated = _line_map(text)
+    preset, problems = preset_from_mapping(data, source, lines)
+    for path, first, again in repeated:
+        problems.append(Problem(source, ".".join(path), f"written twice (lines {first} and {again}): the later "
+                                "value counts; delete one of them", again, "warning"))
+    return preset, problems
 
 
 def load_preset_file(path: Path) -> tuple[Preset | None, list[Problem]]:

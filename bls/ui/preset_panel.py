@@ -217,7 +217,8 @@ class PresetPanel(QFrame):
             return
         preset = self._settings_named(entry.preset.name, entry.preset.description).with_(
             rationale=entry.preset.rationale)
-        self._do(lambda: self.library.save(preset, overwrite=True), f"Saved “{preset.name}”.", preset.name)
+        self._do(lambda: self.library.save(preset, overwrite=True, entry=entry.name), f"Saved “{preset.name}”.",
+                 entry.name)
 
     def save_as(self, note: str = "") -> None:
         entry = self.library.entries.get(self.loaded) if self.loaded else None

@@ -239,8 +239,6 @@ def test_usage_errors_are_argparse_messages_not_tracebacks():
         assert proc.returncode == 2 and "usage: bls presets" in proc.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a 400-digit number in a preset file makes `bls presets validate` "
-                   "crash with a traceback (OverflowError from math.isfinite in bls/core/preset.py _check_value)")
 def test_validate_a_file_with_a_huge_number_prints_an_error_not_a_traceback(tmp_path):
     f = tmp_path / "huge.yaml"
     f.write_text("name: x\nmotion:\n  set_passes: " + "9" * 400 + "\n")

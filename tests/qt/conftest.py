@@ -1,5 +1,5 @@
 import pytest
-from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QTimer
 
 from bls.ui.style import apply_style
 
@@ -16,6 +16,13 @@ def bls_app(qapp):
     app.control.deleteLater()
     app.display.deleteLater()
     qapp.processEvents()
+
+
+@pytest.fixture(autouse=True)
+def delete_closed_windows(qapp):
+    """Really delete the windows a test closed, so later apps don't re-style dead widgets."""
+    yield
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
 
 
 def wait_ms(ms: int) -> None:

@@ -424,9 +424,6 @@ def test_a_warning_only_file_loads_and_offers_notes(launch):
 # --------------------------------------------------------------------------- known bugs
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Save on the second of two presets with the same name (listed as "
-                   "'twin (twin-b.yaml)') overwrites the OTHER file: PresetPanel.save (bls/ui/preset_panel.py) "
-                   "saves under entry.preset.name and PresetLibrary.save looks that name up, finding twin-a.yaml")
 def test_save_on_the_second_of_two_twins_writes_its_own_file(launch, qtbot):
     a = put(user("twin", 0.4), "twin-a.yaml")
     b = put(user("twin", 0.6), "twin-b.yaml")

@@ -517,9 +517,6 @@ def test_an_import_with_notes_returns_them_and_keeps_the_source(lib, tmp_path):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
-@pytest.mark.xfail(strict=True, reason="BUG: atomic_write (bls/core/library.py) keeps mkstemp's mode 0600: an "
-                   "exported preset (and every saved one) ignores the umask, so a colleague reading a shared "
-                   "folder cannot open it; overwriting a 0644 preset also turns it into 0600")
 def test_an_exported_file_has_the_usual_permissions(lib, tmp_path):
     old = os.umask(0o022)
     try:
