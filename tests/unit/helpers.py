@@ -14,9 +14,13 @@ from typing import Callable
 
 import numpy as np
 
+from dataclasses import fields
+
+from hypothesis import strategies as st
+
 from bls.core import tone
 from bls.core.engine import SAMPLE_RATE, StimulusEngine
-from bls.core.preset import Preset
+from bls.core.preset import SECTIONS, Preset
 
 FS = SAMPLE_RATE
 CAP = 10.0 ** (-12.0 / 20.0)  # the hearing cap, computed here rather than read from the product
@@ -226,3 +230,43 @@ def click_excess(audio: np.ndarray, tones, carrier_max_hz: float, carrier_min_hz
         if ratio[i] > worst[0]:
             worst = (float(ratio[i]), ch, i + 1)
     return worst
+
+
+# --------------------------------------------------------------------------- presets from the schema
+
+
+def field_type(f):
+    return f.type if isinstance(f.type, type) else {"str": str, "float": float, "int": int, "bool": bool}[f.type]
+
+
+def value_strategy(f):
+    meta, typ = f.metadata, field_type(f)
+    if typ is bool:
+        return st.booleans()
+    if meta.get("choices"):
+        return st.sampled_from(meta["choices"])
+    if meta.get("kind") == "color":
+        return st.from_regex(r"#[0-9a-fA-F]{6}", fullmatch=True)
+    if typ is int:
+        return st.integers(meta["lo"], meta["hi"])
+    if typ is float:
+        return st.floats(meta["lo"], meta["hi"], allow_nan=False)
+    raise AssertionError(f"no strategy for {f.name}")
+
+
+# free text for names and descriptions; U+0085 (NEL) is excluded: PyYAML itself reads it back as a
+# line break in any scalar style (a PyYAML limitation, not the preset format's)
+texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x85"), max_size=200)
+names = texts.map(str.strip).filter(bool)
+
+
+@st.composite
+def valid_presets(draw, gentle=None):
+    """Any preset validation accepts, built from the field metadata (new fields are covered)."""
+    kwargs = {}
+    for section, cls in SECTIONS.items():
+        kwargs[section] = cls(**{f.name: draw(value_strategy(f)) for f in fields(cls)})
+    return Preset(name=draw(names), description=draw(texts), rationale=draw(texts),
+                  gentle=draw(st.booleans()) if gentle is None else gentle, **kwargs)
+
+

@@ -14,39 +14,7 @@ from bls.core import paths
 from bls.core.preset import (SCHEMA_VERSION, SECTIONS, Preset, builtin_presets, dump_preset, load_preset_file,
                              parse_preset_text, preset_from_mapping, preset_to_mapping)
 
-
-def field_type(f):
-    return f.type if isinstance(f.type, type) else {"str": str, "float": float, "int": int, "bool": bool}[f.type]
-
-
-def value_strategy(f):
-    meta, typ = f.metadata, field_type(f)
-    if typ is bool:
-        return st.booleans()
-    if meta.get("choices"):
-        return st.sampled_from(meta["choices"])
-    if meta.get("kind") == "color":
-        return st.from_regex(r"#[0-9a-fA-F]{6}", fullmatch=True)
-    if typ is int:
-        return st.integers(meta["lo"], meta["hi"])
-    if typ is float:
-        return st.floats(meta["lo"], meta["hi"], allow_nan=False)
-    raise AssertionError(f"no strategy for {f.name}")
-
-
-# free text for names and descriptions; U+0085 (NEL) is excluded: PyYAML itself reads it back as a
-# line break in any scalar style (a PyYAML limitation, not the preset format's)
-texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x85"), max_size=200)
-names = texts.map(str.strip).filter(bool)
-
-
-@st.composite
-def valid_presets(draw):
-    kwargs = {}
-    for section, cls in SECTIONS.items():
-        kwargs[section] = cls(**{f.name: draw(value_strategy(f)) for f in fields(cls)})
-    return Preset(name=draw(names), description=draw(texts), rationale=draw(texts), gentle=draw(st.booleans()),
-                  **kwargs)
+from .helpers import field_type, valid_presets
 
 
 def numeric_fields():

@@ -236,3 +236,15 @@ def test_sample_is_consistent_with_the_path(path):
     # the target fades in over SHOW_TARGET_S
     assert e.sample(0).opacity == 0.0
     assert e.sample(sec(eng.SHOW_TARGET_S)).opacity == pytest.approx(1.0)
+
+
+def test_block_limits():
+    e = eng.StimulusEngine(preset(1.0), max_block=256)
+    e.start()
+    assert e.process(0) == 0 and e.next_frame == 0  # an empty callback is harmless
+    with pytest.raises(ValueError):
+        e.process(257)
+    out = np.zeros((256, 2), np.float32)
+    assert e.process(256, out) == 0 and e.process(256, out) == 256
+    with pytest.raises(ValueError):
+        eng.StimulusEngine(preset(1.0), sample_rate=44_100)

@@ -84,3 +84,29 @@ def test_pulse_envelope_is_smooth_and_bounded(attack, duration):
     assert dt[np.argmax(env)] == pytest.approx(attack, abs=2 / fs)
     # no step anywhere: the largest change per sample is that of a raised sine over the attack
     assert np.max(np.abs(np.diff(env))) <= math.pi / 2 / (attack * fs) * 1.01
+
+
+@given(s=st.floats(-1, 1), depth=st.floats(0, 1))
+def test_continuous_pan_follows_the_target_scaled_by_depth(s, depth):
+    assert float(tone.pan_position(s, depth)) == pytest.approx(s * depth, abs=1e-15)
+    assert float(tone.pan_position(s, depth, 0.0)) == pytest.approx(s * depth, abs=1e-15)
+
+
+@given(s=st.floats(-1, 1), depth=st.floats(0, 1), alt=st.floats(0, 1))
+def test_alternating_pan_sits_in_the_ear_on_the_target_side(s, depth, alt):
+    full = float(tone.pan_position(s, depth, 1.0))
+    assert abs(full) <= depth + 1e-15
+    if abs(s) >= tone.ALTERNATE_ZONE:
+        assert full == pytest.approx(math.copysign(depth, s))  # hard in one ear outside the zone
+    # a blend between the two modes (while the pan mode glides) stays between them
+    mixed = float(tone.pan_position(s, depth, alt))
+    lo, hi = sorted((s * depth, full))
+    assert lo - 1e-12 <= mixed <= hi + 1e-12
+    assert mixed * s >= 0  # never on the wrong side
+
+
+def test_alternating_pan_crosses_over_smoothly_not_in_a_step():
+    s = np.linspace(-1, 1, 200_001)
+    p = tone.pan_position(s, 1.0, 1.0)
+    # the crossover is linear over the zone: slope 1 / ALTERNATE_ZONE per unit of s, no jump
+    assert np.max(np.abs(np.diff(p))) <= (s[1] - s[0]) / tone.ALTERNATE_ZONE * (1 + 1e-9)
