@@ -35,14 +35,19 @@ class Ramp:
 
     def progress(self, frames):
         """Shaped progress 0..1 at the given absolute frame(s)."""
+        f = np.asarray(frames, dtype=np.float64)
         if self.length <= 0:
-            return np.where(np.asarray(frames) >= self.start, 1.0, 0.0)
-        u = np.clip((np.asarray(frames, dtype=np.float64) - self.start) / self.length, 0.0, 1.0)
+            return np.where(f >= self.start, 1.0, 0.0)
+        if f.ndim and f.size and f.min() >= self.end:  # the common case: the ramp is over
+            return np.ones_like(f)
+        u = np.clip((f - self.start) / self.length, 0.0, 1.0)
         if self.smooth:
             u = 0.5 - 0.5 * np.cos(np.pi * u)
         return u
 
     def value(self, frames):
+        if self.v0 == self.v1:  # a hold: no arithmetic per frame
+            return np.full(np.shape(frames), self.v1) if np.ndim(frames) else self.v1
         return self.v0 + (self.v1 - self.v0) * self.progress(frames)
 
     def value_at(self, frame: float) -> float:
@@ -59,12 +64,23 @@ class Ramp:
         if self.smooth:
             raise ValueError("integral() is defined for linear ramps only")
         t = np.asarray(frames, dtype=np.float64) - self.start
-        if self.length <= 0:
-            return np.where(t < 0, self.v0 * t, self.v1 * t)
         L = self.length
         dv = self.v1 - self.v0
+        if L <= 0:
+            return np.where(t < 0, self.v0 * t, self.v1 * t)
+        after_const = self.v0 * L + dv * L / 2.0
+        if t.ndim == 0:
+            tt = float(t)
+            if tt < 0:
+                return self.v0 * tt
+            return self.v0 * tt + dv * tt * tt / (2.0 * L) if tt <= L else after_const + self.v1 * (tt - L)
+        lo, hi = (t.min(), t.max()) if t.size else (0.0, 0.0)
+        if lo > L:  # the common case: the ramp is over
+            return after_const + self.v1 * (t - L)
         inside = self.v0 * t + dv * (t * t) / (2.0 * L)
-        after = self.v0 * L + dv * L / 2.0 + self.v1 * (t - L)
+        if lo >= 0 and hi <= L:
+            return inside
+        after = after_const + self.v1 * (t - L)
         return np.where(t < 0, self.v0 * t, np.where(t <= L, inside, after))
 
     def retarget(self, frame: float, v1: float, length: float, smooth: bool | None = None) -> "Ramp":
