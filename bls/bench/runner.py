@@ -199,6 +199,7 @@ def measure(design: str, seconds: float, audio_device=None, screen_name: str | N
         "audio": _audio_figures(clock, REQUESTED_LATENCY_S if clock.is_device else None),
         "sync": {
             "av_offset_max_abs_ms": float(np.abs(offset_ms).max()) if len(offset_ms) else None,
+            "av_offset_p99_abs_ms": percentile(np.abs(offset_ms), 99) if len(offset_ms) else None,
             "av_offset_sign_at_max": (float(np.sign(offset_ms[i_max])) if len(offset_ms) else None),
             "av_offset_mean_ms": float(offset_ms.mean()) if len(offset_ms) else None,
             "av_offset_final_ms": float(offset_ms[-1]) if len(offset_ms) else None,
