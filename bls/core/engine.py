@@ -232,6 +232,7 @@ class StimulusEngine:
         self._pending_tone: str | None = None
         self._last_k = -1
         self._last_cross = -1e18
+        self._pulse_shape = (PULSE_ATTACK_S, PULSE_LENGTH_S)  # attack and length of the sounding pulse
         self.status = Status(0, IDLE, 0, 0, 0.0, 0.0)
 
     # ------------------------------------------------------------------ GUI side (any thread)
@@ -530,7 +531,7 @@ class StimulusEngine:
         env = None
         if pulse_on:  # moving: new pulses at each end; at rest: the last pulse decays
             env = (self._track_pulses(k, frames) if moving else tone.pulse_envelope(
-                (frames - self._last_cross) / SAMPLE_RATE, self.feel.pulse_attack, self.feel.pulse_length))
+                (frames - self._last_cross) / SAMPLE_RATE, *self._pulse_shape))
         if not gain.any():
             out[:] = 0.0
             return
@@ -561,9 +562,16 @@ class StimulusEngine:
         marks = np.where(k > prev, frames, -1e18)
         marks[0] = max(marks[0], self._last_cross)
         last = np.maximum.accumulate(marks)
+        before = self._last_cross
         self._last_k = int(k[-1])
         self._last_cross = float(last[-1])
-        return tone.pulse_envelope((frames - last) / SAMPLE_RATE, self.feel.pulse_attack, self.feel.pulse_length)
+        # a pulse keeps the shape it started with, even if gentle mode switches while it sounds
+        old = tone.pulse_envelope((frames - last) / SAMPLE_RATE, *self._pulse_shape)
+        if self._last_cross == before:
+            return old
+        self._pulse_shape = (self.feel.pulse_attack, self.feel.pulse_length)
+        new = tone.pulse_envelope((frames - last) / SAMPLE_RATE, *self._pulse_shape)
+        return np.where(last == before, old, new)
 
     def _publish_status(self, f: int) -> None:
         s = self._snap
