@@ -203,12 +203,17 @@ def click_bound_factor(tones, carrier_max_hz: float) -> float:
 
 
 def click_excess(audio: np.ndarray, tones, carrier_max_hz: float, carrier_min_hz: float = 150.0,
-                 pieces=None) -> tuple[float, int, int]:
+                 pieces=None, kink: float = 0.0) -> tuple[float, int, int]:
     """(worst ratio |D2y| / bound, channel, frame): a ratio above 1 is a click.
 
     ``pieces``, a list of (start frame, tones, highest carrier) in frame order, sharpens the bound
     where a render changes carrier or tone: each stretch is judged with what sounds in it (and in
     the stretch before, whose glides run on into it) instead of the render's worst case.
+
+    ``kink`` (amplitude per sample) allows the corner of a linear level ramp that is reversed before
+    it gets anywhere (two level changes a few samples apart): at most |a1 - a0| / ramp length, small
+    in absolute terms (1e-4 for a whole -60 .. -12 dBFS ramp of 50 ms) but possibly large next to a
+    quiet signal, where the relative allowance above would not cover it.
     """
     n = len(audio)
     k = np.full(n, click_bound_factor(tones, carrier_max_hz))
@@ -224,7 +229,7 @@ def click_excess(audio: np.ndarray, tones, carrier_max_hz: float, carrier_min_hz
         y = audio[:, ch].astype(np.float64)
         dd = np.abs(y[2:] - 2.0 * y[1:-1] + y[:-2])
         # 1e-7: float32 rounding of samples below 0.25 moves a second difference by < 4 x 7.5e-9
-        bound = k[1:-1] * local_peak(y, half)[1:-1] + 1e-7
+        bound = k[1:-1] * local_peak(y, half)[1:-1] + 1.5 * kink + 1e-7
         ratio = dd / bound
         i = int(np.argmax(ratio))
         if ratio[i] > worst[0]:

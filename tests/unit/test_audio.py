@@ -313,7 +313,9 @@ def test_no_clicks_under_random_changes_in_quick_succession(level, level2, carri
               f1 + 2 * gap: [lambda e: e.apply(p3)], sec(1.4): [lambda e: e.pause()]}
     total = sec(2.0)
     run = run_script(p0, total, script, random_splits(total, script, np.random.default_rng(seed), 16, 2048))
-    assert click_excess(run.audio, {tone1, tone2}, max(carrier, carrier2))[0] <= 1.0
+    # p3 turns the level ramp of p1 round a few samples after it began: allow that corner
+    kink = abs(tone.db_to_amplitude(level2) - tone.db_to_amplitude(level)) / (eng.LEVEL_RAMP_S * FS)
+    assert click_excess(run.audio, {tone1, tone2}, max(carrier, carrier2), kink=kink)[0] <= 1.0
 
 
 # --------------------------------------------------------------------------- end-point pulses
