@@ -1,0 +1,263 @@
+"""The benchmark's own statistics on synthetic data with known answers: frame-interval figures and the
+drop rule (bls.core.timing), the simulated long session (bls.bench.drift) and the report (ratios and
+the table, bls.bench.report). test_timing covers the building blocks one by one; here they are fed
+the frame timestamps a benchmark run produces."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+
+from bls.bench.drift import simulate
+from bls.bench.report import ROWS, ratio, table
+from bls.core.timing import dropped_frames, interval_stats, percentile
+
+PERIODS = [1 / 60, 1 / 59.94, 1 / 120, 1 / 144]
+
+
+def timestamps(intervals_in_periods, period, t0=1234.5):
+    """Presentation times of frames separated by the given intervals (in periods)."""
+    return t0 + np.concatenate([[0.0], np.cumsum(np.asarray(intervals_in_periods, dtype=np.float64) * period)])
+
+
+# --------------------------------------------------------------------------- frame intervals
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_a_perfect_display_has_no_drops_and_its_own_refresh_rate(period):
+    s = interval_stats(timestamps([1.0] * 600, period), period)
+    assert (s.count, s.dropped, s.missed) == (600, 0, 0)
+    assert s.mean_ms == pytest.approx(1000 * period) and s.sd_ms == pytest.approx(0.0, abs=1e-6)
+    assert s.p50_ms == pytest.approx(1000 * period) and s.p99_ms == pytest.approx(1000 * period)
+    assert s.max_ms == pytest.approx(1000 * period)
+    assert s.measured_hz == pytest.approx(1 / period)
+
+
+def test_symmetric_jitter_gives_its_own_sd_and_no_drops():
+    # intervals alternate 1.1 and 0.9 periods: mean one period, sd exactly 0.1 period, never late
+    period = 1 / 60
+    s = interval_stats(timestamps([1.1, 0.9] * 50, period), period)
+    assert s.dropped == 0 and s.missed == 0
+    assert s.mean_ms == pytest.approx(1000 * period)
+    assert s.sd_ms == pytest.approx(100 * period)
+    assert s.p50_ms == pytest.approx(1000 * period)  # halfway between the two middle values
+    assert s.p99_ms == pytest.approx(1100 * period) and s.max_ms == pytest.approx(1100 * period)
+    assert s.measured_hz == pytest.approx(60.0)
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_the_drop_rule_is_more_than_1_2_periods(period):
+    # exactly 1.2 x period is jitter, 1.21 x is a late frame (though no whole refresh was lost)
+    assert dropped_frames([1.2 * period], period) == (0, 0)
+    assert dropped_frames([1.21 * period], period) == (1, 0)
+    s = interval_stats(timestamps([1, 1, 1.2, 1, 1.21, 1, 2, 1, 3, 1], period), period)
+    # 1.21: late; 2: one refresh missed; 3: two refreshes missed
+    assert (s.dropped, s.missed) == (3, 3)
+    assert s.max_ms == pytest.approx(3000 * period)
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_one_long_interval_in_a_steady_run(period):
+    ivs = [1.0] * 100 + [2.6] + [1.0] * 100
+    s = interval_stats(timestamps(ivs, period), period)
+    assert (s.count, s.dropped, s.missed) == (201, 1, 2)  # 2.6 periods: the refreshes at 1 and 2 were missed
+    assert s.max_ms == pytest.approx(2600 * period)
+    assert s.p50_ms == pytest.approx(1000 * period)
+    assert s.p99_ms == pytest.approx(1000 * period)  # one frame in 201 is not the 99th percentile
+    assert s.mean_ms == pytest.approx(1000 * period * 202.6 / 201)
+
+
+HALF_EVEN = pytest.mark.xfail(
+    strict=True, reason="BUG: dropped_frames (np.round) and FrameClock.tick (round) round half to even, so an "
+    "interval of exactly 2.5 periods counts 1 missed refresh (like 1.5) and 4.5 periods counts 3 (like 3.5)")
+
+
+@pytest.mark.parametrize("periods,missed", [(1.5, 1), pytest.param(2.5, 2, marks=HALF_EVEN), (3.5, 3),
+                                            pytest.param(4.5, 4, marks=HALF_EVEN)])
+def test_an_interval_of_n_and_a_half_periods_missed_n_refreshes(periods, missed):
+    # rounding to the nearest period, halves up: 2.5 periods late means the refreshes at 1 and 2 passed
+    from bls.core.timing import FrameClock
+
+    period = 1 / 60
+    assert dropped_frames([periods * period], period) == (1, missed)
+    clock = FrameClock(period)
+    clock.tick(10.0)
+    clock.tick(10.0 + periods * period)
+    assert (clock.dropped, clock.missed) == (1, missed)
+
+
+def test_percentiles_of_a_known_sample():
+    values = np.arange(1, 101, dtype=np.float64)  # 1 .. 100
+    assert percentile(values, 50) == pytest.approx(50.5)
+    assert percentile(values, 99) == pytest.approx(99.01)  # linear: 99 + 0.01 x (100 - 99)
+    assert percentile(values, 100) == 100.0 and percentile(values, 0) == 1.0
+    shuffled = np.random.default_rng(7).permutation(values)
+    assert percentile(shuffled, 99) == percentile(values, 99)  # order does not matter
+    assert math.isnan(percentile([], 99))
+
+
+# --------------------------------------------------------------------------- the simulated long session
+
+
+def test_drift_with_matched_clocks_and_no_jitter_is_zero_for_both_designs():
+    r = simulate(duration_s=120.0, ppm=0.0, jitter_ms=0.0)
+    assert len(r.t_s) >= 110
+    assert np.max(np.abs(r.bls_offset_ms)) < 1e-6
+    assert np.max(np.abs(r.naive_offset_ms)) < 1e-6
+    s = r.summary()
+    assert s["bls"]["max_abs_ms"] < 1e-6 and s["naive"]["max_abs_ms"] < 1e-6
+
+
+@pytest.fixture(scope="module")
+def twenty_minutes():
+    return simulate(duration_s=20 * 60.0, ppm=200.0)
+
+
+def test_drift_the_naive_design_loses_200_us_per_second(twenty_minutes):
+    r = twenty_minutes
+    # a sound card 200 ppm fast plays 200e-6 s of sound more per second than the system clock counts,
+    # so the picture (system clock) falls behind the sound by 0.2 ms per second of session: exactly
+    # linear, from the moment the first sound is heard (after the output latency, well under 0.1 s)
+    t, naive = r.t_s, r.naive_offset_ms
+    t_zero = t[0] + naive[0] / (200e-6 * 1000)
+    assert 0.0 <= t_zero < 0.1
+    assert np.allclose(naive, -200e-6 * (t - t_zero) * 1000, rtol=0, atol=1e-6)
+    assert naive[-1] == pytest.approx(-200e-6 * 1000 * t[-1], abs=0.02)  # about -240 ms after 20 min
+
+
+@pytest.mark.parametrize("minutes", [10, 20])
+def test_drift_bls_stays_within_a_millisecond_over_the_session(twenty_minutes, minutes):
+    r = twenty_minutes
+    keep = r.t_s <= minutes * 60.0
+    assert r.t_s[keep][-1] >= minutes * 60.0 - 2.0
+    assert np.max(np.abs(r.bls_offset_ms[keep])) < 1.0
+    # it does not creep either: the last minute is no worse than the first
+    first, last = r.t_s[keep] < 60.0, r.t_s[keep] > minutes * 60.0 - 60.0
+    assert np.max(np.abs(r.bls_offset_ms[keep][last])) < 1.0
+    assert abs(np.mean(r.bls_offset_ms[keep][last])) < 0.1 + abs(np.mean(r.bls_offset_ms[keep][first]))
+
+
+def test_drift_summary_describes_the_series(twenty_minutes):
+    r = twenty_minutes
+    s = r.summary()
+    assert s["ppm"] == 200.0 and s["jitter_ms"] == 0.5 and s["duration_s"] == r.t_s[-1]
+    for design, series in (("bls", r.bls_offset_ms), ("naive", r.naive_offset_ms)):
+        i = int(np.argmax(np.abs(series)))
+        assert s[design]["max_abs_ms"] == pytest.approx(abs(series[i]))
+        assert s[design]["signed_at_max_ms"] == pytest.approx(series[i])
+        assert s[design]["final_ms"] == series[-1] and s[design]["mean_ms"] == pytest.approx(series.mean())
+    assert s["naive"]["signed_at_max_ms"] < 0  # the sign says which way: the picture lags
+
+
+@pytest.mark.parametrize("ppm", [0.0, 200.0, -200.0])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_drift_bls_averages_the_timestamp_jitter_away(ppm, seed):
+    # anchors carry +-2 ms of uniform timestamp jitter: the fitted line's error stays well below it
+    jitter = 2.0
+    r = simulate(duration_s=240.0, ppm=ppm, jitter_ms=jitter, seed=seed)
+    err = np.abs(r.bls_offset_ms)
+    assert err.max() < 0.6 * jitter  # following the last anchor would reach the whole jitter
+    assert err.mean() < 0.15 * jitter  # ... and be 0.5 x jitter off on average
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def test_ratio_is_how_many_times_the_baseline_figure_is_bls():
+    assert ratio(0.5, 20.0) == 40.0
+    assert ratio(-2.0, 4.0) == 2.0  # magnitudes: an offset's sign is not better or worse
+    assert ratio(2.0, 0.0) == 0.0  # bls worse than a perfect baseline
+    assert ratio(0, 5) == math.inf  # bls perfect, baseline not
+    assert ratio(0, 0) == 1.0  # both perfect
+    assert ratio(None, 3.0) is None and ratio(3.0, None) is None
+
+
+def _put(d: dict, path: str, value) -> None:
+    keys = path.split(".")
+    for k in keys[:-1]:
+        d = d.setdefault(k, {})
+    d[keys[-1]] = value
+
+
+def synthetic_result(bls_values: dict | None = None, drift_bls_max: float = 0.2) -> dict:
+    """A result with a value for every row: bls meets every target, the baseline is 10 x worse."""
+    bls, base = {}, {}
+    for _, path, unit, lower, target in ROWS:
+        if path.startswith("drift."):
+            continue
+        v = 0.5 * target if target is not None else {"%": 0.02, "": 3}.get(unit, 2.0)
+        _put(bls, path, v)
+        _put(base, path, v * 10 if v else 7)
+    for path, v in (bls_values or {}).items():
+        _put(bls, path, v)
+    return {"bls": bls, "baseline": base,
+            "drift": {"duration_s": 1200.0, "bls": {"max_abs_ms": drift_bls_max, "final_ms": 0.01},
+                      "naive": {"max_abs_ms": 240.0, "final_ms": -240.0}}}
+
+
+def row(text: str, label: str) -> tuple[str, str, str, str]:
+    """(bls, baseline, ratio, target) cells of a row: the table's columns are 34, 14, 14 and 13 wide."""
+    (line,) = [ln for ln in text.splitlines() if ln[:34].rstrip() == label]
+    return line[35:49].strip(), line[50:64].strip(), line[65:78].strip(), line[80:].strip()
+
+
+def test_the_table_has_every_row_with_both_columns():
+    r = synthetic_result()
+    text = table(r)
+    header = text.splitlines()[0]
+    assert header.split() == ["figure", "bls", "baseline", "baseline/bls", "target"]
+    assert len(text.splitlines()) == 2 + len(ROWS)
+    for label, path, unit, lower, target in ROWS:
+        b, n, rs, tg = row(text, label.format(minutes="20 min"))
+        assert b != "n/a" and n != "n/a", label
+        # lower-is-better rows carry the ratio (the baseline is 10 x worse here; 0 underflows against 7 is
+        # infinitely better), the others none
+        expected = {"audio.underflows": "inf", "drift.max_abs_ms": "1200.0x"}.get(path, "10.0x")
+        assert rs == ("n/a" if lower is None else expected), label
+        assert tg.endswith("ok") if target is not None else tg == "", label
+    assert row(text, "peak RSS")[:2] == ("75.00 MB", "750 MB")
+    assert row(text, "callback p99 (of block period)")[0] == "2.50 %"  # a fraction of the block period
+    assert row(text, "drift: offset max over 20 min")[:2] == ("0.200 ms", "240 ms")
+    assert "MISSED" not in text
+
+
+def test_a_missed_target_says_missed():
+    r = synthetic_result({"sync.av_offset_max_abs_ms": 1.7, "cost.rss_peak_mb": 151.0, "audio.underflows": 2},
+                         drift_bls_max=1.2)
+    text = table(r)
+    for label in ("A/V offset max |.|", "peak RSS", "underflows", "drift: offset max over 20 min"):
+        assert row(text, label)[3].endswith("MISSED"), label
+    assert row(text, "A/V offset p99 |.|")[3].endswith("ok")
+    assert text.count("MISSED") == 4
+
+
+def test_missing_figures_print_n_a():
+    r = synthetic_result()
+    r["bls"]["audio"]["latency_requested_s"] = None  # no device: nothing was requested
+    del r["baseline"]["cost"]["startup_to_first_frame_s"]  # not measured
+    r["bls"]["visual"]["interval_p99_ms"] = float("nan")
+    text = table(r)
+    assert row(text, "latency requested")[0] == "n/a"
+    b, n, rs, tg = row(text, "start-up to first frame")
+    assert n == "n/a" and rs == "n/a" and b == "0.250 s" and tg.endswith("ok")  # bls's figure is still judged
+    assert row(text, "frame interval p99")[0] == "n/a"
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: report._fmt prints any '%' figure <= 1.5 as a fraction (x 100), but "
+                   "cost.cpu_percent_of_one_core is already in percent: 1.2 % of a core prints as '120.00 %' (and a "
+                   "callback that took 2 x its block period prints as '2.00 %')")
+def test_percent_figures_print_as_what_they_are():
+    r = synthetic_result({"cost.cpu_percent_of_one_core": 1.2, "audio.callback_fraction.max": 2.0})
+    text = table(r)
+    assert row(text, "CPU (of one core)")[0] == "1.20 %"
+    assert row(text, "callback max (of block period)")[0] == "200.00 %"
+
+
+def test_the_table_does_not_change_the_result():
+    r = synthetic_result()
+    before = copy.deepcopy(r)
+    table(r)
+    assert r == before
