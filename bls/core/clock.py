@@ -54,7 +54,8 @@ class AnchorMap:
     def __init__(self, sample_rate: float, window: int = 96):
         self.sample_rate = float(sample_rate)
         self._pts: collections.deque[tuple[int, float]] = collections.deque(maxlen=window)
-        self._rejects: list[tuple[int, float]] = []
+        # the most recent outliers only: a stray glitch before a real jump must not block the relock
+        self._rejects: collections.deque[tuple[int, float]] = collections.deque(maxlen=RELOCK_AFTER)
         self._epoch: int | None = None
         self._last_frame: int | None = None
         # the model: time = t0 + (frame - f0) * spf
@@ -88,7 +89,7 @@ class AnchorMap:
             if abs(err) > OUTLIER_S:
                 self.rejected += 1
                 self._rejects.append((anchor.frame, anchor.time))
-                if len(self._rejects) >= RELOCK_AFTER and self._rejects_agree():
+                if len(self._rejects) == RELOCK_AFTER and self._rejects_agree():
                     self._pts.clear()
                     self._pts.extend(self._rejects)
                     self._rejects.clear()

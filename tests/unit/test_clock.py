@@ -172,9 +172,6 @@ def test_a_persistent_jump_relocks_after_relock_after_anchors(jump):
     assert m.relocks == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: AnchorMap._rejects_agree checks every reject since the last good "
-                   "anchor, so one or two stray anchors before a real jump make the rejects disagree forever: "
-                   "the map never relocks and _rejects grows without bound")
 def test_a_persistent_jump_after_a_couple_of_glitches_still_relocks():
     card = Card(50.0)
     m, f = locked_map(card)
