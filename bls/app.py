@@ -154,9 +154,12 @@ class BlsApp(QObject):
         if name not in self.library:
             return
         p = self.library.get(name)
+        if not self.session.set_settings(p):
+            # the therapist kept the gentle limits: the old settings play on, and the controls show them
+            self.control.presets.refresh()
+            return
         self.ui_state.setValue("last_preset", name)
         self.control.presets.set_loaded(name)
-        self.session.set_settings(p)
         self.control.load_settings(p)
 
     def _settings_changed(self, p: Preset) -> None:
@@ -170,7 +173,7 @@ class BlsApp(QObject):
 
     def _update_badge(self) -> None:
         show = self.session.settings.gentle and self.control.client_badge.isChecked()
-        self.display.core.badge = "GENTLE" if show else ""
+        self.display.set_badge("GENTLE" if show else "")
 
     # ------------------------------------------------------------------ keys
 

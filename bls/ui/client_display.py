@@ -100,6 +100,16 @@ class _ClientWindowMixin:
             self.core.refresh_hz = rate
             self.core.frames.period_s = 1.0 / rate
 
+    def set_badge(self, text: str) -> None:
+        """Show ``text`` (e.g. "GENTLE") in a corner of the client screen, or nothing; the next frame
+        repaints the whole screen, so a badge taken away leaves no trace."""
+        if text != self.core.badge:
+            self.core.badge = text
+            self._repaint_all()
+
+    def _repaint_all(self) -> None:
+        self.update()
+
 
 class RasterClientWindow(_ClientWindowMixin, QRasterWindow):
     """Software drawing: only the strip where the target was and will be is repainted each frame
@@ -165,6 +175,9 @@ class RasterClientWindow(_ClientWindowMixin, QRasterWindow):
         self.update()
 
     def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        self._repaint_all()
+
+    def _repaint_all(self) -> None:
         self._full = True
         self.update()
 

@@ -546,11 +546,13 @@ class ControlWindow(QMainWindow):
     def _tick(self) -> None:
         e = self.session.status.elapsed_s
         self.time_label.setText(f"{int(e // 60)}:{e % 60:04.1f}")
-        if self._rest_until is not None:
+        if self.session.status.state != IDLE:
+            if self._rest_until is not None or self.rest_label.text():
+                self._rest_until = None  # the next set has started: the rest (or its "over" note) is history
+                self.rest_label.setText("")
+        elif self._rest_until is not None:
             left = self._rest_until - time.monotonic()
-            if self.session.status.state != IDLE:
-                self._rest_until = None
-            elif left > 0:
+            if left > 0:
                 self.rest_label.setText(f"Rest {int(left // 60)}:{int(left % 60):02d} — the client screen stays "
                                         "neutral until the next set.")
             else:
