@@ -28,9 +28,9 @@ ROWS = [
     ("position error p50", "visual.position_error_px.p50", "px", True, 0.5),
     ("position error p99", "visual.position_error_px.p99", "px", True, 0.5),
     ("position error max", "visual.position_error_px.max", "px", True, None),
-    ("callback p50 (of block period)", "audio.callback_fraction.p50", "%", True, None),
-    ("callback p99 (of block period)", "audio.callback_fraction.p99", "%", True, 0.05),
-    ("callback max (of block period)", "audio.callback_fraction.max", "%", True, None),
+    ("callback p50 (of block period)", "audio.callback_fraction.p50", "fraction", True, None),
+    ("callback p99 (of block period)", "audio.callback_fraction.p99", "fraction", True, 0.05),
+    ("callback max (of block period)", "audio.callback_fraction.max", "fraction", True, None),
     ("underflows", "audio.underflows", "", True, 0),
     ("latency requested", "audio.latency_requested_s", "s", None, None),
     ("latency actual", "audio.latency_actual_s", "s", None, None),
@@ -46,6 +46,21 @@ ROWS = [
 ]
 
 
+def json_safe(v):
+    """``v`` with numpy scalars made plain and NaN/inf made null: strict JSON that any reader takes."""
+    if isinstance(v, dict):
+        return {str(k): json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [json_safe(x) for x in v]
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v) if math.isfinite(v) else None
+    return v
+
+
 def _get(d: dict, path: str):
     for key in path.split("."):
         if not isinstance(d, dict) or key not in d:
@@ -57,8 +72,8 @@ def _get(d: dict, path: str):
 def _fmt(v, unit: str) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
-    if unit == "%" and isinstance(v, float) and v <= 1.5 and not isinstance(v, bool):
-        return f"{100 * v:.2f} %"
+    if unit == "fraction":  # a share of something (0.05 = 5 %), printed in percent
+        return f"{100 * float(v):.2f} %"
     if isinstance(v, int):
         return f"{v}"
     if abs(v) >= 100:
@@ -205,7 +220,6 @@ def main(argv: list[str]) -> int:
             print("bls bench: --plot needs matplotlib (pip install 'bls[bench]'); the rest was measured",
                   file=sys.stderr)
     if a.json:
-        clean = json.loads(json.dumps(result, default=float).replace("Infinity", "null"))
-        Path(a.json).write_text(json.dumps(clean, indent=2))
+        Path(a.json).write_text(json.dumps(json_safe(result), indent=2, allow_nan=False))
         print(f"wrote {a.json}", file=sys.stderr)
     return 0

@@ -9,9 +9,14 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 DROP_FACTOR = 1.2
+#: missed refreshes are the interval in periods rounded to the nearest whole, halves up (2.5 periods:
+#: the refreshes at 1 and 2 passed); the extra 1e-9 absorbs the rounding of a timestamp difference
+HALF_UP = 0.5 + 1e-9
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ def dropped_frames(intervals_s, period_s: float) -> tuple[int, int]:
     if iv.size == 0 or period_s <= 0:
         return 0, 0
     late = iv > DROP_FACTOR * period_s
-    missed = np.maximum(0, np.round(iv[late] / period_s) - 1)
+    missed = np.maximum(0, np.floor(iv[late] / period_s + HALF_UP) - 1)
     return int(np.count_nonzero(late)), int(missed.sum())
 
 
@@ -72,7 +77,7 @@ class FrameClock:
             iv = t - self.times[-1]
             if iv > DROP_FACTOR * self.period_s:
                 self.dropped += 1
-                self.missed += max(0, int(round(iv / self.period_s)) - 1)
+                self.missed += max(0, math.floor(iv / self.period_s + HALF_UP) - 1)
         self.times.append(t)
         self.frames += 1
 
