@@ -11,8 +11,9 @@ from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QScreen
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QTextEdit
 
-from .core.paths import config_dir
+from .audio.output import settle_interpreter
 from .core.library import PresetLibrary
+from .core.paths import config_dir
 from .core.preset import Preset
 from .session import Session
 from .ui.client_display import create_client_display
@@ -247,4 +248,5 @@ def run_app(args) -> int:
         quit_timer.start(int(args.exit_after * 1000))
     print(f"bls: audio — {app.session.audio_status.summary}"
           + (f" ({app.session.audio_status.detail})" if not app.session.audio_status.ok else ""), file=sys.stderr)
+    settle_interpreter()
     return qapp.exec()

@@ -6,7 +6,9 @@ has one code path whether or not there is sound.
 
 from __future__ import annotations
 
+import gc
 import itertools
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +21,8 @@ from ..core.engine import SAMPLE_RATE, StimulusEngine
 REQUESTED_LATENCY_S = 0.08  # latency costs nothing in sync: the anchor compensates for it
 MONOTONIC_LEAD_S = 0.04  # the stand-in works this far ahead, like a sound card's buffer
 MONOTONIC_TICK_S = 0.005
+#: how long another thread may keep the GIL while the audio callback waits for it (s)
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 _epochs = itertools.count(1)
 
@@ -29,6 +33,21 @@ class AudioStatus:
     summary: str  # one line for the therapist
     detail: str = ""  # why, and what to do
     device: str | None = None
+
+
+def settle_interpreter() -> None:
+    """Make the interpreter kind to a Python audio callback; call once the app is built.
+
+    The callback needs the GIL. A thread asking for it waits up to the switch interval (5 ms by
+    default) while another thread runs Python, and with JACK or low-latency ALSA the whole deadline
+    is one 5.3 ms block: the interval is cut to 0.5 ms. The cyclic garbage collector runs in whichever
+    thread happens to allocate, the callback included, and a full collection walks every object of
+    Qt's and numpy's modules: everything alive at start-up is frozen out of it, so a collection only
+    walks what the session itself created.
+    """
+    sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
+    gc.collect()
+    gc.freeze()
 
 
 class CallbackStats:
@@ -49,6 +68,14 @@ class CallbackStats:
     def recent(self) -> tuple[np.ndarray, np.ndarray]:
         n = min(self.count, len(self.durations))
         return self.durations[:n].copy(), self.blocks[:n].copy()
+
+    def since(self, start: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """The blocks recorded from number ``start`` on that the ring still holds, oldest first, and
+        the number to ask from next time (read often enough, e.g. every second, nothing is lost)."""
+        end, size = self.count, len(self.durations)
+        start = max(start, end - size)
+        idx = np.arange(start, end) % size
+        return self.durations[idx], self.blocks[idx], end
 
 
 class _Clock:

@@ -161,7 +161,7 @@ def soak(a) -> int:
     print(f"A/V offset p99 {r['sync']['av_offset_p99_abs_ms']:.3f} ms, max {r['sync']['av_offset_max_abs_ms']:.3f} ms; "
           f"dropped frames {r['visual']['dropped_frames']}; CPU {r['cost']['cpu_percent_of_one_core']:.1f} %")
     if a.json:
-        Path(a.json).write_text(json.dumps({"soak": r}, indent=2))
+        Path(a.json).write_text(json.dumps(json_safe({"soak": r}), indent=2, allow_nan=False))
     return 0
 
 

@@ -386,3 +386,23 @@ def test_starting_a_set_during_the_previous_fade_out_does_not_click():
     assert np.any(out[restart - block:restart] != 0)  # the first set's fade-out was still sounding
     ratio, ch, at = click_excess(out, ["warm"], 437.0)
     assert ratio <= 1.0, f"click at {at / FS:.4f} s (restart at {restart / FS:.4f} s)"
+
+
+def test_callback_stats_hand_out_every_block_once_when_drained_in_time():
+    from bls.audio.output import CallbackStats
+
+    stats = CallbackStats(size=8)
+    got, start = [], 0
+    for i in range(30):
+        stats.record(i / 1000, 256 + i)
+        if i % 5 == 4:  # drained every 5 blocks: the ring (8) never overflows in between
+            d, b, start = stats.since(start)
+            got.extend(b.tolist())
+    assert got == [256 + i for i in range(30)]
+    # drained too late, the oldest blocks are gone: what is left comes oldest first, nothing twice
+    for i in range(30, 50):
+        stats.record(i / 1000, 256 + i)
+    d, b, start = stats.since(start)
+    assert b.tolist() == [256 + i for i in range(42, 50)] and start == 50
+    assert d.tolist() == pytest.approx([i / 1000 for i in range(42, 50)])
+    assert stats.since(start)[0].size == 0
