@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .paths import builtin_presets_dir, user_presets_dir
-from .preset import Preset, Problem, dump_preset, load_preset_file
+from .preset import Preset, Problem, control_character, dump_preset, load_preset_file
 
 BUILTIN_ORDER = ("standard", "slow", "gentle", "resourcing", "desensitisation", "eyes-closed")
 NAME_MAX = 60
@@ -51,6 +51,8 @@ def check_name(name: str) -> str:
         raise LibraryError(f"the name is too long ({len(name)} characters; at most {NAME_MAX})")
     if any(c in name for c in "/\\:\0"):
         raise LibraryError("a name cannot contain / \\ or :")
+    if (bad := control_character(name)) is not None:
+        raise LibraryError(f"a name cannot contain control characters (U+{ord(bad):04X})")
     return name
 
 

@@ -11,6 +11,7 @@ import copy
 import difflib
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -240,13 +241,35 @@ def _unknown(key: str, section: str | None) -> str:
     return f"unknown setting {key!r} (ignored); known here: {', '.join(here)}"
 
 
+def _kind(value: Any) -> str:
+    """What a YAML value is, in words: "a list", "the text 'fast'", "the number 3"."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"[:60]
+    return f"a {type(value).__name__}"
+
+
+def control_character(text: str, allowed: str = "") -> str | None:
+    """The first control character in ``text`` (bell, escape, NUL, ...) other than ``allowed``.
+    Format characters (right-to-left marks, zero-width joiners) are text, and allowed."""
+    for c in text:
+        if c not in allowed and unicodedata.category(c) == "Cc":
+            return c
+    return None
+
+
 def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None = None,
                         ) -> tuple[Preset | None, list[Problem]]:
     """Build a Preset from a parsed mapping; returns (preset or None, every problem found)."""
     lines = lines or {}
     problems: list[Problem] = []
     if not isinstance(data, dict):
-        kind = "empty" if data is None else f"a {type(data).__name__}"
+        kind = "empty" if data is None else _kind(data)
         return None, [Problem(source, "", f"the file is {kind}, expected a mapping of preset fields")]
 
     version = data.get("schema_version", SCHEMA_VERSION)
@@ -272,7 +295,7 @@ def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None 
             if value is None:
                 value = {}
             if not isinstance(value, dict):
-                problems.append(Problem(source, key, f"expected a mapping of {key} settings, got {value!r}", ln))
+                problems.append(Problem(source, key, f"expected a mapping of {key} settings, got {_kind(value)}", ln))
                 continue
             sec_fields = {f.name: f for f in fields(section_cls)}
             kwargs = {}
@@ -291,6 +314,9 @@ def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None 
         elif key in ("name", "description", "rationale"):
             if not isinstance(value, str) or (key == "name" and not value.strip()):
                 problems.append(Problem(source, key, f"{value!r} is not " + ("a non-empty name" if key == "name" else "text"), ln))
+            elif (bad := control_character(value, allowed="" if key == "name" else "\n\t")) is not None:
+                problems.append(Problem(source, key, f"contains the control character U+{ord(bad):04X}: "
+                                        "only plain text can be shown to the therapist", ln))
             else:
                 top[key] = value.strip() if key == "name" else value
         elif key == "gentle":

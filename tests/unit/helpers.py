@@ -259,10 +259,10 @@ def value_strategy(f):
     raise AssertionError(f"no strategy for {f.name}")
 
 
-# free text for names and descriptions; U+0085 (NEL) is excluded: PyYAML itself reads it back as a
-# line break in any scalar style (a PyYAML limitation, not the preset format's)
-texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x85"), max_size=200)
-names = texts.map(str.strip).filter(bool)
+# free text for names and descriptions: no control characters (validation refuses them) except line
+# breaks and tabs in descriptions; bidi marks and joiners (format characters) are text
+texts = st.text(st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters="\n\t"), max_size=200)
+names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=60).map(str.strip).filter(bool)
 
 
 @st.composite

@@ -395,6 +395,8 @@ def test_duplicate_leaves_the_source_alone(lib, user_dir):
     ("x" * (NAME_MAX + 1), f"the name is too long ({NAME_MAX + 1} characters; at most {NAME_MAX})"),
     ("a/b", "cannot contain"), ("../escape", "cannot contain"), ("a\\b", "cannot contain"),
     ("C:calm", "cannot contain"), ("a\0b", "cannot contain"),
+    ("bell\x07", "a name cannot contain control characters (U+0007)"),
+    ("esc\x1b[2J", "a name cannot contain control characters (U+001B)"),
 ])
 def test_bad_names_are_refused_everywhere(lib, user_dir, bad, said):
     lib.save(calm())

@@ -749,3 +749,20 @@ def test_loading_never_writes_next_to_the_file(tmp_path):
     load_preset_file(good)
     load_preset_file(bad)
     assert {f.name: f.read_bytes() for f in tmp_path.iterdir()} == before
+
+
+@pytest.mark.parametrize("field,raw,code", [("name", r'"stan\x07dard"', "0007"), ("name", r'"a\tb"', "0009"),
+                                            ("description", r'"clear\e[2Jscreen"', "001B"),
+                                            ("rationale", r'"nul\0byte"', "0000")])
+def test_control_characters_written_as_escapes_are_refused_with_the_field(field, raw, code):
+    # escapes in a double-quoted scalar pass the YAML reader; the preset's validation refuses them
+    text, line = with_value(None, field, raw)
+    p = one_error(text)
+    assert (p.path, p.line) == (field, line)
+    assert p.message == f"contains the control character U+{code}: only plain text can be shown to the therapist"
+
+
+def test_line_breaks_tabs_and_bidi_marks_are_plain_text_in_a_description():
+    text, _ = with_value(None, "description", r'"two\tcolumns\nsecond line \u200fשלום"')
+    preset, problems = parse_preset_text(text, "f.yaml")
+    assert errors(problems) == [] and preset.description == "two\tcolumns\nsecond line \u200fשלום"
