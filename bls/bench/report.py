@@ -61,6 +61,14 @@ def json_safe(v):
     return v
 
 
+def _sizes(audio: dict) -> str:
+    """Block sizes as a person reads them: "256", or "10-262" when the clock varies them."""
+    lo, hi = audio.get("block_size_min"), audio.get("block_size_max")
+    if lo is None or hi is None:
+        return "no"
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
 def _get(d: dict, path: str):
     for key in path.split("."):
         if not isinstance(d, dict) or key not in d:
@@ -153,7 +161,7 @@ def soak(a) -> int:
         print(f"bls bench: {exc}", file=sys.stderr)
         return 1
     au = r["audio"]
-    print(f"audio: {au['clock']}; {au['blocks']} blocks of {au['block_sizes']} frames; "
+    print(f"audio: {au['clock']}; {au['blocks']} blocks of {_sizes(au)} frames; "
           f"latency requested {au['latency_requested_s']} s, actual {au['latency_actual_s']:.4f} s")
     cf = au["callback_fraction"]
     print(f"underflows: {au['underflows']} in {a.seconds:g} s; callback p50 {100 * cf['p50']:.2f} %, p99 "
@@ -210,7 +218,8 @@ def main(argv: list[str]) -> int:
     result["ratios"]["drift.max_abs_ms"] = ratio(drift.summary()["bls"]["max_abs_ms"],
                                                  drift.summary()["naive"]["max_abs_ms"])
     print(f"display: bls {bls_r['display']} / baseline {base_r['display']} on {bls_r['platform']} "
-          f"{bls_r['screen']['width']}x{bls_r['screen']['height']}; audio: {bls_r['audio']['clock']}")
+          f"{bls_r['screen']['width']}x{bls_r['screen']['height']}; audio: {bls_r['audio']['clock']}, "
+          f"{bls_r['audio']['blocks']} blocks of {_sizes(bls_r['audio'])} frames")
     print(table(result))
     if a.plot:
         try:

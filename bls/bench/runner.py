@@ -83,6 +83,8 @@ def _audio_figures(clock, requested_latency: float | None, log: _CallbackLog) ->
         "underflows": int(clock.stats.underflows),
         "latency_requested_s": requested_latency, "latency_actual_s": float(clock.latency_s),
         "block_sizes": sorted({int(b) for b in blocks})[:12], "blocks": int(len(blocks)),
+        "block_size_min": int(blocks.min()) if len(blocks) else None,
+        "block_size_max": int(blocks.max()) if len(blocks) else None,
     }
 
 

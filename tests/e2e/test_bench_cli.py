@@ -19,7 +19,8 @@ pytestmark = pytest.mark.e2e
 SECTIONS = {
     "visual": ["refresh_nominal_hz", "refresh_measured_hz", "interval_mean_ms", "interval_sd_ms", "interval_p50_ms",
                "interval_p99_ms", "interval_max_ms", "dropped_frames", "position_error_px"],
-    "audio": ["callback_fraction", "underflows", "latency_requested_s", "latency_actual_s", "block_sizes"],
+    "audio": ["callback_fraction", "underflows", "latency_requested_s", "latency_actual_s", "block_sizes",
+              "block_size_min", "block_size_max"],
     "sync": ["av_offset_max_abs_ms", "av_offset_sign_at_max"],
     "cost": ["cpu_percent_of_one_core", "rss_peak_mb", "startup_to_first_frame_s"],
 }
@@ -79,6 +80,7 @@ def test_every_figure_is_there_for_both_designs(bench, design):
     assert a["device"] is False and a["latency_requested_s"] is None
     assert a["block_sizes"] and all(isinstance(b, int) and b > 0 for b in a["block_sizes"])
     assert a["block_sizes"] == sorted(set(a["block_sizes"]))
+    assert a["block_size_min"] == a["block_sizes"][0] and a["block_size_max"] >= a["block_sizes"][-1]
     # sync
     assert _number(s["av_offset_max_abs_ms"]) and s["av_offset_max_abs_ms"] >= s["av_offset_p99_abs_ms"] >= 0
     assert s["av_offset_sign_at_max"] in (-1.0, 0.0, 1.0)
