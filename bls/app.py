@@ -97,7 +97,7 @@ class BlsApp(QObject):
 
         self.control.setScreen(therapist)
         ag = therapist.availableGeometry()
-        w, h = min(1180, ag.width() - 40), min(720, ag.height() - 40)
+        w, h = min(1180, ag.width() - 40), min(940, ag.height() - 40)  # everything in view on 1080p
         self.control.setGeometry(ag.x() + (ag.width() - w) // 2, ag.y() + (ag.height() - h) // 2, w, h)
         self.control.show()
         self._place(self.screen, fullscreen, note)

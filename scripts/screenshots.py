@@ -18,7 +18,7 @@ out.mkdir(parents=True, exist_ok=True)
 cfg = Path(tempfile.mkdtemp()) / "screens.json"
 screen = {"logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}
 cfg.write_text(json.dumps({"screens": [
-    {"name": "THERAPIST", "x": 0, "y": 0, "width": 1280, "height": 800, **screen},
+    {"name": "THERAPIST", "x": 0, "y": 0, "width": 1920, "height": 1080, **screen},
     {"name": "CLIENT", "x": 1280, "y": 0, "width": 1920, "height": 1080, **screen}], "windowFrameMargins": False}))
 os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={cfg}"
 os.environ.setdefault("BLS_CONFIG_DIR", tempfile.mkdtemp())

@@ -233,6 +233,10 @@ class ControlWindow(QMainWindow):
         self.gentle_check.setFocusPolicy(Qt.NoFocus)
         self.gentle_check.toggled.connect(self._gentle_toggled)
         lay.addWidget(self.gentle_check)
+        self.nothing_label = _hint()  # shown when neither the target nor the tone reaches the client
+        self.nothing_label.setObjectName("notice")
+        self.nothing_label.hide()
+        lay.addWidget(self.nothing_label)
         self.last_set = _hint("Space starts or pauses a set; Esc ends it gently. ↑/↓ change speed. "
                               "Presenter clickers: Page Down starts or pauses, Page Up or B stops.")
         lay.addWidget(self.last_set)
@@ -529,6 +533,17 @@ class ControlWindow(QMainWindow):
         self.presets.update_state()
         self.gentle_badge.setVisible(p.gentle)
         self.preview.set_look(Look.of_settings(self.session.effective))
+        self._warn_if_nothing_reaches_the_client()
+
+    def _warn_if_nothing_reaches_the_client(self) -> None:
+        p, audio = self.session.settings, self.session.audio_status
+        silent = "the tone is off" if not p.audio.enabled else ("there is no audio output" if not audio.ok else "")
+        if p.visual.show_target or not silent:
+            self.nothing_label.hide()
+            return
+        self.nothing_label.setText(f"Nothing reaches the client: the target is hidden and {silent}. "
+                                   "Show the target or turn the tone on.")
+        self.nothing_label.show()
 
     # ------------------------------------------------------------------ status
 
@@ -571,6 +586,7 @@ class ControlWindow(QMainWindow):
         mark = "●" if status.ok else "○"
         self.audio_label.setText(f"{mark} {status.summary}")
         self.audio_label.setToolTip(status.detail)
+        self._warn_if_nothing_reaches_the_client()
 
     def show_display_info(self, text: str, note: str = "") -> None:
         self.display_label.setText(text)

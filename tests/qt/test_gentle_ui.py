@@ -243,6 +243,27 @@ def test_eyes_closed_turns_the_target_off_and_keeps_the_tone(bls_app, qtbot):
     assert s.engine.settings.audio.enabled and s.engine.status.speed_cycles_per_s > 0
 
 
+def test_the_therapist_is_told_when_nothing_reaches_the_client(bls_app, qtbot):
+    from bls.audio.output import AudioStatus
+
+    c, s = bls_app.control, bls_app.session
+    assert not s.settings.audio.enabled and c.nothing_label.isHidden()  # tone off, target shown: fine
+    c.show_target.setChecked(False)  # eyes closed with the tone off: the client gets nothing at all
+    assert c.nothing_label.isVisible()
+    assert c.nothing_label.text().startswith("Nothing reaches the client: the target is hidden and the tone is off")
+    c.audio_check.setChecked(True)  # the tone on, but the tests have no audio output
+    qtbot.waitUntil(lambda: "there is no audio output" in c.nothing_label.text(), timeout=2000)
+    assert c.nothing_label.isVisible()
+    s.audio_status = AudioStatus(True, "Audio: a sound card")  # a device that plays
+    s.audioStatusChanged.emit(s.audio_status)
+    assert c.nothing_label.isHidden()
+    s.audio_status = AudioStatus(False, "No audio output", "unplugged")
+    s.audioStatusChanged.emit(s.audio_status)
+    assert c.nothing_label.isVisible()
+    c.show_target.setChecked(True)
+    assert c.nothing_label.isHidden()
+
+
 # --------------------------------------------------------------------------- the client badge
 
 
