@@ -98,7 +98,9 @@ class BlsApp(QObject):
         self.control.setScreen(therapist)
         ag = therapist.availableGeometry()
         w, h = min(1180, ag.width() - 40), min(940, ag.height() - 40)  # everything in view on 1080p
-        self.control.setGeometry(ag.x() + (ag.width() - w) // 2, ag.y() + (ag.height() - h) // 2, w, h)
+        # one screen: the control window to the left, leaving the client window (top right) in view
+        x = ag.x() + 20 if therapist is self.screen else ag.x() + (ag.width() - w) // 2
+        self.control.setGeometry(x, ag.y() + (ag.height() - h) // 2, w, h)
         self.control.show()
         self._place(self.screen, fullscreen, note)
         self._update_badge()

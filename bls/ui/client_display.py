@@ -92,8 +92,8 @@ class _ClientWindowMixin:
             self.setGeometry(geo)  # without a window manager showFullScreen keeps the old size
         else:
             self.setFlags(Qt.Window)
-            w, h = int(geo.width() * 0.5), int(geo.height() * 0.5)
-            self.setGeometry(geo.x() + geo.width() - w - 40, geo.y() + 60, w, h)
+            w, h = int(geo.width() * 0.36), int(geo.height() * 0.36)  # beside a 1180-px control window on 1080p
+            self.setGeometry(geo.x() + geo.width() - w - 20, geo.y() + 60, w, h)
             self.showNormal()
         rate = screen.refreshRate()
         if rate and rate > 1:

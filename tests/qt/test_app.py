@@ -69,6 +69,25 @@ def test_one_screen_opens_a_window_and_says_so(tmp_path):
     assert out.stdout.startswith("False True Only one screen is connected")
 
 
+def test_on_one_1080p_screen_the_two_windows_sit_side_by_side(tmp_path):
+    cfg = tmp_path / "one.json"
+    cfg.write_text(json.dumps({"screens": [{"name": "ONLY", "x": 0, "y": 0, "width": 1920, "height": 1080,
+                                            "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}],
+                               "windowFrameMargins": False}))
+    code = (
+        "from PySide6.QtWidgets import QApplication\n"
+        "from bls.app import BlsApp\n"
+        "a = QApplication([])\n"
+        "app = BlsApp(a, preset='standard', no_audio=True)\n"
+        "c, d = app.control.frameGeometry(), app.display.geometry()\n"
+        "print(c.intersects(d), c.left() >= 0, d.right() < 1920, abs(d.width() / d.height() - 16 / 9) < 0.01)\n"
+        "app.shutdown()\n")
+    env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={cfg}")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True", "True", "True"]
+
+
 def press(widget, key):
     QTest.keyClick(widget, key)
 
