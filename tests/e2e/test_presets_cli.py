@@ -101,7 +101,7 @@ MALFORMED = {
                     ":3: error: visual.target_color: 'red' is not a colour like \"#1d2126\""),
     "list.yaml": ("- name: x\n", ": error: the file is a list, expected a mapping of preset fields"),
     "section-list.yaml": ("name: x\nmotion: [1, 2]\n",
-                          ":2: error: motion: expected a mapping of motion settings, got [1, 2]"),
+                          ":2: error: motion: expected a mapping of motion settings, got a list"),
     "empty.yaml": ("", ": error: the file is empty, expected a mapping of preset fields"),
     "blank.yaml": ("  \n\n", ": error: the file is empty, expected a mapping of preset fields"),
     "no-name.yaml": ("motion: {}\n", ": error: name: missing: every preset needs a name"),

@@ -177,7 +177,7 @@ def test_unknown_keys_are_warnings_and_the_preset_still_loads(text, where):
 
 @pytest.mark.parametrize("text,what", [
     ("", "empty"), ("# only a comment\n", "empty"), ("   \n\n", "empty"),
-    ("- name: x\n- name: y\n", "list"), ("just words\n", "str"), ("42\n", "int"),
+    ("- name: x\n- name: y\n", "a list"), ("just words\n", "the text 'just words'"), ("42\n", "the number 42"),
 ])
 def test_files_that_are_not_a_mapping(text, what):
     p, problems = parse_preset_text(text)
