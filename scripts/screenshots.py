@@ -31,7 +31,9 @@ from bls.ui.style import apply_style  # noqa: E402
 
 qapp = QApplication([])
 apply_style(qapp)
-app = BlsApp(qapp, preset=preset, client_screen="CLIENT", no_audio=True)
+# the tone stays on, as in the preset (no_audio would untick it and mark the preset modified); this
+# machine may have no sound card, so the status bar says so
+app = BlsApp(qapp, preset=preset, client_screen="CLIENT", audio_device=os.environ.get("BLS_AUDIO_DEVICE"))
 app.start_set()
 loop = QEventLoop()
 QTimer.singleShot(int(wait_s * 1000), loop.quit)
