@@ -11,7 +11,7 @@ from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QScreen
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QTextEdit
 
-from .audio.output import settle_interpreter
+from .audio.output import output_devices, settle_interpreter
 from .core.library import PresetLibrary
 from .core.paths import config_dir
 from .core.preset import Preset
@@ -75,7 +75,8 @@ class BlsApp(QObject):
         settings = self.library.get(name)
         if no_audio:
             settings = settings.with_("audio", enabled=False)
-        self.session = Session(settings, audio_device or os.environ.get("BLS_AUDIO_DEVICE") or None)
+        audio_device = audio_device or os.environ.get("BLS_AUDIO_DEVICE") or self.ui_state.value("audio_device") or None
+        self.session = Session(settings, audio_device)
         self.session.log_path = log
         self.session.display_info = self.display_info
 
@@ -84,7 +85,8 @@ class BlsApp(QObject):
         look = Look.of_settings(self.session.effective)
         self.display = create_client_display(self.session, look, self.screen.refreshRate())
         screens = [(s.name(), screen_label(s)) for s in QGuiApplication.screens()]
-        self.control = ControlWindow(self.session, self.library, screens, self.screen.name(), name)
+        self.control = ControlWindow(self.session, self.library, screens, self.screen.name(), name, output_devices)
+        self.control.outputChosen.connect(self.choose_output)
         self.session.confirm_unlock = lambda violations: self.control.ask_unlock(violations)
         self.control.client_badge.setChecked(self.ui_state.value("client_badge", False, type=bool))
         self.control.client_badge.toggled.connect(self._client_badge_toggled)
@@ -97,7 +99,7 @@ class BlsApp(QObject):
 
         self.control.setScreen(therapist)
         ag = therapist.availableGeometry()
-        w, h = min(1180, ag.width() - 40), min(940, ag.height() - 40)  # everything in view on 1080p
+        w, h = min(1180, ag.width() - 40), min(980, ag.height() - 40)  # everything in view on 1080p
         # one screen: the control window to the left, leaving the client window (top right) in view
         x = ag.x() + 20 if therapist is self.screen else ag.x() + (ag.width() - w) // 2
         self.control.setGeometry(x, ag.y() + (ag.height() - h) // 2, w, h)
@@ -125,6 +127,13 @@ class BlsApp(QObject):
         self._show_info()
         self.control.raise_()
         self.control.activateWindow()
+
+    def choose_output(self, device: str | None) -> None:
+        """The therapist picked an audio output (or the same one again, to retry it)."""
+        self.ui_state.setValue("audio_device", device or "")
+        if not self.session.set_audio_device(device):
+            self.control.statusBar().showMessage(
+                f"The tone moves to “{device or 'the system default output'}” when this set ends.", 8000)
 
     def move_client(self, name: str) -> None:
         self._client_name = name

@@ -44,6 +44,7 @@ class Session(QObject):
         self.engine = StimulusEngine(settings)
         self.anchor_map = AnchorMap(SAMPLE_RATE)
         self.clock, self.audio_status = open_clock(self.engine, settings.audio.enabled, audio_device)
+        self._clock_device = audio_device  # the output the current clock was opened for
         self.status: Status = self.engine.status
         self.display_info = lambda: {}  # set by the app: client screen, refresh rate, dropped frames
         self.records: list[dict] = []
@@ -135,18 +136,34 @@ class Session(QObject):
         if not self._switch_pending or self.engine.status.state != IDLE:
             return
         self._switch_pending = False
-        if self.settings.audio.enabled == self.clock.is_device:
+        want = self.settings.audio.enabled
+        if want == self.clock.is_device and (not want or self._clock_device == self.audio_device):
             return
+        self._reopen_clock()
+
+    def _reopen_clock(self) -> None:
         self.clock.stop()
         self.clock, self.audio_status = open_clock(self.engine, self.settings.audio.enabled, self.audio_device)
+        self._clock_device = self.audio_device
         self.audioStatusChanged.emit(self.audio_status)
+
+    def set_audio_device(self, device: str | None) -> bool:
+        """Play through ``device`` (None: the system's default output). Chosen again, the same output
+        is tried again (headphones plugged in). Like every clock change this happens between sets;
+        returns whether it happened now (False: when the running set ends)."""
+        self.audio_device = device
+        if not self.settings.audio.enabled:
+            return True  # nothing plays: the output is opened when the tone is turned on
+        if self.engine.status.state != IDLE:
+            self._switch_pending = True
+            return False
+        self._reopen_clock()
+        return True
 
     def retry_audio(self) -> None:
         """Try the sound card again (e.g. after plugging in headphones)."""
         if self.engine.status.state == IDLE and not isinstance(self.clock, DeviceClock):
-            self.clock.stop()
-            self.clock, self.audio_status = open_clock(self.engine, self.settings.audio.enabled, self.audio_device)
-            self.audioStatusChanged.emit(self.audio_status)
+            self._reopen_clock()
 
     # ------------------------------------------------------------------ polling
 

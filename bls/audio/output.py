@@ -226,8 +226,8 @@ def open_clock(engine: StimulusEngine, want_audio: bool, device=None) -> tuple[_
                                       f"output latency {clock.latency_s * 1000:.0f} ms (compensated)", clock.name)
         except Exception as exc:  # PortAudioError, RuntimeError (no library), ValueError (bad device)
             status = AudioStatus(False, "No sound: " + explain_audio_error(exc, device),
-                                 "The target runs on the system clock. Connect headphones or choose another "
-                                 f"output, then turn the tone off and on again. (For support: {exc})")
+                                 "The target runs on the system clock. Connect headphones and choose the output "
+                                 f"again under Sound, or choose another one. (For support: {exc})")
     else:
         status = AudioStatus(False, "Audio off", "The target runs on the system clock.")
     clock = MonotonicClock(engine)

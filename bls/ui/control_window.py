@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter
@@ -143,14 +144,42 @@ class Preview(QWidget):
         p.end()
 
 
+class OutputCombo(QComboBox):
+    """The audio outputs, listed afresh each time the list opens (headphones plugged in meanwhile)."""
+
+    def __init__(self, list_outputs: Callable[[], list[str]]):
+        super().__init__()
+        self.list_outputs = list_outputs
+        self.setToolTip("Where the tone plays. Choosing an output again tries it again, e.g. after plugging "
+                        "in headphones. A new output takes over between sets.")
+
+    def refresh(self, current: str | None) -> None:
+        self.blockSignals(True)
+        self.clear()
+        self.addItem("System default output", None)
+        names = self.list_outputs()
+        for name in names:
+            self.addItem(name, name)
+        if current is not None and current not in names:
+            self.addItem(f"{current}  (not connected)", current)
+        self.setCurrentIndex(max(0, self.findData(current)))
+        self.blockSignals(False)
+
+    def showPopup(self) -> None:  # noqa: N802 - Qt API
+        self.refresh(self.currentData())
+        super().showPopup()
+
+
 class ControlWindow(QMainWindow):
     presetChosen = Signal(str)
     clientScreenChosen = Signal(str)
+    outputChosen = Signal(object)  # an output's name, or None for the system default
 
     def __init__(self, session, library, screens: list[tuple[str, str]], client_screen: str | None,
-                 loaded: str | None):
+                 loaded: str | None, list_outputs: Callable[[], list[str]] = lambda: []):
         super().__init__()
         self.session = session
+        self.list_outputs = list_outputs
         self.library = library
         self._loading = False
         self.presets = PresetPanel(library, session, loaded)
@@ -373,8 +402,13 @@ class ControlWindow(QMainWindow):
         g.addWidget(QLabel("Pan"), 3, 0)
         g.addWidget(self.depth_slider, 3, 1)
         g.addWidget(self.pan_mode, 3, 2)
+        self.output_combo = OutputCombo(self.list_outputs)
+        self.output_combo.refresh(self.session.audio_device)
+        self.output_combo.activated.connect(lambda i: self.outputChosen.emit(self.output_combo.itemData(i)))
+        g.addWidget(QLabel("Output"), 4, 0)
+        g.addWidget(self.output_combo, 4, 1, 1, 2)
         g.addWidget(_hint(f"Level never exceeds {LEVEL_CAP_DBFS:.0f} dBFS. Start quiet and ask the client."),
-                    4, 0, 1, 3)
+                    5, 0, 1, 3)
         g.setColumnStretch(1, 1)
         lay.addLayout(g)
         col.addWidget(card)
