@@ -335,6 +335,15 @@ def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None 
     return Preset(**top), problems
 
 
+def _plain_yaml_problem(what: str) -> str:
+    """PyYAML's words, with the ones a hand edit most often causes said plainly."""
+    if "'\\t'" in what:  # "found character '\t' that cannot start any token"
+        return "a tab is used to indent; indent with spaces (two per level, as bls writes it)"
+    if "mapping values are not allowed here" in what:
+        return "a ':' where none can be: a missing line break or indent, or text that needs quotes"
+    return what
+
+
 def parse_preset_text(text: str, source: str = "<preset>") -> tuple[Preset | None, list[Problem]]:
     try:
         data = yaml.safe_load(text)
@@ -351,7 +360,7 @@ def parse_preset_text(text: str, source: str = "<preset>") -> tuple[Preset | Non
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else None
         what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return None, [Problem(source, "", f"not valid YAML: {what}", line)]
+        return None, [Problem(source, "", f"not valid YAML: {_plain_yaml_problem(what)}", line)]
     except ValueError as exc:  # e.g. an integer longer than Python converts
         return None, [Problem(source, "", "not valid YAML: a number far too long to be a setting",
                               _long_number_line(text))]
