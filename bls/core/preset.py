@@ -339,6 +339,9 @@ def _plain_yaml_problem(what: str) -> str:
     """PyYAML's words, with the ones a hand edit most often causes said plainly."""
     if "'\\t'" in what:  # "found character '\t' that cannot start any token"
         return "a tab is used to indent; indent with spaces (two per level, as bls writes it)"
+    for opening, closing in (("[", "]"), ("{", "}")):
+        if f"expected ',' or '{closing}'" in what:
+            return f"a '{opening}' is not closed by a matching '{closing}' (or a comma is missing between items)"
     if "mapping values are not allowed here" in what:
         return "a ':' where none can be: a missing line break or indent, or text that needs quotes"
     return what

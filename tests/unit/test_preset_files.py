@@ -769,3 +769,17 @@ def test_line_breaks_tabs_and_bidi_marks_are_plain_text_in_a_description():
     text, _ = with_value(None, "description", r'"two\tcolumns\nsecond line \u200fשלום"')
     preset, problems = parse_preset_text(text, "f.yaml")
     assert errors(problems) == [] and preset.description == "two\tcolumns\nsecond line \u200fשלום"
+
+
+@pytest.mark.parametrize("text, line, said", [
+    ("name: x\n\tmotion: {}\n", 2, "a tab is used to indent; indent with spaces (two per level, as bls writes it)"),
+    ("name: x\nmotion:\n  path: [horizontal\n  profile: linear\n", 4,
+     "a '[' is not closed by a matching ']' (or a comma is missing between items)"),
+    ("name: x\nmotion: {path: horizontal\naudio: {}\n", 3,
+     "a '{' is not closed by a matching '}' (or a comma is missing between items)"),
+    ("name: x\nmotion:\n  path: horizontal: left\n", 3,
+     "a ':' where none can be: a missing line break or indent, or text that needs quotes"),
+])
+def test_the_usual_hand_edit_slips_are_explained_in_plain_words(text, line, said):
+    p = one_error(text)
+    assert (p.line, p.message) == (line, f"not valid YAML: {said}")
