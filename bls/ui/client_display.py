@@ -144,10 +144,12 @@ class RasterClientWindow(_ClientWindowMixin, QRasterWindow):
         # where the target will be when this frame is seen, with room for the paint-time shift
         period = 1.0 / self.core.refresh_hz
         look = self.core.glide.at(now)
-        region = QRegion(self._painted) | QRegion(QRect(0, 0, 1, 1))
-        for dt in (0.0, period):
-            region |= QRegion(self._target_rect(self.core.source.sample_at(now + self.core.lead_s + dt), look))
-        self.update(region)
+        # the whole stretch the target sweeps from where it was drawn to where it may be drawn (up to
+        # two periods late): one rectangle, so no strip between two positions is left out of the repaint
+        swept = QRect(self._painted)
+        for dt in (0.0, 0.5 * period, period, 1.5 * period, 2 * period):  # half periods: reversals too
+            swept = swept.united(self._target_rect(self.core.source.sample_at(now + self.core.lead_s + dt), look))
+        self.update(QRegion(swept) | QRegion(QRect(0, 0, 1, 1)))
 
     def paintEvent(self, ev) -> None:  # noqa: N802 - Qt API
         now = time.monotonic()

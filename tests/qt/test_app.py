@@ -119,6 +119,23 @@ def test_keys_work_in_the_client_display_too(bls_app, qtbot):
     assert [r["stop_reason"] for r in s.records] == ["stopped", "stopped"]
 
 
+def test_typing_a_decimal_into_a_number_field_mid_set_does_not_stop_the_set(bls_app, qtbot):
+    s, c = bls_app.session, bls_app.control
+    c.start_button.click()
+    qtbot.waitUntil(lambda: s.status.state == RUNNING, timeout=2000)
+    for field, text, value in ((c.speed_spin, "0.8", 0.8), (c.fade_in, "2.5", 2.5)):
+        field.setFocus()
+        field.selectAll()
+        QTest.keyClicks(field, text)
+        QTest.keyClick(field, Qt.Key_Return)
+        assert field.value() == pytest.approx(value)
+        wait_ms(100)
+        assert s.status.state == RUNNING and not s.records  # '.' was typed, not taken as Stop
+    c.centralWidget().setFocus()
+    QTest.keyClick(c, Qt.Key_Period)  # outside a field '.' still stops (presenter clickers send it)
+    qtbot.waitUntil(lambda: s.status.state == IDLE, timeout=4000)
+
+
 def test_up_down_change_speed_and_the_controls_follow(bls_app):
     s, c = bls_app.session, bls_app.control
     press(c, Qt.Key_Up)

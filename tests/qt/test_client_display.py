@@ -152,3 +152,44 @@ def test_visual_changes_glide_instead_of_jumping():
     shown = g2.at(0.2)
     g2.set(a, now=0.2)
     assert g2.at(0.2) == shown
+
+
+class MovingClock:
+    """A fast target (2 cycles/s): each display time maps to the engine's frame for that time."""
+
+    def __init__(self, engine, t0):
+        self.engine, self.t0 = engine, t0
+
+    def sample_at(self, t):
+        return self.engine.sample(min(self.engine.next_frame - 1, max(0.0, (t - self.t0) * SAMPLE_RATE)))
+
+
+def test_a_partial_repaint_covers_the_whole_sweep_of_a_fast_target(display, monkeypatch):
+    # a repaint that comes late draws the target between the positions predicted for it: the region
+    # must cover that whole stretch, or the target is cut by a stripe of the old frame
+    import time
+
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QRegion
+
+    preset = Preset().with_("motion", speed_cycles_per_s=2.0, set_mode="free")
+    engine = run_engine(preset, 8.0)
+    win = display(preset, MovingClock(engine, time.monotonic() - 1.0))
+    if not hasattr(win, "_frame_due"):
+        pytest.skip("OpenGL window: every frame repaints the whole window")
+    wait_ms(200)
+    asked = []
+    monkeypatch.setattr(win, "update", lambda *a: asked.append(a[0] if a else None))
+    period = 1.0 / win.core.refresh_hz
+    for _ in range(40):
+        asked.clear()
+        now = time.monotonic()
+        win._full = False
+        win._frame_due()
+        assert asked and isinstance(asked[0], QRegion)
+        look = win.core.glide.at(now)
+        for late in (0.25, 0.5, 1.0, 1.5):  # paint up to 1.5 periods after the prediction
+            r = win._target_rect(win.core.source.sample_at(now + win.core.lead_s + late * period), look)
+            assert (QRegion(r) - asked[0]).isEmpty(), (late, r, asked[0].boundingRect())
+        win._painted = QRect(win._target_rect(win.core.source.sample_at(now + win.core.lead_s), look))
+        wait_ms(7)
