@@ -19,7 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from . import __version__
-from .audio.output import AudioStatus, DeviceClock, open_clock
+from .audio.output import AudioStatus, DeviceClock, MonotonicClock, open_clock
 from .core.clock import AnchorMap
 from .core.engine import IDLE, SAMPLE_RATE, FrameSample, SetResult, Status, StimulusEngine
 from .core import gentle
@@ -179,11 +179,25 @@ class Session(QObject):
         if st != prev:
             self.statusChanged.emit(st)
         self._switch_clock_if_due()
-        if self.clock.error and self.clock.is_device:
-            err = self.clock.error
-            self.clock.error = None
-            self.audio_status = AudioStatus(False, "Audio stopped", f"the audio callback failed: {err}")
-            self.audioStatusChanged.emit(self.audio_status)
+        if self.clock.is_device and not self.clock.alive(time.monotonic()):
+            self._fall_back_to_the_system_clock(self.clock.error or "no audio for more than 0.5 s")
+
+    def _fall_back_to_the_system_clock(self, why: str) -> None:
+        """The output died (unplugged, a driver error): the system clock takes over at once, so the
+        set runs on and can be stopped; the output is tried again when the set ends."""
+        try:
+            self.clock.stop()
+        except Exception:  # noqa: BLE001 - a dead stream may refuse to stop; it is dropped either way
+            pass
+        self.clock = MonotonicClock(self.engine)
+        self.clock.start()
+        self._clock_device = None
+        self._switch_pending = True  # retry the output between sets
+        self.audio_status = AudioStatus(
+            False, "No sound: the audio output stopped",
+            "The target runs on the system clock; the set can be stopped as usual. Check the headphones, "
+            f"then choose the output again under Sound. (For support: {why})")
+        self.audioStatusChanged.emit(self.audio_status)
 
     def _record(self, result: SetResult) -> None:
         info = dict(self.display_info())

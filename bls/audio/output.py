@@ -21,6 +21,8 @@ from ..core.engine import SAMPLE_RATE, StimulusEngine
 REQUESTED_LATENCY_S = 0.08  # latency costs nothing in sync: the anchor compensates for it
 MONOTONIC_LEAD_S = 0.04  # the stand-in works this far ahead, like a sound card's buffer
 MONOTONIC_TICK_S = 0.005
+#: a clock that rendered nothing for this long is dead (a sound card calls back every few ms to ~0.1 s)
+STALL_S = 0.5
 #: how long another thread may keep the GIL while the audio callback waits for it (s)
 GIL_SWITCH_INTERVAL_S = 0.0005
 
@@ -88,6 +90,14 @@ class _Clock:
         self.anchor: Anchor | None = None
         self.stats = CallbackStats()
         self.error: str | None = None
+        self.last_block_at: float | None = None  # monotonic time of the last block rendered
+
+    def alive(self, now: float) -> bool:
+        """Whether the clock still advances: no error, and a block rendered within STALL_S (once
+        started). A clock that died mid-set must be replaced, or the set could never end."""
+        if self.error is not None:
+            return False
+        return self.last_block_at is None or now - self.last_block_at <= STALL_S
 
     def _advance(self, n: int, out: np.ndarray | None) -> int:
         """Process ``n`` frames in engine-sized pieces; returns the first frame."""
@@ -131,6 +141,7 @@ class MonotonicClock(_Clock):
                     self.error = repr(exc)
                     return
                 self.stats.record(time.perf_counter() - t_in, n)
+            self.last_block_at = now
             self._stop.wait(MONOTONIC_TICK_S)
 
     def stop(self) -> None:
@@ -187,9 +198,11 @@ class DeviceClock(_Clock):
         else:
             self.timestamps_bad += 1
         self.anchor = Anchor(first, t, self.epoch)
+        self.last_block_at = now
         self.stats.record(time.perf_counter() - t_in, frames)
 
     def start(self) -> None:
+        self.last_block_at = time.monotonic()  # the first callback is due within the latency
         self.stream.start()
 
     def stop(self) -> None:

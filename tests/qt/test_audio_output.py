@@ -139,3 +139,24 @@ def test_the_output_is_remembered_for_the_next_launch(app, opened, qapp):
         assert opened[-1] == (True, None) and third.control.output_combo.currentData() is None
     finally:
         third.shutdown()
+
+
+def test_an_output_that_dies_mid_set_hands_over_to_the_system_clock_and_is_retried_after(app, opened, qtbot):
+    c, s = app.control, app.session
+    choose(c.output_combo, "Headphones (USB)")
+    c.start_button.click()
+    qtbot.waitUntil(lambda: s.status.state == RUNNING, timeout=2000)
+    card = s.clock
+    n = len(opened)
+    card.stop()  # unplugged: no more callbacks, the engine no longer advances on this clock
+    qtbot.waitUntil(lambda: s.clock is not card, timeout=3000)
+    assert not s.clock.is_device and s.status.state == RUNNING  # the set runs on, on the system clock
+    assert s.audio_status.summary == "No sound: the audio output stopped"
+    assert c.audio_label.text().endswith("No sound: the audio output stopped")
+    frame = s.engine.next_frame
+    qtbot.waitUntil(lambda: s.engine.next_frame > frame + 4800, timeout=2000)  # time moves again
+    QTest.keyClick(c, Qt.Key_Escape)
+    qtbot.waitUntil(lambda: s.status.state == IDLE, timeout=4000)  # and the set can be stopped
+    assert s.records[-1]["stop_reason"] == "stopped"
+    qtbot.waitUntil(lambda: len(opened) > n, timeout=2000)  # between sets the output is tried again
+    assert opened[-1] == (True, "Headphones (USB)") and s.clock.is_device
