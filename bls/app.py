@@ -111,9 +111,11 @@ class BlsApp(QObject):
         self._info_timer.timeout.connect(self._show_info)
         self._info_timer.start()
         self._show_info()
-        bad = sorted({p.source for p in self.library.errors()})
+        bad = {p.source for p in self.library.errors()}
         if bad:
-            self.control.statusBar().showMessage(f"Some preset files could not be loaded: {', '.join(bad)}", 15000)
+            n = len(bad)
+            self.control.statusBar().showMessage(
+                f"{n} preset file{'s' if n > 1 else ''} could not be loaded: see Preset for which and why.", 15000)
 
     # ------------------------------------------------------------------ screens
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFrame, QGridLayout,
+from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFrame, QGridLayout,
                                QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSizePolicy,
                                QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
@@ -144,6 +144,14 @@ class Preview(QWidget):
         p.end()
 
 
+class _WheelGuard(QObject):
+    """Swallows wheel events on a control that does not have the focus (click it first to use the
+    wheel on it), so scrolling the window never changes a setting by accident."""
+
+    def eventFilter(self, obj, ev) -> bool:  # noqa: N802 - Qt API
+        return ev.type() == QEvent.Wheel and not obj.hasFocus()
+
+
 class OutputCombo(QComboBox):
     """The audio outputs, listed afresh each time the list opens (headphones plugged in meanwhile)."""
 
@@ -197,7 +205,8 @@ class ControlWindow(QMainWindow):
         outer.addWidget(self._build_right(), 4)
         self.audio_label = QLabel()
         self.display_label = QLabel()
-        self.statusBar().addWidget(self.audio_label, 1)
+        # both permanent: a passing message (saved, restored ...) never hides or overlaps them
+        self.statusBar().addPermanentWidget(self.audio_label)
         self.statusBar().addPermanentWidget(self.display_label)
         self.statusBar().setSizeGripEnabled(False)
         self._clock = QTimer(self)
@@ -212,6 +221,13 @@ class ControlWindow(QMainWindow):
         session.settingsChanged.connect(self._settings_from_session)
         session.setFinished.connect(self._set_finished)
         self.resize(1180, 700)
+        # a wheel turned over the column (to scroll it) must never change a setting it passes over
+        self._wheel_guard = _WheelGuard(self)
+        for cls in (QComboBox, QAbstractSpinBox, QSlider):
+            for w in self.findChildren(cls):
+                if w.focusPolicy() == Qt.WheelFocus:
+                    w.setFocusPolicy(Qt.StrongFocus)
+                w.installEventFilter(self._wheel_guard)
         page.setFocus()
 
     # ------------------------------------------------------------------ layout

@@ -136,6 +136,31 @@ def test_typing_a_decimal_into_a_number_field_mid_set_does_not_stop_the_set(bls_
     qtbot.waitUntil(lambda: s.status.state == IDLE, timeout=4000)
 
 
+def wheel(widget, notches: int) -> None:
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    ev = QWheelEvent(pos, QPointF(widget.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, 120 * notches),
+                     Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(widget, ev)
+
+
+def test_a_wheel_turned_over_a_control_without_focus_changes_nothing(bls_app):
+    s, c = bls_app.session, bls_app.control
+    before = s.settings
+    c.centralWidget().setFocus()
+    for w in (c.tone_combo, c.path_combo, c.mode_combo, c.screen_combo, c.speed_spin, c.speed_slider, c.fade_in,
+              c.level_slider.slider, c.output_combo, c.presets.combo):
+        wheel(w, -2)
+        wheel(w, 3)
+    assert s.settings == before and c.presets.loaded == "standard"
+    c.speed_spin.setFocus()  # clicked first: then the wheel is the therapist's intent
+    wheel(c.speed_spin, 1)
+    assert s.settings.motion.speed_cycles_per_s > before.motion.speed_cycles_per_s
+
+
 def test_up_down_change_speed_and_the_controls_follow(bls_app):
     s, c = bls_app.session, bls_app.control
     press(c, Qt.Key_Up)
