@@ -111,11 +111,11 @@ class BlsApp(QObject):
         self._info_timer.timeout.connect(self._show_info)
         self._info_timer.start()
         self._show_info()
-        bad = {p.source for p in self.library.errors()}
+        bad = sorted({Path(p.source).name for p in self.library.errors()})
         if bad:
-            n = len(bad)
+            n, names = len(bad), ", ".join(bad[:3]) + (" …" if len(bad) > 3 else "")
             self.control.statusBar().showMessage(
-                f"{n} preset file{'s' if n > 1 else ''} could not be loaded: see Preset for which and why.", 15000)
+                f"{n} preset file{'s' if n > 1 else ''} could not be loaded ({names}): see Preset for why.", 15000)
 
     # ------------------------------------------------------------------ screens
 
