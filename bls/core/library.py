@@ -49,8 +49,8 @@ def check_name(name: str) -> str:
     name = " ".join(name.split())
     if len(name) > NAME_MAX:
         raise LibraryError(f"the name is too long ({len(name)} characters; at most {NAME_MAX})")
-    if any(c in name for c in "/\\:\0"):
-        raise LibraryError("a name cannot contain / \\ or :")
+    if any(c in name for c in "/\\:"):
+        raise LibraryError("a name cannot contain “/”, “\\” or “:”")
     if (bad := control_character(name)) is not None:
         raise LibraryError(f"a name cannot contain control characters (U+{ord(bad):04X})")
     return name

@@ -241,6 +241,15 @@ def _unknown(key: str, section: str | None) -> str:
     return f"unknown setting {key!r} (ignored); known here: {', '.join(here)}"
 
 
+#: the control characters each text field may hold (line breaks and tabs in the free text only)
+TEXT_CONTROLS_ALLOWED = {"name": "", "description": "\n\t", "rationale": "\n\t"}
+
+
+def plain_text(text: str, allowed: str = "") -> str:
+    """``text`` with every control character other than ``allowed`` replaced by a space."""
+    return "".join(" " if c not in allowed and unicodedata.category(c) == "Cc" else c for c in text)
+
+
 def _kind(value: Any) -> str:
     """What a YAML value is, in words: "a list", "the text 'fast'", "the number 3"."""
     if isinstance(value, list):
@@ -314,10 +323,15 @@ def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None 
         elif key in ("name", "description", "rationale"):
             if not isinstance(value, str) or (key == "name" and not value.strip()):
                 problems.append(Problem(source, key, f"{value!r} is not " + ("a non-empty name" if key == "name" else "text"), ln))
-            elif (bad := control_character(value, allowed="" if key == "name" else "\n\t")) is not None:
-                problems.append(Problem(source, key, f"contains the control character U+{ord(bad):04X}: "
-                                        "only plain text can be shown to the therapist", ln))
             else:
+                value = value.strip() if key == "name" else value
+                allowed = TEXT_CONTROLS_ALLOWED[key]
+                if (bad := control_character(value, allowed)) is not None:
+                    # pasted text can carry them (a soft line break from a word processor): the preset
+                    # still loads, never lost; the therapist is told, and the next save writes plain text
+                    problems.append(Problem(source, key, f"contains the control character U+{ord(bad):04X} "
+                                            "(shown as a space)", ln, "warning"))
+                    value = plain_text(value, allowed)
                 top[key] = value.strip() if key == "name" else value
         elif key == "gentle":
             if not isinstance(value, bool):
@@ -392,11 +406,12 @@ def load_preset_file(path: Path) -> tuple[Preset | None, list[Problem]]:
 
 def preset_to_mapping(p: Preset) -> dict[str, Any]:
     """Stable, logical key order: who it is, what it does, then the settings."""
-    out: dict[str, Any] = {"schema_version": p.schema_version, "name": p.name}
+    # what bls writes is plain text, whatever was pasted into a field
+    out: dict[str, Any] = {"schema_version": p.schema_version, "name": plain_text(p.name).strip()}
     if p.description:
-        out["description"] = p.description
+        out["description"] = plain_text(p.description, TEXT_CONTROLS_ALLOWED["description"])
     if p.rationale:
-        out["rationale"] = p.rationale
+        out["rationale"] = plain_text(p.rationale, TEXT_CONTROLS_ALLOWED["rationale"])
     out["gentle"] = p.gentle
     for section in SECTIONS:
         sec = getattr(p, section)

@@ -209,7 +209,7 @@ def test_export_then_validate_ok_and_import_elsewhere_equal(tmp_path):
                          "desensitisation, eyes-closed"),
     (["export", "nosuch", "out.yaml"], "bls presets: no preset named 'nosuch'; available: standard,"),
     (["import", "{builtin}"], "bls presets: a preset named 'slow' already exists: import it under another name"),
-    (["import", "{builtin}", "--name", "a/b"], "bls presets: a name cannot contain / \\ or :"),
+    (["import", "{builtin}", "--name", "a/b"], "bls presets: a name cannot contain “/”, “\\” or “:”"),
     (["import", "{builtin}", "--name", "gentle"], "bls presets: a preset named 'gentle' already exists"),
 ])
 def test_errors_exit_1_with_one_message_line(tmp_path, args, said):

@@ -394,7 +394,7 @@ def test_duplicate_leaves_the_source_alone(lib, user_dir):
     ("", "a preset needs a name"), ("   ", "a preset needs a name"), ("\n\t", "a preset needs a name"),
     ("x" * (NAME_MAX + 1), f"the name is too long ({NAME_MAX + 1} characters; at most {NAME_MAX})"),
     ("a/b", "cannot contain"), ("../escape", "cannot contain"), ("a\\b", "cannot contain"),
-    ("C:calm", "cannot contain"), ("a\0b", "cannot contain"),
+    ("C:calm", "cannot contain"), ("a\0b", "a name cannot contain control characters (U+0000)"),
     ("bell\x07", "a name cannot contain control characters (U+0007)"),
     ("esc\x1b[2J", "a name cannot contain control characters (U+001B)"),
 ])

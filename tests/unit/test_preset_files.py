@@ -754,15 +754,36 @@ def test_loading_never_writes_next_to_the_file(tmp_path):
     assert {f.name: f.read_bytes() for f in tmp_path.iterdir()} == before
 
 
-@pytest.mark.parametrize("field,raw,code", [("name", r'"stan\x07dard"', "0007"), ("name", r'"a\tb"', "0009"),
-                                            ("description", r'"clear\e[2Jscreen"', "001B"),
-                                            ("rationale", r'"nul\0byte"', "0000")])
-def test_control_characters_written_as_escapes_are_refused_with_the_field(field, raw, code):
-    # escapes in a double-quoted scalar pass the YAML reader; the preset's validation refuses them
+@pytest.mark.parametrize("field,raw,code,kept", [
+    ("name", r'"stan\x07dard"', "0007", "stan dard"), ("name", r'"a\tb"', "0009", "a b"),
+    ("description", r'"clear\e[2Jscreen"', "001B", "clear [2Jscreen"),
+    ("description", r'"soft\vbreak"', "000B", "soft break"),  # a word processor's soft line break
+    ("rationale", r'"nul\0byte"', "0000", "nul byte"),
+])
+def test_control_characters_load_as_spaces_with_a_warning(field, raw, code, kept):
+    # escapes in a double-quoted scalar pass the YAML reader: the preset still loads (never lost),
+    # the therapist is told, and the text shown is plain
     text, line = with_value(None, field, raw)
-    p = one_error(text)
-    assert (p.path, p.line) == (field, line)
-    assert p.message == f"contains the control character U+{code}: only plain text can be shown to the therapist"
+    preset, problems = parse_preset_text(text, "f.yaml")
+    assert preset is not None and errors(problems) == []
+    [w] = warnings(problems)
+    assert (w.path, w.line, w.message) == (field, line, f"contains the control character U+{code} (shown as a space)")
+    assert getattr(preset, field) == kept
+
+
+def test_a_name_written_as_a_block_scalar_is_just_its_text():
+    for raw in ("|\n  calm blue", ">\n  calm blue"):
+        text, _ = with_value(None, "name", raw)
+        preset, problems = parse_preset_text(text, "f.yaml")
+        assert problems == [] and preset.name == "calm blue"
+
+
+def test_what_bls_writes_is_plain_text_whatever_was_pasted():
+    p = P.Preset(name="calm", description="line one\x0bline two\n\tindented\x07", rationale="a\x1bb")
+    text = dump_preset(p)
+    back, problems = parse_preset_text(text, "f.yaml")
+    assert problems == []
+    assert (back.description, back.rationale) == ("line one line two\n\tindented ", "a b")
 
 
 def test_line_breaks_tabs_and_bidi_marks_are_plain_text_in_a_description():
