@@ -582,6 +582,9 @@ class ControlWindow(QMainWindow):
         self.length_readout.setText(p.set_length_label())
         self.presets.update_state()
         self.gentle_badge.setVisible(p.gentle)
+        unlocked = sorted(self.session.unlocked) if p.gentle else []
+        # what the therapist unlocked stays in view for as long as it holds
+        self.gentle_badge.setText("GENTLE" + (f" · {', '.join(unlocked)} unlocked" if unlocked else ""))
         self.preview.set_look(Look.of_settings(self.session.effective))
         self._warn_if_nothing_reaches_the_client()
 
@@ -591,8 +594,9 @@ class ControlWindow(QMainWindow):
         if p.visual.show_target or not silent:
             self.nothing_label.hide()
             return
+        fix = "turn the tone on" if not p.audio.enabled else "choose an output under Sound"
         self.nothing_label.setText(f"Nothing reaches the client: the target is hidden and {silent}. "
-                                   "Show the target or turn the tone on.")
+                                   f"Show the target or {fix}.")
         self.nothing_label.show()
 
     # ------------------------------------------------------------------ status
@@ -629,7 +633,8 @@ class ControlWindow(QMainWindow):
         self._rest_until = time.monotonic() + rest if rest > 0 else None
         self.rest_label.setText("")
         why = {"complete": "complete", "time": "time reached", "stopped": "stopped", "quit": "ended at quit"}
-        self.last_set.setText(f"Set {rec['index']}: {rec['delivered_passes']} passes in "
+        n = rec["delivered_passes"]
+        self.last_set.setText(f"Set {rec['index']}: {n} pass{'' if n == 1 else 'es'} in "
                               f"{rec['delivered_seconds']:.1f} s ({why.get(rec['stop_reason'], rec['stop_reason'])}).")
 
     def show_audio(self, status) -> None:

@@ -250,9 +250,11 @@ def test_the_therapist_is_told_when_nothing_reaches_the_client(bls_app, qtbot):
     assert not s.settings.audio.enabled and c.nothing_label.isHidden()  # tone off, target shown: fine
     c.show_target.setChecked(False)  # eyes closed with the tone off: the client gets nothing at all
     assert c.nothing_label.isVisible()
-    assert c.nothing_label.text().startswith("Nothing reaches the client: the target is hidden and the tone is off")
+    assert c.nothing_label.text() == ("Nothing reaches the client: the target is hidden and the tone is off. "
+                                      "Show the target or turn the tone on.")
     c.audio_check.setChecked(True)  # the tone on, but the tests have no audio output
     qtbot.waitUntil(lambda: "there is no audio output" in c.nothing_label.text(), timeout=2000)
+    assert c.nothing_label.text().endswith("Show the target or choose an output under Sound.")
     assert c.nothing_label.isVisible()
     s.audio_status = AudioStatus(True, "Audio: a sound card")  # a device that plays
     s.audioStatusChanged.emit(s.audio_status)
@@ -403,4 +405,4 @@ def test_loading_a_gentle_preset_past_a_limit_and_confirming_unlocks_it(app_with
     assert s.settings.gentle and s.effective.motion.speed_cycles_per_s == pytest.approx(1.2)
     assert "speed" in s.unlocked and c.speed_spin.value() == pytest.approx(1.2) and c.gentle_check.isChecked()
     assert events(s)[-2:] == ["gentle_unlock", "gentle_on"]
-    assert c.gentle_badge.isVisible()
+    assert c.gentle_badge.isVisible() and c.gentle_badge.text() == "GENTLE · speed unlocked"
