@@ -144,6 +144,10 @@ class Preview(QWidget):
         p.end()
 
 
+GENTLE_BADGE_TIP = ("Gentle mode: speed, level, panning, fades and the target's look stay inside locked limits; "
+                    "going past one needs a confirmation.")
+
+
 class _WheelGuard(QObject):
     """Swallows wheel events on a control that does not have the focus (click it first to use the
     wheel on it), so scrolling the window never changes a setting by accident."""
@@ -242,8 +246,7 @@ class ControlWindow(QMainWindow):
         top.addWidget(self.state_label)
         self.gentle_badge = QLabel("GENTLE")
         self.gentle_badge.setObjectName("badge")
-        self.gentle_badge.setToolTip("Gentle mode: speed, level, panning, fades and the target's look stay "
-                                     "inside locked limits; going past one needs a confirmation.")
+        self.gentle_badge.setToolTip(GENTLE_BADGE_TIP)
         top.addWidget(self.gentle_badge, 0, Qt.AlignVCenter)
         top.addStretch(1)
         self.speed_now = QLabel()
@@ -584,7 +587,9 @@ class ControlWindow(QMainWindow):
         self.gentle_badge.setVisible(p.gentle)
         unlocked = sorted(self.session.unlocked) if p.gentle else []
         # what the therapist unlocked stays in view for as long as it holds
-        self.gentle_badge.setText("GENTLE" + (f" · {', '.join(unlocked)} unlocked" if unlocked else ""))
+        said = ", ".join(unlocked) if len(unlocked) <= 2 else f"{len(unlocked)} limits"
+        self.gentle_badge.setText("GENTLE" + (f" · {said} unlocked" if unlocked else ""))
+        self.gentle_badge.setToolTip(GENTLE_BADGE_TIP + (f"\nUnlocked: {', '.join(unlocked)}." if unlocked else ""))
         self.preview.set_look(Look.of_settings(self.session.effective))
         self._warn_if_nothing_reaches_the_client()
 

@@ -149,6 +149,7 @@ def test_a_confirmed_unlock_takes_the_speed_and_is_logged(logged_app, qtbot):
     assert c.speed_spin.value() == pytest.approx(0.8)
     (shown,) = fake.calls
     assert [v.limit for v in shown] == ["speed"]
+    assert c.gentle_badge.text() == "GENTLE · speed unlocked"  # in view for as long as it holds
     assert shown[0].value == pytest.approx(0.8) and "0.8" in str(shown[0]) and "0.5 cycles/s" in str(shown[0])
     assert s.unlocked == frozenset({"speed"}) and s.settings.gentle
     assert c.gentle_badge.isVisible()  # still gentle mode, one limit unlocked
@@ -405,4 +406,5 @@ def test_loading_a_gentle_preset_past_a_limit_and_confirming_unlocks_it(app_with
     assert s.settings.gentle and s.effective.motion.speed_cycles_per_s == pytest.approx(1.2)
     assert "speed" in s.unlocked and c.speed_spin.value() == pytest.approx(1.2) and c.gentle_check.isChecked()
     assert events(s)[-2:] == ["gentle_unlock", "gentle_on"]
-    assert c.gentle_badge.isVisible() and c.gentle_badge.text() == "GENTLE · speed unlocked"
+    assert c.gentle_badge.isVisible() and c.gentle_badge.text() == f"GENTLE · {len(s.unlocked)} limits unlocked"
+    assert c.gentle_badge.toolTip().endswith(f"Unlocked: {', '.join(sorted(s.unlocked))}.")
