@@ -12,6 +12,7 @@ from PySide6.QtGui import QGuiApplication, QKeyEvent, QScreen
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QTextEdit
 
 from .audio.output import output_devices, settle_interpreter
+from .core import gentle
 from .core.library import PresetLibrary
 from .core.paths import config_dir
 from .core.preset import Preset
@@ -168,6 +169,11 @@ class BlsApp(QObject):
         if name not in self.library:
             return
         p = self.library.get(name)
+        if self.session.settings.gentle and not p.gentle:
+            beyond = gentle.violations(p.with_(gentle=True))
+            if not self.control.ask_leave_gentle(p, beyond):
+                self.control.presets.refresh()  # the list shows what still plays
+                return
         if not self.session.set_settings(p):
             # the therapist kept the gentle limits: the old settings play on, and the controls show them
             self.control.presets.refresh()

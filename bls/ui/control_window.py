@@ -563,6 +563,21 @@ class ControlWindow(QMainWindow):
         box.exec()
         return box.clickedButton() is unlock
 
+    def ask_leave_gentle(self, preset: Preset, beyond) -> bool:
+        """Loading a preset that is not gentle while gentle mode is on: asked, never silently done."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Warning)
+        box.setWindowTitle("Leave gentle mode?")
+        box.setText(f"“{preset.name}” is not a gentle preset: loading it turns gentle mode off.")
+        lines = "\n".join(f"• {v}" for v in beyond)
+        box.setInformativeText((f"It goes past the gentle limits:\n{lines}\n\n" if beyond else "")
+                               + "The change glides; nothing jumps. The session log records it.")
+        leave = box.addButton("Leave gentle mode", QMessageBox.DestructiveRole)
+        keep = box.addButton("Stay in gentle mode", QMessageBox.RejectRole)
+        box.setDefaultButton(keep)
+        box.exec()
+        return box.clickedButton() is leave
+
     def _edited(self, *_) -> None:
         if self._loading:
             return

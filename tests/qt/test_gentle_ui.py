@@ -408,3 +408,34 @@ def test_loading_a_gentle_preset_past_a_limit_and_confirming_unlocks_it(app_with
     assert events(s)[-2:] == ["gentle_unlock", "gentle_on"]
     assert c.gentle_badge.isVisible() and c.gentle_badge.text() == f"GENTLE · {len(s.unlocked)} limits unlocked"
     assert c.gentle_badge.toolTip().endswith(f"Unlocked: {', '.join(sorted(s.unlocked))}.")
+
+
+class FakeLeave:
+    def __init__(self, answer: bool):
+        self.answer, self.calls = answer, []
+
+    def __call__(self, preset, beyond) -> bool:
+        self.calls.append((preset.name, [v.limit for v in beyond]))
+        return self.answer
+
+
+@pytest.mark.parametrize("answer", [False, True])
+def test_picking_a_preset_that_is_not_gentle_during_a_gentle_set_asks_first(bls_app, qtbot, answer):
+    c, s = bls_app.control, bls_app.session
+    bls_app.load_preset("gentle")
+    assert s.settings.gentle
+    c.start_button.click()
+    qtbot.waitUntil(lambda: s.status.state == RUNNING, timeout=2000)
+    ask = FakeLeave(answer)
+    c.ask_leave_gentle = ask
+    bls_app.load_preset("desensitisation")
+    assert ask.calls and ask.calls[0][0] == "desensitisation" and "speed" in ask.calls[0][1]
+    if answer:  # left deliberately: the preset plays (gliding), the log says so
+        assert s.settings.name == "desensitisation" and not s.settings.gentle
+        assert events(s)[-1] == "gentle_off" and c.presets.loaded == "desensitisation"
+    else:  # stayed: nothing changed, and the list shows what plays
+        assert s.settings.name == "gentle" and s.settings.gentle and "gentle_off" not in events(s)
+        assert c.presets.loaded == "gentle" and c.presets.combo.currentData() == "gentle"
+        assert c.gentle_check.isChecked() and s.status.state == RUNNING
+        bls_app.load_preset("gentle")  # back into gentle mode: no question (it only softens)
+        assert len(ask.calls) == 1 and s.settings.gentle
