@@ -44,7 +44,8 @@ class Session(QObject):
         self.engine = StimulusEngine(settings)
         self.anchor_map = AnchorMap(SAMPLE_RATE)
         self.clock, self.audio_status = open_clock(self.engine, settings.audio.enabled, audio_device)
-        self._clock_device = audio_device  # the output the current clock was opened for
+        self._adopt_device_name()
+        self._clock_device = self.audio_device  # the output the current clock was opened for
         self.status: Status = self.engine.status
         self.display_info = lambda: {}  # set by the app: client screen, refresh rate, dropped frames
         self.records: list[dict] = []
@@ -143,9 +144,18 @@ class Session(QObject):
 
     def _reopen_clock(self) -> None:
         self.clock.stop()
-        self.clock, self.audio_status = open_clock(self.engine, self.settings.audio.enabled, self.audio_device)
+        # no stream is open now: PortAudio may look for outputs again (headphones plugged in since)
+        self.clock, self.audio_status = open_clock(self.engine, self.settings.audio.enabled, self.audio_device,
+                                                   refresh=True)
+        self._adopt_device_name()
         self._clock_device = self.audio_device
         self.audioStatusChanged.emit(self.audio_status)
+
+    def _adopt_device_name(self) -> None:
+        """An output asked for by part of its name (``--audio-device USB``) is known by its full name."""
+        name = getattr(self.clock, "device_name", None)
+        if self.audio_device is not None and isinstance(self.audio_device, str) and name:
+            self.audio_device = name
 
     def set_audio_device(self, device: str | None) -> bool:
         """Play through ``device`` (None: the system's default output). Chosen again, the same output

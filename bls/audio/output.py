@@ -173,10 +173,12 @@ class DeviceClock(_Clock):
             raise RuntimeError(why)
         self._sd = sd
         self.stream = sd.OutputStream(samplerate=SAMPLE_RATE, channels=2, dtype="float32", blocksize=0,
-                                      latency=REQUESTED_LATENCY_S, device=device, callback=self._callback)
+                                      latency=REQUESTED_LATENCY_S, device=resolve_output(sd, device),
+                                      callback=self._callback)
         self.latency_s = float(self.stream.latency)
         info = sd.query_devices(self.stream.device)
         hostapi = sd.query_hostapis(info["hostapi"])["name"]
+        self.device_name = info["name"]  # the output's full name, whatever part of it was asked for
         self.name = f"{info['name']} ({hostapi})"
         self.timestamps_ok = 0
         self.timestamps_bad = 0
@@ -226,12 +228,15 @@ def explain_audio_error(exc: Exception, device=None) -> str:
     return "the audio output could not be opened"
 
 
-def open_clock(engine: StimulusEngine, want_audio: bool, device=None) -> tuple[_Clock, AudioStatus]:
+def open_clock(engine: StimulusEngine, want_audio: bool, device=None, refresh: bool = False,
+               ) -> tuple[_Clock, AudioStatus]:
     """The best clock available: the sound card when audio is wanted and works, else the stand-in.
 
     Never raises for a missing or broken device: the returned status says why there is no sound.
     """
     if want_audio:
+        if refresh:
+            refresh_devices()
         try:
             clock = DeviceClock(engine, device)
             clock.start()
@@ -248,12 +253,58 @@ def open_clock(engine: StimulusEngine, want_audio: bool, device=None) -> tuple[_
     return clock, status
 
 
-def output_devices() -> list[str]:
-    """Names of the output devices PortAudio can see (empty if it cannot be loaded)."""
+def refresh_devices() -> None:
+    """Make PortAudio look for outputs again (it lists them once, when it starts): headphones
+    plugged in since become visible. Only while no stream is open; never raises."""
+    sd, _ = import_sounddevice()
+    if sd is None:
+        return
+    try:
+        sd._terminate()  # noqa: SLF001 - sounddevice's documented way to re-scan devices
+        sd._initialize()  # noqa: SLF001
+    except Exception:  # noqa: BLE001 - the old list stays; opening reports any real problem
+        pass
+
+
+def _default_hostapi(sd) -> int | None:
+    try:
+        return int(sd.query_devices(kind="output")["hostapi"])
+    except Exception:  # noqa: BLE001 - no default output
+        return None
+
+
+def output_devices(refresh: bool = False) -> list[str]:
+    """Names of the stereo outputs PortAudio can see, each once (empty if it cannot be loaded).
+
+    One output appears once per host API on some systems (Windows: MME, DirectSound, WASAPI);
+    the default host API's outputs are listed, others only under names it does not have.
+    """
+    if refresh:
+        refresh_devices()
     sd, _ = import_sounddevice()
     if sd is None:
         return []
     try:
-        return [d["name"] for d in sd.query_devices() if d["max_output_channels"] >= 2]
-    except Exception:
+        devices = [d for d in sd.query_devices() if d["max_output_channels"] >= 2]
+    except Exception:  # noqa: BLE001
         return []
+    default = _default_hostapi(sd)
+    ordered = [d for d in devices if d["hostapi"] == default] + [d for d in devices if d["hostapi"] != default]
+    return list(dict.fromkeys(d["name"] for d in ordered))
+
+
+def resolve_output(sd, device):
+    """The device to open for a name from the list: the index of the output with exactly that name
+    (on the default host API first), so a name listed once per host API still opens; anything else
+    (an index, part of a name) goes to PortAudio as given."""
+    if not isinstance(device, str):
+        return device
+    try:
+        devices = sd.query_devices()
+    except Exception:  # noqa: BLE001
+        return device
+    exact = [i for i, d in enumerate(devices) if d["name"] == device and d["max_output_channels"] >= 2]
+    if not exact:
+        return device
+    default = _default_hostapi(sd)
+    return next((i for i in exact if devices[i]["hostapi"] == default), exact[0])

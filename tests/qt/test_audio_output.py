@@ -25,7 +25,7 @@ def opened(monkeypatch):
     """Every clock the session opens, as (tone wanted, output asked for)."""
     calls: list[tuple[bool, str | None]] = []
 
-    def fake_open_clock(engine, want_audio, device=None):
+    def fake_open_clock(engine, want_audio, device=None, refresh=False):
         calls.append((want_audio, device))
         if not want_audio:
             clock = MonotonicClock(engine)
@@ -36,7 +36,7 @@ def opened(monkeypatch):
         return clock, AudioStatus(True, f"Audio: {device or 'default'}", device=device or "default")
 
     monkeypatch.setattr("bls.session.open_clock", fake_open_clock)
-    monkeypatch.setattr("bls.app.output_devices", lambda: list(OUTPUTS))
+    monkeypatch.setattr("bls.app.output_devices", lambda refresh=False: list(OUTPUTS))
     return calls
 
 
