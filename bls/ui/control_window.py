@@ -469,6 +469,10 @@ class ControlWindow(QMainWindow):
         self.bg_color.colorChanged.connect(self._edited)
         self.audio_check.toggled.connect(self._edited)
         self.show_target.toggled.connect(self._edited)
+        self._held_back = False  # a drag past a gentle limit waits for the release to ask, once
+        for sl in [self.speed_slider] + [w.slider for w in (self.sweep_slider, self.size_slider, self.soft_slider,
+                                                             self.level_slider, self.depth_slider)]:
+            sl.sliderReleased.connect(self._slider_released)
 
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -585,7 +589,18 @@ class ControlWindow(QMainWindow):
         self.speed_slider.setValue(int(round(self.speed_spin.value() * 100)))
         self._loading = False
         p = self.settings_from_widgets()
+        if self._dragging() and any(v.limit not in self.session.unlocked for v in gentle.violations(p)):
+            self._held_back = True  # past a gentle limit mid-drag: ask once, on release, for the final value
+            return
         self.session.set_settings(p)
+
+    def _dragging(self) -> bool:
+        return any(sl.isSliderDown() for sl in self.findChildren(QSlider))
+
+    def _slider_released(self) -> None:
+        if self._held_back:
+            self._held_back = False
+            self._edited()
 
     def _settings_from_session(self, p: Preset) -> None:
         if self.settings_from_widgets() != p:  # changed elsewhere (keys, presets)

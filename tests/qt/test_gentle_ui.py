@@ -439,3 +439,39 @@ def test_picking_a_preset_that_is_not_gentle_during_a_gentle_set_asks_first(bls_
         assert c.gentle_check.isChecked() and s.status.state == RUNNING
         bls_app.load_preset("gentle")  # back into gentle mode: no question (it only softens)
         assert len(ask.calls) == 1 and s.settings.gentle
+
+
+@pytest.mark.parametrize("answer", [False, True])
+def test_dragging_a_slider_past_a_gentle_limit_asks_once_on_release_for_the_final_value(bls_app, answer):
+    c, s = bls_app.control, bls_app.session
+    c.gentle_check.click()
+    ask = FakeAsk(answer)
+    c.ask_unlock = ask
+    slider = c.speed_slider
+    slider.setSliderDown(True)  # the therapist holds the handle and drags
+    for v in range(36, 81, 2):  # 0.36 ... 0.80 cycles/s
+        slider.setValue(v)
+    assert ask.calls == []  # no dialog mid-drag
+    assert s.settings.motion.speed_cycles_per_s <= 0.5  # what plays stayed inside the envelope
+    slider.setSliderDown(False)  # released at 0.80
+    assert len(ask.calls) == 1 and [v.limit for v in ask.calls[0]] == ["speed"]
+    assert ask.calls[0][0].value == pytest.approx(0.8)
+    if answer:
+        assert s.settings.motion.speed_cycles_per_s == pytest.approx(0.8) and "speed" in s.unlocked
+    else:  # kept: the controls show what plays
+        assert s.settings.motion.speed_cycles_per_s <= 0.5
+        assert c.speed_spin.value() == pytest.approx(s.settings.motion.speed_cycles_per_s)
+        assert slider.value() == round(s.settings.motion.speed_cycles_per_s * 100)
+
+
+def test_a_level_drag_inside_the_envelope_plays_live(bls_app):
+    c, s = bls_app.control, bls_app.session
+    c.gentle_check.click()
+    ask = FakeAsk(False)
+    c.ask_unlock = ask
+    lv = c.level_slider.slider
+    lv.setSliderDown(True)
+    lv.setValue(-40)
+    assert s.settings.audio.level_dbfs == pytest.approx(-40)  # applied while dragging, no question
+    lv.setSliderDown(False)
+    assert ask.calls == []
