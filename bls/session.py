@@ -134,8 +134,8 @@ class Session(QObject):
     def _switch_clock_if_due(self) -> None:
         """Audio on/off: the sound card or the stand-in clocks the session. The switch happens only
         between sets; during a set the tone is muted or unmuted with a ramp and the switch waits."""
-        if not self._switch_pending or self.engine.status.state != IDLE:
-            return
+        if not self._switch_pending or self.engine.status.state != IDLE or self.engine.finished:
+            return  # a set still to be logged names the output it played through
         self._switch_pending = False
         want = self.settings.audio.enabled
         if want == self.clock.is_device and (not want or self._clock_device == self.audio_device):
@@ -178,14 +178,19 @@ class Session(QObject):
     # ------------------------------------------------------------------ polling
 
     def poll(self) -> None:
+        # the finished sets first, then the status: a set that ends between the two reads is seen
+        # finished with an IDLE status next time, never finished with a stale "running" status
+        done = []
+        while self.engine.finished:
+            done.append(self.engine.finished.popleft())
         st = self.engine.status
         prev = self.status
         self.status = st
         if st.set_index != prev.set_index and st.state != IDLE:
             self._set_display_base = dict(self.display_info())
             self.setStarted.emit(st.set_index)
-        while self.engine.finished:
-            self._record(self.engine.finished.popleft())
+        for result in done:
+            self._record(result)
         if st != prev:
             self.statusChanged.emit(st)
         self._switch_clock_if_due()
