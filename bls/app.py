@@ -17,7 +17,7 @@ from .core.library import PresetLibrary
 from .core.paths import config_dir
 from .core.preset import Preset
 from .session import Session
-from .ui.client_display import create_client_display
+from .ui.client_display import CLIENT_WINDOW_SHARE, create_client_display
 from .ui.control_window import ControlWindow
 from .ui.stimulus_painter import Look
 from .ui.style import apply_style
@@ -103,8 +103,13 @@ class BlsApp(QObject):
         self.control.setScreen(therapist)
         ag = therapist.availableGeometry()
         w, h = min(1180, ag.width() - 40), min(980, ag.height() - 40)  # everything in view on 1080p
-        # one screen: the control window to the left, leaving the client window (top right) in view
-        x = ag.x() + 20 if therapist is self.screen else ag.x() + (ag.width() - w) // 2
+        x = ag.x() + (ag.width() - w) // 2
+        if therapist is self.screen:
+            # one screen: the control window to the left, as narrow as it can be beside the client
+            # window (top right, CLIENT_WINDOW_SHARE of the width), so that stays in view
+            beside = ag.width() - int(ag.width() * CLIENT_WINDOW_SHARE) - 60
+            w = max(min(w, beside), min(self.control.minimumSizeHint().width(), ag.width() - 40))
+            x = ag.x() + 20
         self.control.setGeometry(x, ag.y() + (ag.height() - h) // 2, w, h)
         self.control.show()
         self._place(self.screen, fullscreen, note)

@@ -27,6 +27,11 @@ class StimulusSource(Protocol):
     def sample_at(self, t: float) -> FrameSample | None: ...
 
 
+#: with one screen, the client window takes this share of its width and height (top right), beside
+#: the control window (1180 px wide on a 1080p screen)
+CLIENT_WINDOW_SHARE = 0.36
+
+
 class DisplayCore:
     """What both window kinds share: the source, the look, the frame clock."""
 
@@ -92,7 +97,7 @@ class _ClientWindowMixin:
             self.setGeometry(geo)  # without a window manager showFullScreen keeps the old size
         else:
             self.setFlags(Qt.Window)
-            w, h = int(geo.width() * 0.36), int(geo.height() * 0.36)  # beside a 1180-px control window on 1080p
+            w, h = int(geo.width() * CLIENT_WINDOW_SHARE), int(geo.height() * CLIENT_WINDOW_SHARE)
             self.setGeometry(geo.x() + geo.width() - w - 20, geo.y() + 60, w, h)
             self.showNormal()
         rate = screen.refreshRate()
