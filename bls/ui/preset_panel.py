@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QFrame,
-                               QHBoxLayout, QLabel, QLineEdit, QMenu, QMessageBox, QPlainTextEdit, QPushButton,
+                               QHBoxLayout, QLabel, QLayout, QLineEdit, QMenu, QMessageBox, QPlainTextEdit, QPushButton,
                                QToolButton, QVBoxLayout, QWidget)
 
 from ..core.library import LibraryError, PresetLibrary, check_name, file_stem
@@ -23,15 +23,17 @@ class PresetDetailsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(title)
         lay = QVBoxLayout(self)
+        self.setMinimumWidth(480)
         if note:
             label = QLabel(note)
             label.setWordWrap(True)
+            label.setMinimumWidth(440)  # wrapped at the dialog's width, so its height is known up front
             lay.addWidget(label)
         form = QFormLayout()
         self.name = QLineEdit(name)
         self.name.selectAll()
         self.description = QPlainTextEdit(description)
-        self.description.setFixedHeight(80)
+        self.description.setMinimumHeight(96)
         form.addRow("Name", self.name)
         form.addRow("Description", self.description)
         lay.addLayout(form)
@@ -39,7 +41,8 @@ class PresetDetailsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
-        self.resize(440, 0)
+        lay.setSizeConstraint(QLayout.SetMinimumSize)  # never smaller than its contents: nothing overlaps
+        self.resize(480, self.sizeHint().height())
 
 
 class Asker:
@@ -206,7 +209,11 @@ class PresetPanel(QFrame):
     # ------------------------------------------------------------------ actions
 
     def _settings_named(self, name: str, description: str) -> Preset:
-        return self.session.settings.with_(name=name, description=description)
+        settings = self.session.settings
+        entry = self.library.entries.get(self.loaded) if self.loaded else None
+        # a rationale explains the numbers it came with: changed numbers do not inherit it
+        same = entry is not None and entry.preset.stimulus_equal(settings)
+        return settings.with_(name=name, description=description, rationale=settings.rationale if same else "")
 
     def save(self) -> None:
         entry = self.library.entries.get(self.loaded) if self.loaded else None
@@ -225,6 +232,8 @@ class PresetPanel(QFrame):
         default = f"{entry.name} (my version)" if entry is not None and entry.builtin else (
             entry.name if entry else "")
         description = entry.preset.description if entry else ""
+        if entry is not None and entry.builtin and not entry.preset.stimulus_equal(self.session.settings):
+            description = ""  # the built-in's words describe its own numbers, not the changed ones
         while True:
             answer = self.ask.details("Save preset as", note, default, description)
             if answer is None:

@@ -143,8 +143,10 @@ def test_build_save_quit_relaunch_gets_the_preset_back(bls_app, launch, qtbot, q
     click(qtbot, panel.save_button)  # the loaded preset is the built-in 'standard'
     [(_, title, note, default, description)] = ask.details_asked()
     assert title == "Save preset as" and "built-in" in note and "standard" in note
-    assert default == "standard (my version)" and description == bls_app.library.get("standard").description
-    expected = built.with_(name=name, description="Her processing pace.")
+    # the built-in's words describe its own numbers: changed numbers start with an empty description,
+    # and its rationale (a source for its numbers) is not copied
+    assert default == "standard (my version)" and description == ""
+    expected = built.with_(name=name, description="Her processing pace.", rationale="")
 
     assert panel.loaded == name and bls_app.library.get(name) == expected and not bls_app.library.is_builtin(name)
     assert panel.combo.currentData() == name and name in shown(panel)
@@ -434,3 +436,37 @@ def test_save_on_the_second_of_two_twins_writes_its_own_file(launch, qtbot):
     click(qtbot, app.control.presets.save_button)
     assert a.read_bytes() == a_raw
     assert load_preset_file(b)[0].motion.speed_cycles_per_s == 0.7
+
+
+@pytest.mark.parametrize("note", ["", "“standard” is a built-in preset and stays as it is. Save your settings as a "
+                                      "new preset, under a name of your own, with a description if you like:"])
+def test_the_name_dialog_lays_out_without_overlap(qapp, note):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from bls.ui.preset_panel import PresetDetailsDialog
+
+    d = PresetDetailsDialog(None, "Save as new preset", note, "standard (my version)", "A long description. " * 12)
+    d.show()
+    qapp.processEvents()
+    try:
+        buttons = d.findChild(QDialogButtonBox)
+        desc, name = d.description.geometry(), d.name.geometry()
+        assert buttons.geometry().top() >= desc.bottom() and desc.top() >= name.bottom()
+        assert desc.height() >= 90 and d.rect().contains(buttons.geometry())
+    finally:
+        d.close()
+
+
+def test_save_as_of_an_unchanged_built_in_keeps_its_words_and_its_source(bls_app, qtbot):
+    panel = bls_app.control.presets
+    ask = script(bls_app)
+    std = bls_app.library.get("standard")
+    assert std.rationale  # the built-in cites where its numbers come from
+    bls_app.control.audio_check.setChecked(True)  # the fixture starts muted: back to the preset as it is
+    assert bls_app.session.settings.stimulus_equal(std) and panel.modified.isHidden()
+    ask.details_answers = [("standard copy", std.description)]
+    click(qtbot, panel.save_button)
+    [(_, _, _, default, description)] = ask.details_asked()
+    assert description == std.description
+    copy = bls_app.library.get("standard copy")
+    assert copy.rationale == std.rationale and copy.stimulus_equal(std)
