@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainT
 
 from .audio.output import output_devices, settle_interpreter
 from .core import gentle
+from .core.engine import IDLE
 from .core.library import PresetLibrary
 from .core.paths import config_dir
 from .core.preset import Preset
@@ -165,9 +166,15 @@ class BlsApp(QObject):
     def _show_info(self) -> None:
         i = self.display_info()
         mode = "fullscreen" if i["fullscreen"] else "window"
-        self.control.show_display_info(
-            f"Client: {i['screen']} · {mode} · {i['refresh_hz']:.0f} Hz · {i['dropped_frames_total']} dropped frames",
-            self._note)
+        # dropped frames matter during a set; between sets the screen is still and nobody watches it
+        frames = ""
+        if self.session.status.state != IDLE and (n := self.session.dropped_in_set(i)) is not None:
+            frames = f" · this set: {n} dropped frame{'' if n == 1 else 's'}"
+        elif self.session.records:
+            n = self.session.records[-1].get("dropped_frames", 0)
+            frames = f" · last set: {n} dropped frame{'' if n == 1 else 's'}"
+        self.control.show_display_info(f"Client: {i['screen']} · {mode} · {i['refresh_hz']:.0f} Hz{frames}",
+                                       self._note)
 
     # ------------------------------------------------------------------ presets and settings
 

@@ -214,6 +214,12 @@ class Session(QObject):
             f"then choose the output again under Sound. (For support: {why})")
         self.audioStatusChanged.emit(self.audio_status)
 
+    def dropped_in_set(self, info: dict) -> int | None:
+        """Frames dropped since the running set started, from the display's running total."""
+        if not self._set_display_base:
+            return None
+        return max(0, int(info.get("dropped_frames_total", 0)) - int(self._set_display_base.get("dropped_frames_total", 0)))
+
     def _record(self, result: SetResult) -> None:
         info = dict(self.display_info())
         base_dropped = self._set_display_base.get("dropped_frames_total", 0)

@@ -237,3 +237,20 @@ def test_an_unknown_preset_is_refused(qapp):
 
     with pytest.raises(KeyError, match="no preset named 'nosuch'"):
         BlsApp(qapp, preset="nosuch", no_audio=True)
+
+
+def test_the_status_bar_counts_dropped_frames_of_the_set_not_of_the_idle_screen(bls_app, qtbot):
+    c, s = bls_app.control, bls_app.session
+    bls_app._show_info()
+    assert "dropped" not in c.display_label.text() and c.display_label.text().startswith("Client: CLIENT")
+    bls_app.display.core.frames.dropped += 7  # frames dropped while idle: nobody watched them
+    c.start_button.click()
+    qtbot.waitUntil(lambda: s.status.state == RUNNING, timeout=2000)
+    bls_app.display.core.frames.dropped += 2  # two during the set
+    bls_app._show_info()
+    assert c.display_label.text().endswith("this set: 2 dropped frames")
+    QTest.keyClick(c, Qt.Key_Escape)
+    qtbot.waitUntil(lambda: len(s.records) == 1, timeout=4000)
+    bls_app._show_info()
+    n = s.records[-1]["dropped_frames"]
+    assert n >= 2 and c.display_label.text().endswith(f"last set: {n} dropped frames")
