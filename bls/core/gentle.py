@@ -57,7 +57,11 @@ class Violation:
     label: str  # what it is, for the therapist
 
     def __str__(self) -> str:
-        return f"{self.label} {self._value()} (gentle limit: {self.allowed})"
+        # "Speed (cycles/s)" and 0.8 read "Speed: 0.8 cycles/s — the gentle limit is at most 0.5 cycles/s"
+        name, _, unit = self.label.partition(" (")
+        unit = unit.rstrip(")")
+        value = f"{self._value()} {unit}".strip()
+        return f"{name}: {value} — the gentle limit is {self.allowed}"
 
     def _value(self) -> str:
         v = self.value

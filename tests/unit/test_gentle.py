@@ -210,7 +210,9 @@ def test_each_limit_is_reported_with_the_value_and_the_limit_in_words(limit, bre
     text = str(vs[0])
     assert words in vs[0].allowed and words in text
     shown = f"{value:g}" if isinstance(value, float) else value
-    assert f"{vs[0].label} {shown} (gentle limit: " in text  # what it is, the value asked for, the limit
+    name, unit = vs[0].label.split(" (")[0], vs[0].label.partition(" (")[2].rstrip(")")
+    # what it is, the value asked for in its unit, the limit in words
+    assert text == f"{name}: {f'{shown} {unit}'.strip()} — the gentle limit is {vs[0].allowed}"
     # the same preset with gentle mode off is nobody's business
     assert gentle.violations(p.with_(gentle=False)) == []
 
