@@ -166,9 +166,11 @@ class PresetPanel(QFrame):
                 self.combo.insertSeparator(self.combo.count())
                 first_user = False
             self.combo.addItem(name + ("" if not entry.builtin else "  ·  built-in"), name)
-            self.combo.setItemData(self.combo.count() - 1, entry.preset.description or name, Qt.ToolTipRole)
+            tip = name + (f"\n{entry.preset.description}" if entry.preset.description else "")  # long names in full
+            self.combo.setItemData(self.combo.count() - 1, tip, Qt.ToolTipRole)
         i = self.combo.findData(self.loaded) if self.loaded else -1
         self.combo.setCurrentIndex(i)
+        self.combo.setToolTip(self.combo.itemData(i, Qt.ToolTipRole) if i >= 0 else "")
         self.combo.blockSignals(False)
         errors = self.library.errors()
         bad_files = sorted({p.source for p in errors})

@@ -470,3 +470,15 @@ def test_save_as_of_an_unchanged_built_in_keeps_its_words_and_its_source(bls_app
     assert description == std.description
     copy = bls_app.library.get("standard copy")
     assert copy.rationale == std.rationale and copy.stimulus_equal(std)
+
+
+def test_a_long_preset_name_is_shown_in_full_on_hover(bls_app):
+    from PySide6.QtCore import Qt
+
+    panel = bls_app.control.presets
+    long = "Anna — slow resourcing set with the warm tone, eyes open, for the first sessions"[:60]
+    bls_app.library.save(bls_app.session.settings.with_(name=long, description="Her pace."))
+    panel.set_loaded(long)
+    i = panel.combo.findData(long)
+    assert panel.combo.itemData(i, Qt.ToolTipRole) == f"{long}\nHer pace."
+    assert panel.combo.toolTip() == f"{long}\nHer pace."
