@@ -31,7 +31,12 @@ NAME_MAX = 60
 
 
 class LibraryError(Exception):
-    """An operation the therapist asked for cannot be done; the message says why."""
+    """An operation the therapist asked for cannot be done; the message says why (and ``problems``
+    lists what is wrong with a file, when that is the reason)."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
 
 
 @dataclass(frozen=True)
@@ -257,7 +262,7 @@ class PresetLibrary:
         """
         preset, problems = load_preset_file(Path(source))
         if preset is None:
-            raise LibraryError("\n".join(str(p) for p in problems))
+            raise LibraryError("\n".join(str(p) for p in problems), problems)
         if name is not None:
             preset = replace(preset, name=check_name(name))
         if preset.name in self.entries:

@@ -137,6 +137,18 @@ class Problem:
         field_ = f" {self.path}:" if self.path else ""
         return f"{where}: {self.severity}:{field_} {self.message}"
 
+    def for_people(self, with_file: bool = True) -> str:
+        """The same in words for the control window: "broken.yaml, line 3 — motion.speed_cycles_per_s:
+        4 is out of range ..." (the command line keeps the compiler-like form that editors jump to)."""
+        where = [Path(self.source).name] if with_file else []
+        if self.line:
+            where.append(f"line {self.line}")
+        place = ", ".join(where)
+        place = (place[0].upper() + place[1:]) if place and not with_file else place
+        note = "Note: " if self.severity == "warning" else ""
+        field_ = f"{self.path}: " if self.path else ""
+        return f"{note}{place + ' — ' if place else ''}{field_}{self.message}"
+
 
 class PresetError(Exception):
     def __init__(self, problems: list[Problem]):

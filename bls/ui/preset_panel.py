@@ -344,7 +344,9 @@ class PresetPanel(QFrame):
             except LibraryError as exc:
                 text = str(exc)
                 if "already exists" not in text:
-                    self.ask.tell("Import preset", f"{Path(path).name} cannot be imported:\n\n{text}")
+                    said = "\n".join(f"• {p.for_people(with_file=False)}" for p in exc.problems) or text
+                    self.ask.tell("Import preset", f"{Path(path).name} cannot be imported:\n\n{said}\n\n"
+                                  "Nothing was added; the file is left as it is.")
                     return
                 answer = self.ask.details("Import preset", text.capitalize() + ".",
                                           (name or self._peek_name(path)) + " (imported)", "")
@@ -355,9 +357,10 @@ class PresetPanel(QFrame):
             except OSError as exc:
                 self.ask.tell("Import preset", f"{Path(path).name} cannot be imported: {exc}")
                 return
-            notes = "".join(f"\n{p}" for p in problems)
+            notes = "".join(f"\n• {p.for_people(with_file=False)}" for p in problems)
             if problems:
-                self.ask.tell("Import preset", f"Imported “{preset.name}”, with notes:{notes}")
+                self.ask.tell("Import preset", f"Imported “{preset.name}”, with notes:\n{notes}\n\n"
+                              "A setting that was not recognised keeps bls's default value.")
             self.message.emit(f"Imported “{preset.name}”.")
             self.loadRequested.emit(preset.name)
             return
@@ -385,9 +388,10 @@ class PresetPanel(QFrame):
             self.loadRequested.emit(self.loaded)
 
     def show_problems(self) -> None:
-        text = "\n".join(str(p) for p in self.library.problems)
-        self.ask.tell("Preset files", "These preset files need a look. They were left exactly as they are.\n\n"
-                      + text)
+        text = "\n".join(f"• {p.for_people()}" for p in self.library.problems)
+        folders = ", ".join(sorted({str(Path(p.source).parent) for p in self.library.problems}))
+        self.ask.tell("Preset files", f"These preset files need a look (in {folders}). They were left exactly as "
+                      "they are.\n\n" + text)
 
     def _do(self, action, ok: str, load: str) -> None:
         try:

@@ -323,10 +323,11 @@ def test_import_an_invalid_file_tells_every_problem_and_adds_nothing(bls_app, tm
     bls_app.control.presets.import_()
     [(title, text)] = ask.told
     assert title == "Import preset" and text.startswith("broken.yaml cannot be imported:")
-    for said in (":3: error: motion.speed_cycles_per_s: 4 is out of range: allowed 0.05 to 2 cycles/s",
-                 ":5: error: audio.level_dbfs: inf is not a finite number",
-                 ":6: error: audio.tone: 'bell' is not one of"):
+    for said in ("• Line 3 — motion.speed_cycles_per_s: 4 is out of range: allowed 0.05 to 2 cycles/s",
+                 "• Line 5 — audio.level_dbfs: inf is not a finite number",
+                 "• Line 6 — audio.tone: 'bell' is not one of"):
         assert said in text
+    assert text.endswith("Nothing was added; the file is left as it is.")
     assert bls_app.library.names() == before and shown(bls_app.control.presets) == before
     assert not user_presets_dir().exists() or list(user_presets_dir().glob("*.yaml")) == []
     assert bls_app.control.presets.loaded == "standard"
@@ -401,8 +402,9 @@ def test_a_broken_file_shows_the_problems_button_and_the_app_still_starts(launch
     click(qtbot, panel.problems_button)
     [(title, text)] = ask.told
     assert "left exactly as they are" in text
-    assert f"{bad}:3: error: motion.speed_cycles_per_s: 9 is out of range" in text
-    assert f"{bad}:4: error: motion.set_passes: -3 is out of range" in text
+    assert f"(in {bad.parent})" in text  # where to find them
+    assert "• broken.yaml, line 3 — motion.speed_cycles_per_s: 9 is out of range" in text
+    assert "• broken.yaml, line 4 — motion.set_passes: -3 is out of range" in text
     ask.details_answers = [("broken", "")]  # even a preset saved under the same name leaves it alone
     app.control.speed_spin.setValue(0.5)
     click(qtbot, panel.save_as_button)
@@ -482,3 +484,17 @@ def test_a_long_preset_name_is_shown_in_full_on_hover(bls_app):
     i = panel.combo.findData(long)
     assert panel.combo.itemData(i, Qt.ToolTipRole) == f"{long}\nHer pace."
     assert panel.combo.toolTip() == f"{long}\nHer pace."
+
+
+def test_import_with_a_typo_says_what_was_ignored_in_words(bls_app, tmp_path):
+    src = tmp_path / "typo.yaml"
+    src.write_text("name: typo preset\nmotion:\n  sped_cycles_per_s: 0.8\n")
+    ask = script(bls_app)
+    ask.files = [str(src)]
+    bls_app.control.presets.import_()
+    [(title, text)] = ask.told
+    assert text.startswith("Imported “typo preset”, with notes:")
+    assert "• Note: Line 3 — motion.sped_cycles_per_s: unknown setting 'sped_cycles_per_s' (ignored): did you " \
+           "mean 'speed_cycles_per_s'?" in text
+    assert text.endswith("A setting that was not recognised keeps bls's default value.")
+    assert bls_app.library.get("typo preset").motion.speed_cycles_per_s == 1.0  # the default, as said

@@ -804,3 +804,15 @@ def test_line_breaks_tabs_and_bidi_marks_are_plain_text_in_a_description():
 def test_the_usual_hand_edit_slips_are_explained_in_plain_words(text, line, said):
     p = one_error(text)
     assert (p.line, p.message) == (line, f"not valid YAML: {said}")
+
+
+def test_problems_read_as_words_in_the_control_window():
+    err = Problem("/home/t/presets/anna.yaml", "motion.speed_cycles_per_s", "4 is out of range", 3)
+    warn = Problem("/home/t/presets/anna.yaml", "motion.sped", "unknown setting 'sped' (ignored)", 7, "warning")
+    whole = Problem("/home/t/presets/junk.yaml", "", "the file is empty, expected a mapping of preset fields")
+    assert err.for_people() == "anna.yaml, line 3 — motion.speed_cycles_per_s: 4 is out of range"
+    assert err.for_people(with_file=False) == "Line 3 — motion.speed_cycles_per_s: 4 is out of range"
+    assert warn.for_people(with_file=False) == "Note: Line 7 — motion.sped: unknown setting 'sped' (ignored)"
+    assert whole.for_people() == "junk.yaml — the file is empty, expected a mapping of preset fields"
+    assert whole.for_people(with_file=False) == "the file is empty, expected a mapping of preset fields"
+    assert str(err) == "/home/t/presets/anna.yaml:3: error: motion.speed_cycles_per_s: 4 is out of range"
