@@ -255,7 +255,8 @@ class PresetLibrary:
 
     # ------------------------------------------------------------------ exchange
 
-    def import_file(self, source: Path, name: str | None = None) -> tuple[Preset, list[Problem]]:
+    def import_file(self, source: Path, name: str | None = None, description: str | None = None,
+                    ) -> tuple[Preset, list[Problem]]:
         """Validate a preset file and add it to the user presets (under ``name`` if given).
 
         Raises LibraryError with every problem if the file is invalid, or if the name is taken.
@@ -265,6 +266,8 @@ class PresetLibrary:
             raise LibraryError("\n".join(str(p) for p in problems), problems)
         if name is not None:
             preset = replace(preset, name=check_name(name))
+        if description is not None:
+            preset = replace(preset, description=description)
         if preset.name in self.entries:
             raise LibraryError(f"a preset named {preset.name!r} already exists: import it under another name")
         self.save(preset)

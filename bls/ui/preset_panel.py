@@ -15,11 +15,11 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog
                                QToolButton, QVBoxLayout, QWidget)
 
 from ..core.library import LibraryError, PresetLibrary, check_name, file_stem
-from ..core.preset import Preset
+from ..core.preset import Preset, load_preset_file
 
 
 class PresetDetailsDialog(QDialog):
-    def __init__(self, parent, title: str, note: str, name: str, description: str):
+    def __init__(self, parent, title: str, note: str, name: str, description: str, ok: str = "Save"):
         super().__init__(parent)
         self.setWindowTitle(title)
         lay = QVBoxLayout(self)
@@ -38,6 +38,7 @@ class PresetDetailsDialog(QDialog):
         form.addRow("Description", self.description)
         lay.addLayout(form)
         buttons = QDialogButtonBox(QDialogButtonBox.Save | QDialogButtonBox.Cancel)
+        buttons.button(QDialogButtonBox.Save).setText(ok)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
@@ -51,8 +52,9 @@ class Asker:
     def __init__(self, parent: QWidget):
         self.parent = parent
 
-    def details(self, title: str, note: str, name: str, description: str) -> tuple[str, str] | None:
-        dlg = PresetDetailsDialog(self.parent, title, note, name, description)
+    def details(self, title: str, note: str, name: str, description: str, ok: str = "Save",
+                ) -> tuple[str, str] | None:
+        dlg = PresetDetailsDialog(self.parent, title, note, name, description, ok)
         if dlg.exec() != QDialog.Accepted:
             return None
         return dlg.name.text(), dlg.description.toPlainText().strip()
@@ -337,10 +339,10 @@ class PresetPanel(QFrame):
         path = self.ask.open_file("Import a preset")
         if not path:
             return
-        name = None
+        name = description = None
         while True:
             try:
-                preset, problems = self.library.import_file(Path(path), name)
+                preset, problems = self.library.import_file(Path(path), name, description)
             except LibraryError as exc:
                 text = str(exc)
                 if "already exists" not in text:
@@ -348,11 +350,13 @@ class PresetPanel(QFrame):
                     self.ask.tell("Import preset", f"{Path(path).name} cannot be imported:\n\n{said}\n\n"
                                   "Nothing was added; the file is left as it is.")
                     return
+                peek_name, peek_description = self._peek(path)
                 answer = self.ask.details("Import preset", text.capitalize() + ".",
-                                          (name or self._peek_name(path)) + " (imported)", "")
+                                          f"{name or peek_name} (imported)",
+                                          peek_description if description is None else description, ok="Import")
                 if answer is None:
                     return
-                name = answer[0]
+                name, description = answer
                 continue
             except OSError as exc:
                 self.ask.tell("Import preset", f"{Path(path).name} cannot be imported: {exc}")
@@ -366,8 +370,10 @@ class PresetPanel(QFrame):
             return
 
     @staticmethod
-    def _peek_name(path: str) -> str:
-        return Path(path).stem
+    def _peek(path: str) -> tuple[str, str]:
+        """The name and description a valid preset file gives itself (the file's name otherwise)."""
+        preset, _ = load_preset_file(Path(path))
+        return (preset.name, preset.description) if preset is not None else (Path(path).stem, "")
 
     def export(self) -> None:
         name = self.loaded

@@ -32,7 +32,8 @@ class Script:
         assert answers, f"unexpected question: {question}"
         return answers.pop(0)
 
-    def details(self, title, note, name, description):
+    def details(self, title, note, name, description, ok="Save"):
+        self.ok_labels = getattr(self, "ok_labels", []) + [ok]
         return self._next(self.details_answers, ("details", title, note, name, description))
 
     def confirm(self, title, text):
@@ -340,13 +341,16 @@ def test_import_a_file_with_a_taken_name_asks_for_a_new_one(bls_app, tmp_path):
     src.write_text(dump_preset(user("calm", 0.7)), encoding="utf-8")
     ask = script(bls_app)
     ask.files = [str(src)]
-    ask.details_answers = [("standard", ""), ("calm (Sam)", "")]
+    ask.details_answers = [("standard", "Sam's calm set"), ("calm (Sam)", "Sam's calm set, 0.7 c/s")]
     bls_app.control.presets.import_()
     first, second = ask.details_asked()
-    assert "already exists" in first[2] and first[3] == "calm-from-sam (imported)"
-    assert "'standard' already exists" in second[2]
+    # the preset's own name and words are offered, and what the therapist types is what is imported
+    assert "already exists" in first[2] and first[3] == "calm (imported)" and first[4] == user("calm", 0.7).description
+    assert "'standard' already exists" in second[2] and second[4] == "Sam's calm set"
+    assert ask.ok_labels == ["Import", "Import"]
     lib = bls_app.library
     assert lib.get("calm (Sam)").motion.speed_cycles_per_s == 0.7
+    assert lib.get("calm (Sam)").description == "Sam's calm set, 0.7 c/s"
     assert lib.get("calm").motion.speed_cycles_per_s == 0.45 and lib.get("standard").motion.speed_cycles_per_s == 1.0
     assert bls_app.control.presets.loaded == "calm (Sam)" and ask.done()
 
