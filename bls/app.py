@@ -208,6 +208,7 @@ class BlsApp(QObject):
     def _update_badge(self) -> None:
         show = self.session.settings.gentle and self.control.client_badge.isChecked()
         self.display.set_badge("GENTLE" if show else "")
+        self.control.preview.badge = self.display.core.badge  # the preview mirrors the client screen
 
     # ------------------------------------------------------------------ keys
 

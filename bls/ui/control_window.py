@@ -119,6 +119,8 @@ class Preview(QWidget):
         self._timer.timeout.connect(self.update)
         self._timer.start()
 
+    badge = ""  # what the client screen shows in its corner (mirrored, e.g. "GENTLE")
+
     def set_look(self, look: Look) -> None:
         self.glide.set(look, time.monotonic())
 
@@ -136,7 +138,7 @@ class Preview(QWidget):
         rect = QRectF((w - rw) / 2, (h - rh) / 2, rw, rh)
         now = time.monotonic()
         p.setClipRect(rect)
-        paint_stimulus(p, rect, self.glide.at(now), self.session.sample_at(now))
+        paint_stimulus(p, rect, self.glide.at(now), self.session.sample_at(now), badge=self.badge)
         p.setClipping(False)
         p.setPen(QColor("#c9d0d6"))
         p.setBrush(Qt.NoBrush)

@@ -291,8 +291,9 @@ def test_the_client_badge_shows_only_in_gentle_mode_and_only_when_ticked(bls_app
     assert d.core.badge == ""
     c.gentle_check.click()
     assert d.core.badge == "GENTLE"
+    assert c.preview.badge == "GENTLE"  # the therapist's preview mirrors the client screen
     c.client_badge.setChecked(False)
-    assert d.core.badge == ""
+    assert d.core.badge == "" and c.preview.badge == ""
     assert bls_app.ui_state.value("client_badge", type=bool) is False
 
 
