@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QColorDialog, QCombo
                                QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
 from ..core import gentle
-from ..core.engine import GLIDING, IDLE, PAUSED, RUNNING, STOPPING, Status
+from ..core.engine import GLIDING, IDLE, PAUSED, RUNNING, STOPPING, FrameSample, Status
 from ..core.motion import speed_labels
 from ..core.preset import SPEED_MAX, SPEED_MIN, Preset
 from ..core.tone import CARRIER_MAX_HZ, CARRIER_MIN_HZ, LEVEL_CAP_DBFS, LEVEL_FLOOR_DBFS, TONE_LABELS
@@ -103,6 +103,10 @@ class ColorButton(QPushButton):
             self.colorChanged.emit(c.name())
 
 
+#: how strongly the preview shows the target's look between sets (the client sees none)
+IDLE_PREVIEW_OPACITY = 0.45
+
+
 class Preview(QWidget):
     """A live mirror of the client display, drawn with the same paint function."""
 
@@ -138,8 +142,21 @@ class Preview(QWidget):
         rect = QRectF((w - rw) / 2, (h - rh) / 2, rw, rh)
         now = time.monotonic()
         p.setClipRect(rect)
-        paint_stimulus(p, rect, self.glide.at(now), self.session.sample_at(now), badge=self.badge)
+        sample = self.session.sample_at(now)
+        look = self.glide.at(now)
+        idle = self.session.status.state == IDLE and sample.opacity <= 0.001
+        if idle and self.session.settings.visual.show_target:
+            # between sets the client screen is empty; the preview shows the target's look, faintly and
+            # labelled, so changes to size, edge and colour can be judged before the set
+            sample = FrameSample(sample.frame, 0.0, 0.0, 0.0, 0.0, IDLE_PREVIEW_OPACITY, sample.state)
+        paint_stimulus(p, rect, look, sample, badge=self.badge)
         p.setClipping(False)
+        if idle:
+            p.setPen(QColor(255, 255, 255, 110))
+            box = rect.adjusted(10, 6, -10, -6)
+            text = p.fontMetrics().elidedText("Between sets: client screen empty", Qt.ElideRight,
+                                              int(box.width()))
+            p.drawText(box, Qt.AlignLeft | Qt.AlignTop, text)
         p.setPen(QColor("#c9d0d6"))
         p.setBrush(Qt.NoBrush)
         p.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)

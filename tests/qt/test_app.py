@@ -7,7 +7,7 @@ import sys
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtTest import QTest
 
 from bls.app import plan_screens
@@ -254,3 +254,28 @@ def test_the_status_bar_counts_dropped_frames_of_the_set_not_of_the_idle_screen(
     bls_app._show_info()
     n = s.records[-1]["dropped_frames"]
     assert n >= 2 and c.display_label.text().endswith(f"last set: {n} dropped frames")
+
+
+def _rgb(img, x, y):
+    c = img.pixelColor(int(x), int(y))
+    return c.red(), c.green(), c.blue()
+
+
+def test_between_sets_the_preview_shows_the_look_faintly_while_the_client_screen_stays_empty(bls_app, qtbot):
+    from bls.ui.control_window import IDLE_PREVIEW_OPACITY
+
+    c, s = bls_app.control, bls_app.session
+    wait_ms(200)
+    bg = QColor(s.settings.visual.background_color)
+    bg = (bg.red(), bg.green(), bg.blue())
+    client = bls_app.display.screen().grabWindow(bls_app.display.winId()).toImage()
+    assert _rgb(client, client.width() / 2, client.height() / 2) == bg  # the client sees nothing
+    preview = c.preview.grab().toImage()
+    centre = _rgb(preview, preview.width() / 2, preview.height() / 2)
+    target = QColor(s.settings.visual.target_color)
+    # the target's look, at IDLE_PREVIEW_OPACITY over the background
+    for ch, b, t in zip(centre, bg, (target.red(), target.green(), target.blue())):
+        assert abs(ch - (b + IDLE_PREVIEW_OPACITY * (t - b))) <= 3
+    c.show_target.setChecked(False)  # target off: nothing to preview
+    qtbot.waitUntil(lambda: abs(sum(_rgb(c.preview.grab().toImage(), preview.width() / 2, preview.height() / 2))
+                                - sum(bg)) <= 6, timeout=4000)
