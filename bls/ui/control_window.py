@@ -676,11 +676,13 @@ class ControlWindow(QMainWindow):
         elif self._rest_until is not None:
             left = self._rest_until - time.monotonic()
             if left > 0:
-                self.rest_label.setText(f"Rest {int(left // 60)}:{int(left % 60):02d} — the client screen stays "
-                                        "neutral until the next set.")
+                clock = f"{int(left // 60)}:{int(left % 60):02d}"
+                self.rest_label.setText(f"Rest {clock} — the client screen stays neutral until the next set.")
+                self.start_button.setText(f"Start  (Space)  ·  rest {clock}")  # in view where the eyes are
             else:
                 self._rest_until = None
                 self.rest_label.setText("Rest over: ready for the next set.")
+                self.start_button.setText("Start  (Space)")
 
     def _set_finished(self, rec: dict) -> None:
         rest = self.session.settings.timing.rest_s

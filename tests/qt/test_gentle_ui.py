@@ -341,6 +341,7 @@ def test_the_rest_countdown_appears_after_a_gentle_set(bls_app, qtbot):
     qtbot.waitUntil(lambda: c.rest_label.text() != "", timeout=1000)
     text = c.rest_label.text()
     assert text.startswith("Rest 0:2") and "neutral" in text
+    assert c.start_button.text().startswith("Start  (Space)  ·  rest 0:2")  # where the therapist looks
     assert s.status.state == IDLE
     bg = rgb255(s.settings.visual.background_color)  # the target fades out (1.5 s): the screen is neutral
     qtbot.waitUntil(lambda: np.abs(grab_client(bls_app) - bg).max() <= 1, timeout=4000)
