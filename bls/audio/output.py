@@ -222,7 +222,7 @@ def explain_audio_error(exc: Exception, device=None) -> str:
     if "device -1" in text or "No Default" in text or "no default" in text.lower():
         return "no audio output device was found"
     if isinstance(exc, ValueError) or "No such device" in text or "Invalid device" in text:
-        return f"the audio output {device!r} is not available" if device is not None else "the audio output is not available"
+        return f"the audio output “{device}” is not available" if device is not None else "the audio output is not available"
     if "busy" in text.lower() or "Device unavailable" in text:
         return "the audio output is in use by another program"
     return "the audio output could not be opened"

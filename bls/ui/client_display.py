@@ -154,7 +154,8 @@ class RasterClientWindow(_ClientWindowMixin, QRasterWindow):
         swept = QRect(self._painted)
         for dt in (0.0, 0.5 * period, period, 1.5 * period, 2 * period):  # half periods: reversals too
             swept = swept.united(self._target_rect(self.core.source.sample_at(now + self.core.lead_s + dt), look))
-        self.update(QRegion(swept) | QRegion(QRect(0, 0, 1, 1)))
+        # between half-period samples a reversal can reach ~1 px further (2 cycles/s, 1920 px): 2 px more
+        self.update(QRegion(swept.adjusted(-2, -2, 2, 2)) | QRegion(QRect(0, 0, 1, 1)))
 
     def paintEvent(self, ev) -> None:  # noqa: N802 - Qt API
         now = time.monotonic()

@@ -226,10 +226,8 @@ class ControlWindow(QMainWindow):
         outer.setSpacing(18)
         outer.addLayout(self._build_left(screens, client_screen), 5)
         outer.addWidget(self._build_right(), 4)
-        self.audio_label = QLabel()
         self.display_label = QLabel()
-        # both permanent: a passing message (saved, restored ...) never hides or overlaps them
-        self.statusBar().addPermanentWidget(self.audio_label)
+        # permanent: a passing message (saved, restored ...) never hides or overlaps it
         self.statusBar().addPermanentWidget(self.display_label)
         self.statusBar().setSizeGripEnabled(False)
         self._clock = QTimer(self)
@@ -445,8 +443,11 @@ class ControlWindow(QMainWindow):
         self.output_combo.activated.connect(lambda i: self.outputChosen.emit(self.output_combo.itemData(i)))
         g.addWidget(QLabel("Output"), 4, 0)
         g.addWidget(self.output_combo, 4, 1, 1, 2)
+        self.audio_label = QLabel()  # what the output is doing, next to where it is chosen
+        self.audio_label.setWordWrap(True)
+        g.addWidget(self.audio_label, 5, 1, 1, 2)
         g.addWidget(_hint(f"Level never exceeds {LEVEL_CAP_DBFS:.0f} dBFS. Start quiet and ask the client."),
-                    5, 0, 1, 3)
+                    6, 0, 1, 3)
         g.setColumnStretch(1, 1)
         lay.addLayout(g)
         col.addWidget(card)

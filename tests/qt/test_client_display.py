@@ -181,7 +181,7 @@ def test_a_partial_repaint_covers_the_whole_sweep_of_a_fast_target(display, monk
     asked = []
     monkeypatch.setattr(win, "update", lambda *a: asked.append(a[0] if a else None))
     period = 1.0 / win.core.refresh_hz
-    for _ in range(40):
+    for _ in range(150):  # about a second: two cycles, four reversals
         asked.clear()
         now = time.monotonic()
         win._full = False
