@@ -224,8 +224,8 @@ class BlsApp(QObject):
         if key == Qt.Key_Escape:
             self.session.stop("stopped")
             self.control.centralWidget().setFocus()  # leave any field: the next ↑/↓ is the speed again
-        elif (key == Qt.Key_PageUp and not typing) or (key in (Qt.Key_B, Qt.Key_Period) and not editing):
-            # a clicker's Page Up stops from anywhere but a text field; '.' and B are typed into numbers
+        elif key in (Qt.Key_PageUp, Qt.Key_B) and not typing or key == Qt.Key_Period and not editing:
+            # a clicker's Page Up and B stop from anywhere but a text field; '.' is typed into numbers
             self.session.stop("stopped")
         elif key in (Qt.Key_Space, Qt.Key_PageDown) and not typing:
             if not ev.isAutoRepeat():

@@ -207,7 +207,9 @@ class Session(QObject):
         self.clock = MonotonicClock(self.engine)
         self.clock.start()
         self._clock_device = None
-        self._switch_pending = True  # retry the output between sets
+        # died during a set: tried once more when the set ends; died while idle (or right after that
+        # retry): left alone until the therapist chooses the output or turns the tone on again
+        self._switch_pending = self.engine.status.state != IDLE
         self.audio_status = AudioStatus(
             False, "No sound: the audio output stopped",
             "The target runs on the system clock; the set can be stopped as usual. Check the headphones, "

@@ -344,6 +344,9 @@ def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None 
                     problems.append(Problem(source, key, f"contains the control character U+{ord(bad):04X} "
                                             "(shown as a space)", ln, "warning"))
                     value = plain_text(value, allowed)
+                if key == "name" and not value.strip():
+                    problems.append(Problem(source, key, "is only control characters, not a name", ln))
+                    continue
                 top[key] = value.strip() if key == "name" else value
         elif key == "gentle":
             if not isinstance(value, bool):

@@ -172,7 +172,10 @@ class _WheelGuard(QObject):
     wheel on it), so scrolling the window never changes a setting by accident."""
 
     def eventFilter(self, obj, ev) -> bool:  # noqa: N802 - Qt API
-        return ev.type() == QEvent.Wheel and not obj.hasFocus()
+        if ev.type() == QEvent.Wheel and not obj.hasFocus():
+            ev.ignore()  # not for this control: Qt passes it on to the column, which scrolls
+            return True
+        return False
 
 
 class OutputCombo(QComboBox):

@@ -18,6 +18,11 @@ from ..core.library import LibraryError, PresetLibrary, check_name, file_stem
 from ..core.preset import Preset, load_preset_file
 
 
+def _sentence(text: str) -> str:
+    """``text`` with its first letter capitalised (and nothing else lowered: names keep their case)."""
+    return text[:1].upper() + text[1:]
+
+
 class PresetDetailsDialog(QDialog):
     def __init__(self, parent, title: str, note: str, name: str, description: str, ok: str = "Save"):
         super().__init__(parent)
@@ -246,7 +251,7 @@ class PresetPanel(QFrame):
             try:
                 name = check_name(name)
             except LibraryError as exc:
-                self.ask.tell("Save preset", str(exc).capitalize() + ".")
+                self.ask.tell("Save preset", _sentence(str(exc)) + ".")
                 default = name
                 continue
             existing = self.library.entries.get(name)
@@ -276,7 +281,7 @@ class PresetPanel(QFrame):
                     p = self.library.get(check_name(new))
                     self.library.save(p.with_(description=answer[1]), overwrite=True)
             except (LibraryError, OSError) as exc:
-                self.ask.tell("Rename preset", str(exc).capitalize() + ".")
+                self.ask.tell("Rename preset", _sentence(str(exc)) + ".")
                 continue
             self.message.emit(f"Renamed “{old}” to “{check_name(new)}”.")
             self.loadRequested.emit(check_name(new))
@@ -295,7 +300,7 @@ class PresetPanel(QFrame):
                 name = check_name(answer[0])
                 self.library.save(self.library.get(src).with_(name=name, description=answer[1]))
             except (LibraryError, OSError) as exc:
-                self.ask.tell("Duplicate preset", str(exc).capitalize() + ".")
+                self.ask.tell("Duplicate preset", _sentence(str(exc)) + ".")
                 default = answer[0]
                 continue
             self.message.emit(f"Duplicated “{src}” as “{name}”.")
@@ -309,7 +314,7 @@ class PresetPanel(QFrame):
         try:
             trashed = self.library.delete(name)
         except (LibraryError, OSError) as exc:
-            self.ask.tell("Delete preset", str(exc).capitalize() + ".")
+            self.ask.tell("Delete preset", _sentence(str(exc)) + ".")
             return
         self._trashed = (name, trashed)
         self.loaded = None  # the live settings stay as they are, now unsaved
@@ -351,7 +356,7 @@ class PresetPanel(QFrame):
                                   "Nothing was added; the file is left as it is.")
                     return
                 peek_name, peek_description = self._peek(path)
-                answer = self.ask.details("Import preset", text.capitalize() + ".",
+                answer = self.ask.details("Import preset", _sentence(text) + ".",
                                           f"{name or peek_name} (imported)",
                                           peek_description if description is None else description, ok="Import")
                 if answer is None:

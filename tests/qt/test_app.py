@@ -161,6 +161,37 @@ def test_a_wheel_turned_over_a_control_without_focus_changes_nothing(bls_app):
     assert s.settings.motion.speed_cycles_per_s > before.motion.speed_cycles_per_s
 
 
+def test_a_wheel_over_an_unfocused_control_scrolls_the_column_instead(bls_app, qapp):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QScrollArea
+
+    c = bls_app.control
+    c.resize(900, 420)  # a short window: the settings column scrolls
+    qapp.processEvents()
+    scroll = next(a for a in c.findChildren(QScrollArea) if a.widget() and a.widget().isAncestorOf(c.speed_slider))
+    bar = scroll.verticalScrollBar()
+    assert bar.maximum() > 100
+    c.centralWidget().setFocus()
+    before = bls_app.session.settings
+    for w in (c.speed_slider, c.speed_spin, c.path_combo):
+        bar.setValue(0)
+        qapp.processEvents()
+        pos = w.mapTo(c, QPoint(w.width() // 2, w.height() // 2))
+        QTest.wheelEvent(c.windowHandle(), pos, QPoint(0, -120))  # a real (spontaneous) wheel notch
+        qapp.processEvents()
+        assert bar.value() > 0, w  # the column scrolled ...
+    assert bls_app.session.settings == before  # ... and no setting changed
+
+
+def test_a_clickers_b_stops_the_set_even_from_a_number_field(bls_app, qtbot):
+    s, c = bls_app.session, bls_app.control
+    c.start_button.click()
+    qtbot.waitUntil(lambda: s.status.state == RUNNING, timeout=2000)
+    c.speed_spin.setFocus()  # B is never typed into a number
+    QTest.keyClick(c.speed_spin, Qt.Key_B)
+    qtbot.waitUntil(lambda: s.status.state == IDLE, timeout=4000)
+
+
 def test_up_down_change_speed_and_the_controls_follow(bls_app):
     s, c = bls_app.session, bls_app.control
     press(c, Qt.Key_Up)

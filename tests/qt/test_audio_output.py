@@ -4,12 +4,16 @@ session asks for and when, not PortAudio (tests/e2e/test_audio_tap.py plays thro
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from bls.audio.output import AudioStatus, MonotonicClock
 from bls.core.engine import IDLE, RUNNING
+
+from .conftest import wait_ms
 
 OUTPUTS = ["Headphones (USB)", "HDMI 1"]
 
@@ -160,3 +164,31 @@ def test_an_output_that_dies_mid_set_hands_over_to_the_system_clock_and_is_retri
     assert s.records[-1]["stop_reason"] == "stopped"
     qtbot.waitUntil(lambda: len(opened) > n, timeout=2000)  # between sets the output is tried again
     assert opened[-1] == (True, "Headphones (USB)") and s.clock.is_device
+
+
+class SilentCard(MonotonicClock):
+    """Opens fine and never renders a block: a stalled driver."""
+
+    is_device = True
+
+    def start(self):
+        self.last_block_at = time.monotonic()
+
+
+def test_an_output_that_stalls_while_idle_is_not_reopened_in_a_loop(app, opened, monkeypatch, qtbot):
+    c, s = app.control, app.session
+
+    def silent_open(engine, want_audio, device=None, refresh=False):
+        opened.append((want_audio, device))
+        clock = SilentCard(engine) if want_audio else MonotonicClock(engine)
+        clock.start()
+        return clock, AudioStatus(bool(want_audio), f"Audio: {device}", device=device)
+
+    monkeypatch.setattr("bls.session.open_clock", silent_open)
+    choose(c.output_combo, "HDMI 1")
+    n = len(opened)
+    qtbot.waitUntil(lambda: s.audio_status.summary == "No sound: the audio output stopped", timeout=3000)
+    wait_ms(1500)  # three stall periods: no retry while idle, no flicker
+    assert len(opened) == n and s.audio_status.summary == "No sound: the audio output stopped"
+    choose(c.output_combo, "HDMI 1")  # the therapist's own retry still works
+    assert len(opened) == n + 1

@@ -336,17 +336,19 @@ def test_import_an_invalid_file_tells_every_problem_and_adds_nothing(bls_app, tm
 
 def test_import_a_file_with_a_taken_name_asks_for_a_new_one(bls_app, tmp_path):
     put(user("calm", 0.45))
+    put(user("Calm Sam", 0.5))
     bls_app.library.reload()
     src = tmp_path / "calm-from-sam.yaml"
     src.write_text(dump_preset(user("calm", 0.7)), encoding="utf-8")
     ask = script(bls_app)
     ask.files = [str(src)]
-    ask.details_answers = [("standard", "Sam's calm set"), ("calm (Sam)", "Sam's calm set, 0.7 c/s")]
+    ask.details_answers = [("Calm Sam", "Sam's calm set"), ("calm (Sam)", "Sam's calm set, 0.7 c/s")]
     bls_app.control.presets.import_()
     first, second = ask.details_asked()
     # the preset's own name and words are offered, and what the therapist types is what is imported
     assert "already exists" in first[2] and first[3] == "calm (imported)" and first[4] == user("calm", 0.7).description
-    assert "'standard' already exists" in second[2] and second[4] == "Sam's calm set"
+    assert second[2].startswith("A preset named 'Calm Sam' ")  # the name keeps its case in the message
+    assert second[4] == "Sam's calm set"
     assert ask.ok_labels == ["Import", "Import"]
     lib = bls_app.library
     assert lib.get("calm (Sam)").motion.speed_cycles_per_s == 0.7

@@ -816,3 +816,11 @@ def test_problems_read_as_words_in_the_control_window():
     assert whole.for_people() == "junk.yaml — the file is empty, expected a mapping of preset fields"
     assert whole.for_people(with_file=False) == "the file is empty, expected a mapping of preset fields"
     assert str(err) == "/home/t/presets/anna.yaml:3: error: motion.speed_cycles_per_s: 4 is out of range"
+
+
+@pytest.mark.parametrize("raw", [r'"\a"', r'"\x01\x02"', r'"\0"', r'" \t "'])
+def test_a_name_of_control_characters_only_is_not_a_name(raw):
+    text, line = with_value(None, "name", raw)
+    p = one_error(text)
+    assert (p.path, p.line) == ("name", line)
+    assert p.message in ("is only control characters, not a name", f"{eval(raw)!r} is not a non-empty name")
