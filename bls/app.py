@@ -87,9 +87,11 @@ class BlsApp(QObject):
         look = Look.of_settings(self.session.effective)
         self.display = create_client_display(self.session, look, self.screen.refreshRate())
         screens = [(s.name(), screen_label(s)) for s in QGuiApplication.screens()]
-        # the list is read afresh when it opens; PortAudio re-scans only while no stream is open
+        # the list is read afresh when it opens; PortAudio re-scans (a blocking call on this thread, which
+        # also paints the client screen) only between sets and while no stream is open
         self.control = ControlWindow(self.session, self.library, screens, self.screen.name(), name,
-                                     lambda: output_devices(refresh=not self.session.clock.is_device))
+                                     lambda: output_devices(refresh=not self.session.clock.is_device
+                                                            and self.session.status.state == IDLE))
         self.control.outputChosen.connect(self.choose_output)
         self.session.confirm_unlock = lambda violations: self.control.ask_unlock(violations)
         self.control.client_badge.setChecked(self.ui_state.value("client_badge", False, type=bool))

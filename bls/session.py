@@ -19,7 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from . import __version__
-from .audio.output import AudioStatus, DeviceClock, MonotonicClock, open_clock
+from .audio.output import STALL_S, AudioStatus, MonotonicClock, open_clock
 from .core.clock import AnchorMap
 from .core.engine import IDLE, SAMPLE_RATE, FrameSample, SetResult, Status, StimulusEngine
 from .core import gentle
@@ -170,11 +170,6 @@ class Session(QObject):
         self._reopen_clock()
         return True
 
-    def retry_audio(self) -> None:
-        """Try the sound card again (e.g. after plugging in headphones)."""
-        if self.engine.status.state == IDLE and not isinstance(self.clock, DeviceClock):
-            self._reopen_clock()
-
     # ------------------------------------------------------------------ polling
 
     def poll(self) -> None:
@@ -195,7 +190,7 @@ class Session(QObject):
             self.statusChanged.emit(st)
         self._switch_clock_if_due()
         if self.clock.is_device and not self.clock.alive(time.monotonic()):
-            self._fall_back_to_the_system_clock(self.clock.error or "no audio for more than 0.5 s")
+            self._fall_back_to_the_system_clock(self.clock.error or f"no audio for more than {STALL_S:g} s")
 
     def _fall_back_to_the_system_clock(self, why: str) -> None:
         """The output died (unplugged, a driver error): the system clock takes over at once, so the
@@ -204,7 +199,7 @@ class Session(QObject):
             self.clock.stop()
         except Exception:  # noqa: BLE001 - a dead stream may refuse to stop; it is dropped either way
             pass
-        self.clock = MonotonicClock(self.engine)
+        self.clock = MonotonicClock(self.engine)  # the stand-in, never a device: nothing to open or fail
         self.clock.start()
         self._clock_device = None
         # died during a set: tried once more when the set ends; died while idle (or right after that
@@ -224,7 +219,6 @@ class Session(QObject):
 
     def _record(self, result: SetResult) -> None:
         info = dict(self.display_info())
-        base_dropped = self._set_display_base.get("dropped_frames_total", 0)
         rec = asdict(result)
         rec.update({
             "unlocked_limits": sorted(self.unlocked) if result.gentle else [],
@@ -233,7 +227,7 @@ class Session(QObject):
             "display": info.get("kind"),
             "audio_device": self.audio_status.device,
             "audio_status": self.audio_status.summary,
-            "dropped_frames": max(0, int(info.get("dropped_frames_total", 0)) - int(base_dropped)),
+            "dropped_frames": self.dropped_in_set(info) or 0,
         })
         self.records.append(rec)
         self.setFinished.emit(rec)

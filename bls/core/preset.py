@@ -140,11 +140,8 @@ class Problem:
     def for_people(self, with_file: bool = True) -> str:
         """The same in words for the control window: "broken.yaml, line 3 — motion.speed_cycles_per_s:
         4 is out of range ..." (the command line keeps the compiler-like form that editors jump to)."""
-        where = [Path(self.source).name] if with_file else []
-        if self.line:
-            where.append(f"line {self.line}")
-        place = ", ".join(where)
-        place = (place[0].upper() + place[1:]) if place and not with_file else place
+        line = f"line {self.line}" if self.line else ""
+        place = ", ".join(filter(None, (Path(self.source).name, line))) if with_file else line.capitalize()
         note = "Note: " if self.severity == "warning" else ""
         field_ = f"{self.path}: " if self.path else ""
         return f"{note}{place + ' — ' if place else ''}{field_}{self.message}"
@@ -257,9 +254,15 @@ def _unknown(key: str, section: str | None) -> str:
 TEXT_CONTROLS_ALLOWED = {"name": "", "description": "\n\t", "rationale": "\n\t"}
 
 
+def _is_control(c: str, allowed: str) -> bool:
+    """A control character (bell, escape, NUL, ...) not in ``allowed``. Format characters (right-to-
+    left marks, zero-width joiners) are text."""
+    return c not in allowed and unicodedata.category(c) == "Cc"
+
+
 def plain_text(text: str, allowed: str = "") -> str:
     """``text`` with every control character other than ``allowed`` replaced by a space."""
-    return "".join(" " if c not in allowed and unicodedata.category(c) == "Cc" else c for c in text)
+    return "".join(" " if _is_control(c, allowed) else c for c in text)
 
 
 def _kind(value: Any) -> str:
@@ -276,12 +279,8 @@ def _kind(value: Any) -> str:
 
 
 def control_character(text: str, allowed: str = "") -> str | None:
-    """The first control character in ``text`` (bell, escape, NUL, ...) other than ``allowed``.
-    Format characters (right-to-left marks, zero-width joiners) are text, and allowed."""
-    for c in text:
-        if c not in allowed and unicodedata.category(c) == "Cc":
-            return c
-    return None
+    """The first control character in ``text`` other than ``allowed``, or None."""
+    return next((c for c in text if _is_control(c, allowed)), None)
 
 
 def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None = None,

@@ -493,8 +493,9 @@ class ControlWindow(QMainWindow):
         self.audio_check.toggled.connect(self._edited)
         self.show_target.toggled.connect(self._edited)
         self._held_back = False  # a drag past a gentle limit waits for the release to ask, once
-        for sl in [self.speed_slider] + [w.slider for w in (self.sweep_slider, self.size_slider, self.soft_slider,
-                                                             self.level_slider, self.depth_slider)]:
+        self._sliders = [self.speed_slider] + [w.slider for w in (self.sweep_slider, self.size_slider,
+                                                                  self.soft_slider, self.level_slider, self.depth_slider)]
+        for sl in self._sliders:
             sl.sliderReleased.connect(self._slider_released)
 
         scroll = QScrollArea()
@@ -578,32 +579,31 @@ class ControlWindow(QMainWindow):
 
     def ask_unlock(self, violations) -> bool:
         """Going past a gentle limit: a deliberate confirmation that names each limit."""
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Warning)
-        box.setWindowTitle("Leave the gentle limits?")
-        box.setText("This goes past the gentle-mode limits:")
-        box.setInformativeText("\n".join(f"• {v}" for v in violations)
-                               + "\n\nUnlock for this session? The session log records the unlock and the values.")
-        unlock = box.addButton("Unlock", QMessageBox.DestructiveRole)
-        keep = box.addButton("Keep gentle limits", QMessageBox.RejectRole)
-        box.setDefaultButton(keep)
-        box.exec()
-        return box.clickedButton() is unlock
+        return self._confirm("Leave the gentle limits?", "This goes past the gentle-mode limits:",
+                             "\n".join(f"• {v}" for v in violations)
+                             + "\n\nUnlock for this session? The session log records the unlock and the values.",
+                             "Unlock", "Keep gentle limits")
 
     def ask_leave_gentle(self, preset: Preset, beyond) -> bool:
         """Loading a preset that is not gentle while gentle mode is on: asked, never silently done."""
+        lines = "\n".join(f"• {v}" for v in beyond)
+        return self._confirm("Leave gentle mode?",
+                             f"“{preset.name}” is not a gentle preset: loading it turns gentle mode off.",
+                             (f"It goes past the gentle limits:\n{lines}\n\n" if beyond else "")
+                             + "The change glides; nothing jumps. The session log records it.",
+                             "Leave gentle mode", "Stay in gentle mode")
+
+    def _confirm(self, title: str, text: str, details: str, go: str, stay: str) -> bool:
+        """A warning that needs a deliberate yes: ``stay`` is the default button."""
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Warning)
-        box.setWindowTitle("Leave gentle mode?")
-        box.setText(f"“{preset.name}” is not a gentle preset: loading it turns gentle mode off.")
-        lines = "\n".join(f"• {v}" for v in beyond)
-        box.setInformativeText((f"It goes past the gentle limits:\n{lines}\n\n" if beyond else "")
-                               + "The change glides; nothing jumps. The session log records it.")
-        leave = box.addButton("Leave gentle mode", QMessageBox.DestructiveRole)
-        keep = box.addButton("Stay in gentle mode", QMessageBox.RejectRole)
-        box.setDefaultButton(keep)
+        box.setWindowTitle(title)
+        box.setText(text)
+        box.setInformativeText(details)
+        yes = box.addButton(go, QMessageBox.DestructiveRole)
+        box.setDefaultButton(box.addButton(stay, QMessageBox.RejectRole))
         box.exec()
-        return box.clickedButton() is leave
+        return box.clickedButton() is yes
 
     def _edited(self, *_) -> None:
         if self._loading:
@@ -618,7 +618,7 @@ class ControlWindow(QMainWindow):
         self.session.set_settings(p)
 
     def _dragging(self) -> bool:
-        return any(sl.isSliderDown() for sl in self.findChildren(QSlider))
+        return any(sl.isSliderDown() for sl in self._sliders)
 
     def _slider_released(self) -> None:
         if self._held_back:
@@ -648,11 +648,11 @@ class ControlWindow(QMainWindow):
 
     def _warn_if_nothing_reaches_the_client(self) -> None:
         p, audio = self.session.settings, self.session.audio_status
-        silent = "the tone is off" if not p.audio.enabled else ("there is no audio output" if not audio.ok else "")
-        if p.visual.show_target or not silent:
+        if p.visual.show_target or (p.audio.enabled and audio.ok):
             self.nothing_label.hide()
             return
-        fix = "turn the tone on" if not p.audio.enabled else "choose an output under Sound"
+        silent, fix = (("there is no audio output", "choose an output under Sound") if p.audio.enabled
+                       else ("the tone is off", "turn the tone on"))
         self.nothing_label.setText(f"Nothing reaches the client: the target is hidden and {silent}. "
                                    f"Show the target or {fix}.")
         self.nothing_label.show()

@@ -51,41 +51,36 @@ def test_the_client_screen_is_remembered_by_name(bls_app, qapp):
         again.shutdown()
 
 
-def test_one_screen_opens_a_window_and_says_so(tmp_path):
+def on_one_screen(tmp_path, width: int, height: int, show: str) -> str:
+    """Start the app in a child process on a single offscreen screen and print ``show`` (an expression
+    over ``app``); returns what it printed."""
     cfg = tmp_path / "one.json"
-    cfg.write_text(json.dumps({"screens": [{"name": "ONLY", "x": 0, "y": 0, "width": 1600, "height": 900,
-                                            "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
-    code = (
-        "from PySide6.QtWidgets import QApplication\n"
-        "from bls.app import BlsApp\n"
-        "a = QApplication([])\n"
-        "app = BlsApp(a, preset='standard', no_audio=True)\n"
-        "g = app.display.geometry()\n"
-        "print(app._fullscreen, g.width() < 1600, app.control.screen_note.text())\n"
-        "app.shutdown()\n")
+    cfg.write_text(json.dumps({"screens": [{"name": "ONLY", "x": 0, "y": 0, "width": width, "height": height,
+                                            "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}],
+                               "windowFrameMargins": False}))
+    code = ("from PySide6.QtWidgets import QApplication\n"
+            "from bls.app import BlsApp\n"
+            "a = QApplication([])\n"
+            "app = BlsApp(a, preset='standard', no_audio=True)\n"
+            f"print({show})\n"
+            "app.shutdown()\n")
     env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={cfg}")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("False True Only one screen is connected")
+    return out.stdout
+
+
+def test_one_screen_opens_a_window_and_says_so(tmp_path):
+    out = on_one_screen(tmp_path, 1600, 900,
+                        "app._fullscreen, app.display.geometry().width() < 1600, app.control.screen_note.text()")
+    assert out.startswith("False True Only one screen is connected")
 
 
 def test_on_one_1080p_screen_the_two_windows_sit_side_by_side(tmp_path):
-    cfg = tmp_path / "one.json"
-    cfg.write_text(json.dumps({"screens": [{"name": "ONLY", "x": 0, "y": 0, "width": 1920, "height": 1080,
-                                            "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}],
-                               "windowFrameMargins": False}))
-    code = (
-        "from PySide6.QtWidgets import QApplication\n"
-        "from bls.app import BlsApp\n"
-        "a = QApplication([])\n"
-        "app = BlsApp(a, preset='standard', no_audio=True)\n"
-        "c, d = app.control.frameGeometry(), app.display.geometry()\n"
-        "print(c.intersects(d), c.left() >= 0, d.right() < 1920, abs(d.width() / d.height() - 16 / 9) < 0.01)\n"
-        "app.shutdown()\n")
-    env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={cfg}")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["False", "True", "True", "True"]
+    c, d = "app.control.frameGeometry()", "app.display.geometry()"
+    out = on_one_screen(tmp_path, 1920, 1080, f"{c}.intersects({d}), {c}.left() >= 0, {d}.right() < 1920, "
+                                              f"abs({d}.width() / {d}.height() - 16 / 9) < 0.01")
+    assert out.split() == ["False", "True", "True", "True"]
 
 
 def press(widget, key):
