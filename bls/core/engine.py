@@ -20,13 +20,18 @@ from __future__ import annotations
 
 import collections
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 
-from . import gentle, motion, tone
-from .preset import Preset
+from . import gentle, motion, photosafe, tone
+from .look import Look, look_of
+from .preset import Preset, clamp_to_schema
 from .ramp import Ramp
+from .synth import ToneRenderer
 
 SAMPLE_RATE = 48_000
 
@@ -50,7 +55,18 @@ HIDE_TARGET_S = 0.8
 SPEED_SLEW = 0.5  # cycles/s per second: how fast a speed change glides
 PULSE_ATTACK_S = 0.006
 PULSE_LENGTH_S = 0.12
-HISTORY = 16
+LOOK_GLIDE_S = 0.5  # size, edge, colour and background changes glide this long (or longer: photosafe)
+#: the snapshots kept for the display cover this much stimulus time before the newest one: more than
+#: any output latency (plus a manual audio delay) and a display frame
+HISTORY_S = 2.0
+#: the set record reads the delivered values from the engine's own state this often (stimulus time)
+SAMPLE_EVERY_S = 0.25
+#: gentle mode switched on mid-set ("soften now"): the speed is inside the envelope within this long
+SOFTEN_S = 2.5
+#: a fade of F seconds (preset fade_in_s / fade_out_s) goes from silence to within 1 dB of the steady
+#: level in exactly F seconds: the raised-cosine ramp runs this much longer than F
+FADE_STRETCH = math.pi / math.acos(1.0 - 2.0 * 10.0 ** (-1.0 / 20.0))
+NO_UNLOCKS: Mapping[str, object] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +91,7 @@ class Feel:
     speed_slew: float = SPEED_SLEW
     pulse_attack: float = PULSE_ATTACK_S
     pulse_length: float = PULSE_LENGTH_S
+    look_glide: float = LOOK_GLIDE_S
 
 
 NORMAL = Feel()
@@ -83,7 +100,7 @@ GENTLE = Feel(level_ramp=gentle.CHANGE_RAMP_S, depth_ramp=gentle.CHANGE_RAMP_S, 
               pause_decel=gentle.PAUSE_DECEL_S, pause_fade=gentle.PAUSE_FADE_S, stop_decel=gentle.STOP_DECEL_S,
               stop_fade=gentle.STOP_FADE_S, timeup_decel=2.0, glide_min=0.8, glide_per_unit=1.0,
               show_target=gentle.SHOW_TARGET_S, hide_target=gentle.SHOW_TARGET_S, speed_slew=gentle.SPEED_SLEW,
-              pulse_attack=gentle.ATTACK_S, pulse_length=gentle.PULSE_LENGTH_S)
+              pulse_attack=gentle.ATTACK_S, pulse_length=gentle.PULSE_LENGTH_S, look_glide=gentle.VISUAL_GLIDE_S)
 
 IDLE, RUNNING, PAUSED, STOPPING, GLIDING = "idle", "running", "paused", "stopping", "gliding"
 
@@ -113,6 +130,14 @@ class Snapshot:
     tone: str
     prev_tone: str
     tone_mix: Ramp
+    look_from: Look  # the look glides from look_from to look_to along look_mix (0..1, raised cosine)
+    look_to: Look
+    look_mix: Ramp
+
+    def look_at(self, frame: float) -> Look:
+        if self.look_mix.done(frame):
+            return self.look_to
+        return self.look_from.blend(self.look_to, self.look_mix.value_at(frame))
 
     def phase(self, frames):
         return self.phase0 + (self.speed.integral(frames) - self.speed.integral(self.start)) / SAMPLE_RATE
@@ -154,6 +179,21 @@ class Status:
     passes: int
     elapsed_s: float
     speed_cycles_per_s: float
+    look_slowed_s: float = 0.0  # the latest change of look glides this long to keep the screen photosafe
+
+
+class Delivered(NamedTuple):
+    """What the engine delivered at one frame of a set, read from its own state (the set record)."""
+    frame: int
+    state: str
+    gentle: bool
+    speed_cycles_per_s: float
+    level_dbfs: float  # the level setting as it glides (before fades)
+    output_dbfs: float | None  # what reaches the ear: level x fade x mute (None: silent)
+    carrier_hz: float
+    pan_depth_pct: float
+    target_diameter_pct: float
+    target_visible: float  # 0..1: the target's opacity x visibility
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +214,7 @@ class SetResult:
     pan_depth_pct: float = 0.0
     carrier_hz: float = 0.0
     tone: str = ""
+    samples: tuple[Delivered, ...] = ()  # every SAMPLE_EVERY_S of stimulus time, and at the end
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +227,7 @@ class FrameSample:
     pan: float
     opacity: float
     state: str
+    look: Look | None = None  # the look at this frame (None: the caller's own)
 
 
 def _ramp_frames(seconds: float) -> float:
@@ -196,13 +238,29 @@ def _ceil_frame(f: float) -> int:
     return int(math.ceil(f - 1e-9))
 
 
+def _fade_frames(seconds: float) -> float:
+    """A preset fade: silence to within 1 dB of the level in ``seconds``."""
+    return _ramp_frames(seconds) * FADE_STRETCH
+
+
+def enforce(settings: Preset, unlocks: Mapping[str, object] = NO_UNLOCKS) -> Preset:
+    """What the engine plays for ``settings``: every range of the preset schema (the hard caps:
+    speed <= 2 cycles/s, level <= -12 dBFS ...), and in gentle mode every gentle limit, held at the
+    limit or at the value unlocked for it. No path into the engine gets past this."""
+    return gentle.effective(clamp_to_schema(settings), unlocks)
+
+
 class StimulusEngine:
     def __init__(self, settings: Preset, sample_rate: int = SAMPLE_RATE, max_block: int = 16384,
-                 unlocked: frozenset[str] = frozenset()):
+                 unlocks: Mapping[str, object] = NO_UNLOCKS):
         if sample_rate != SAMPLE_RATE:
             raise ValueError(f"bls runs at {SAMPLE_RATE} Hz")
-        settings = gentle.effective(settings, unlocked)
+        settings = enforce(settings, unlocks)
         self.settings = settings
+        #: the clock allowed to advance the engine (None: whoever calls, e.g. an offline render); a
+        #: clock that was replaced and calls again is refused, so two clocks never drive one engine
+        self.owner: object | None = None
+        self.synth = ToneRenderer(max_block)
         self.max_block = max_block
         self._idx = np.arange(max_block, dtype=np.float64)
         self._commands: collections.deque = collections.deque()
@@ -216,7 +274,8 @@ class StimulusEngine:
             level=Ramp.hold(tone.db_to_amplitude(a.level_dbfs)), mute=Ramp.hold(1.0 if a.enabled else 0.0),
             depth=Ramp.hold(a.pan_depth_pct / 100.0),
             alternate=Ramp.hold(1.0 if a.pan_mode == "alternating" else 0.0), carrier=Ramp.hold(a.carrier_hz), carrier_phase0=0.0,
-            tone=a.tone, prev_tone=a.tone, tone_mix=Ramp.hold(1.0))
+            tone=a.tone, prev_tone=a.tone, tone_mix=Ramp.hold(1.0),
+            look_from=look_of(settings), look_to=look_of(settings), look_mix=Ramp.hold(1.0))
         self.history: tuple[Snapshot, ...] = (self._snap,)
         self._block: list[Snapshot] = [self._snap]
         self._set_index = 0
@@ -233,6 +292,10 @@ class StimulusEngine:
         self._last_k = -1
         self._last_cross = -1e18
         self._pulse_shape = (PULSE_ATTACK_S, PULSE_LENGTH_S)  # attack and length of the sounding pulse
+        self._in_set = False
+        self._samples: list[Delivered] = []
+        self._next_sample = 0
+        self._look_slowed = 0.0
         self.status = Status(0, IDLE, 0, 0, 0.0, 0.0)
 
     # ------------------------------------------------------------------ GUI side (any thread)
@@ -251,11 +314,12 @@ class StimulusEngine:
     def stop(self, reason: str = "stopped") -> None:
         self._commands.append(("stop", reason))
 
-    def apply(self, settings: Preset, unlocked: frozenset[str] = frozenset()) -> None:
+    def apply(self, settings: Preset, unlocks: Mapping[str, object] = NO_UNLOCKS) -> None:
         """Live settings changed: every audible or visible change glides from the current value.
 
-        With gentle mode on, limits not in ``unlocked`` are enforced here too (core.gentle)."""
-        self._commands.append(("apply", gentle.effective(settings, unlocked)))
+        The hard caps hold whatever is given, and with gentle mode on every gentle limit too, at the
+        limit or at the value in ``unlocks`` (:func:`enforce`)."""
+        self._commands.append(("apply", enforce(settings, unlocks)))
 
     @property
     def feel(self) -> Feel:
@@ -271,17 +335,22 @@ class StimulusEngine:
                 break
         x, y, s_ = snap.position(frame)
         pan = float(tone.pan_position(s_, snap.depth.value(frame), snap.alternate.value(frame)))
-        return FrameSample(frame, float(x), float(y), float(s_), pan, float(snap.opacity.value(frame)), snap.state)
+        return FrameSample(frame, float(x), float(y), float(s_), pan, float(snap.opacity.value(frame)), snap.state,
+                           snap.look_at(frame))
 
     # ------------------------------------------------------------------ clock side
 
-    def process(self, n: int, out: np.ndarray | None = None) -> int:
+    def process(self, n: int, out: np.ndarray | None = None, token: object | None = None) -> int:
         """Advance ``n`` frames, rendering them into ``out`` (n x 2 float32) if given.
 
         Returns the first frame of the block. Called from the audio callback: no locks, no Qt,
-        no I/O; allocations are limited to block-sized temporaries.
+        no I/O. A caller that is not the engine's ``owner`` advances nothing and gets silence.
         """
         f0 = self.next_frame
+        if self.owner is not None and token is not self.owner:
+            if out is not None:
+                out[:n] = 0.0
+            return f0
         f1 = f0 + n
         if n > self.max_block:
             raise ValueError(f"block of {n} frames exceeds max_block={self.max_block}")
@@ -302,7 +371,7 @@ class StimulusEngine:
             a = max(f0, snap.start)
             b = f1 if i + 1 == len(segs) else min(f1, segs[i + 1].start)
             if b > a:
-                self._render(snap, a, b, None if out is None else out[a - f0:b - f0])
+                self._segment(snap, a, b, None if out is None else out[a - f0:b - f0])
         self.next_frame = f1
         self._publish_status(f1)
         return f0
@@ -312,7 +381,14 @@ class StimulusEngine:
     def _push(self, snap: Snapshot) -> None:
         self._snap = snap
         self._block.append(snap)
-        self.history = (self.history + (snap,))[-HISTORY:]
+        # bounded by stimulus time, not by count: every snapshot that covers a frame within HISTORY_S
+        # of the newest stays (the display looks back by the output latency); older ones go
+        h = self.history + (snap,)
+        keep_from = snap.start - HISTORY_S * SAMPLE_RATE
+        i = 0
+        while i + 1 < len(h) and h[i + 1].start <= keep_from:
+            i += 1
+        self.history = h[i:]
 
     def _rebased(self, f: int, **changes) -> Snapshot:
         s = self._snap
@@ -347,7 +423,7 @@ class StimulusEngine:
                                      speed=s.speed.retarget(f, 0.0, _ramp_frames(self.feel.pause_decel)),
                                      fade=s.fade.retarget(f, 0.0, _ramp_frames(self.feel.pause_fade), smooth=True)))
         elif kind == "stop" and state in (RUNNING, PAUSED):
-            self._begin_stop(f, cmd[1], self.feel.stop_decel, self.feel.stop_fade)
+            self._begin_stop(f, cmd[1], self.feel.stop_decel, _ramp_frames(self.feel.stop_fade))
         elif kind == "apply":
             self._apply(cmd[1], f)
 
@@ -368,7 +444,10 @@ class StimulusEngine:
             shape_mix=Ramp.hold(1.0, f),
             opacity=s.opacity.retarget(f, 1.0, _ramp_frames(self.feel.show_target), smooth=True),
             # from the current level: a set started during the last one's fade-out does not click
-            fade=s.fade.retarget(f, 1.0, _ramp_frames(t.fade_in_s), smooth=True)))
+            fade=s.fade.retarget(f, 1.0, _fade_frames(t.fade_in_s), smooth=True)))
+        self._in_set = True
+        self._samples = []
+        self._next_sample = f
 
     def _resume(self, f: int) -> None:
         s, st = self._snap, self.settings
@@ -376,9 +455,10 @@ class StimulusEngine:
         self._push(self._rebased(
             f, state=RUNNING,
             speed=s.speed.retarget(f, st.motion.speed_cycles_per_s, _ramp_frames(max(0.5, st.timing.fade_in_s))),
-            fade=s.fade.retarget(f, 1.0, _ramp_frames(max(self.feel.pause_fade, st.timing.fade_in_s)), smooth=True)))
+            fade=s.fade.retarget(f, 1.0, max(_ramp_frames(self.feel.pause_fade), _fade_frames(st.timing.fade_in_s)),
+                                 smooth=True)))
 
-    def _begin_stop(self, f: int, reason: str, decel_s: float, fade_s: float) -> None:
+    def _begin_stop(self, f: int, reason: str, decel_s: float, fade_frames: float) -> None:
         s = self._snap
         self._stop_reason = reason
         if s.state == PAUSED:  # the set timer does not count the pause
@@ -386,7 +466,7 @@ class StimulusEngine:
         speed_now = s.speed.value_at(f)
         decel = _ramp_frames(decel_s) * min(1.0, speed_now / max(s.speed.target, 1e-9)) if speed_now > 0 else 0.0
         self._push(self._rebased(f, state=STOPPING, speed=s.speed.retarget(f, 0.0, decel),
-                                 fade=s.fade.retarget(f, 0.0, _ramp_frames(fade_s), smooth=True)))
+                                 fade=s.fade.retarget(f, 0.0, fade_frames, smooth=True)))
         if decel <= 0:
             self._begin_glide(f)
 
@@ -398,7 +478,7 @@ class StimulusEngine:
         dist = max(abs(x), abs(y))
         fade = s.fade
         if self._stop_reason in ("complete", "time"):
-            fade = fade.retarget(f, 0.0, _ramp_frames(self._set_settings.timing.fade_out_s), smooth=True)
+            fade = fade.retarget(f, 0.0, _fade_frames(self._set_settings.timing.fade_out_s), smooth=True)
         self._push(self._rebased(f, state=GLIDING, speed=Ramp.hold(0.0, f),
                                  glide=Ramp(f, 0.0, 1.0, _ramp_frames(self.feel.glide_min + self.feel.glide_per_unit * dist), True),
                                  glide_from=(x, y, sp), fade=fade))
@@ -406,6 +486,8 @@ class StimulusEngine:
     def _end_set(self, f: int) -> None:
         s = self._snap
         self._push(self._rebased(f, state=IDLE, opacity=s.opacity.retarget(f, 0.0, _ramp_frames(self.feel.hide_target), True)))
+        self._take_sample(f)
+        self._in_set = False
         m = self._set_settings.motion
         self.finished.append(SetResult(
             index=self._set_index, preset=self._set_preset, set_mode=m.set_mode,
@@ -415,7 +497,25 @@ class StimulusEngine:
             stop_reason=self._stop_reason, start_frame=self._set_start, end_frame=f,
             gentle=self._set_settings.gentle, speed_cycles_per_s=m.speed_cycles_per_s,
             level_dbfs=self._set_settings.audio.level_dbfs, pan_depth_pct=self._set_settings.audio.pan_depth_pct,
-            carrier_hz=self._set_settings.audio.carrier_hz, tone=self._set_settings.audio.tone))
+            carrier_hz=self._set_settings.audio.carrier_hz, tone=self._set_settings.audio.tone,
+            samples=tuple(self._samples)))
+        self._samples = []
+
+    def _take_sample(self, f: int) -> None:
+        """The delivered values at frame ``f``, from the snapshot that plays it (the set record)."""
+        s = self._snap
+        level = float(s.level.value_at(f))
+        out = level * float(s.fade.value_at(f)) * float(s.mute.value_at(f))
+        look = s.look_at(f)
+        self._samples.append(Delivered(
+            f, s.state, self.settings.gentle, round(s.speed_at(f), 6), round(tone.amplitude_to_db(level), 3),
+            round(tone.amplitude_to_db(out), 3) if out > 1e-7 else None, round(float(s.carrier.value_at(f)), 3),
+            round(float(s.depth.value_at(f)) * 100.0, 3), round(look.diameter_pct, 3),
+            round(float(s.opacity.value_at(f)) * look.visibility, 4)))
+        self._next_sample = f + int(SAMPLE_EVERY_S * SAMPLE_RATE)
+
+    def _sample_due(self, f: int) -> None:
+        self._take_sample(f)
 
     def _apply(self, new: Preset, f: int) -> None:
         old, s = self.settings, self._snap
@@ -438,8 +538,17 @@ class StimulusEngine:
         m0, m1 = old.motion, new.motion
         if m1.speed_cycles_per_s != m0.speed_cycles_per_s and s.state == RUNNING:
             now = s.speed.value_at(f)
-            changes["speed"] = s.speed.retarget(
-                f, m1.speed_cycles_per_s, _ramp_frames(abs(m1.speed_cycles_per_s - now) / self.feel.speed_slew))
+            glide = abs(m1.speed_cycles_per_s - now) / self.feel.speed_slew
+            if new.gentle and not old.gentle:  # soften now: inside the envelope within SOFTEN_S
+                glide = min(glide, SOFTEN_S)
+            changes["speed"] = s.speed.retarget(f, m1.speed_cycles_per_s, _ramp_frames(glide))
+        look = look_of(new)
+        if look != s.look_to:
+            now_look = s.look_at(f)
+            base = self.feel.look_glide
+            glide = photosafe.glide_seconds(now_look, look, base)
+            self._look_slowed = glide if glide > base + 1e-6 else 0.0
+            changes.update(look_from=now_look, look_to=look, look_mix=Ramp(f, 0.0, 1.0, _ramp_frames(glide), True))
         if changes:
             self._push(self._rebased(f, **changes))
         if (m1.path, m1.profile) != (self._snap.path, self._snap.profile):
@@ -508,6 +617,8 @@ class StimulusEngine:
             fe = max(cur, _ceil_frame(s.tone_mix.end))
             if fe < f1:
                 events.append((fe, self._try_tone))
+        if self._in_set and self._next_sample < f1:
+            events.append((max(cur, self._next_sample), self._sample_due))
         return min(events, key=lambda e: e[0]) if events else None
 
     def _complete(self, f: int) -> None:
@@ -515,47 +626,39 @@ class StimulusEngine:
         self._begin_glide(f)
 
     def _time_up(self, f: int) -> None:
-        self._begin_stop(f, "time", self.feel.timeup_decel, self._set_settings.timing.fade_out_s)
+        self._begin_stop(f, "time", self.feel.timeup_decel, _fade_frames(self._set_settings.timing.fade_out_s))
 
-    def _render(self, snap: Snapshot, a: int, b: int, out: np.ndarray | None) -> None:
-        if out is None:  # a clock without sound: events and status only
-            return
+    def _segment(self, snap: Snapshot, a: int, b: int, out: np.ndarray | None) -> None:
+        """Frames [a, b) of one snapshot: the timeline's per-frame state (end-point pulses), then the
+        tone if a buffer is given. Pulse timing is the same whether or not audio is rendered."""
         frames = self._frames(a, b)
         moving = snap.state in (RUNNING, PAUSED, STOPPING)
         pulse_on = "pulse" in (snap.tone, snap.prev_tone)
+        pulses = None
         if moving:
             k = np.floor((snap.phase(frames) - 0.25) / 0.5)
-            if not pulse_on:  # keep counting ends, so switching to pulses later fires no stray pulse
+            if pulse_on:
+                pulses = self._track_pulses(k, frames)
+            else:  # keep counting ends, so switching to pulses later fires no stray pulse
                 self._last_k = int(k[-1])
-        gain = snap.fade.value(frames) * snap.mute.value(frames)
+        if out is None:  # a clock without sound: events, pulses and status only
+            return
         env = None
         if pulse_on:  # moving: new pulses at each end; at rest: the last pulse decays
-            env = (self._track_pulses(k, frames) if moving else tone.pulse_envelope(
-                (frames - self._last_cross) / SAMPLE_RATE, *self._pulse_shape))
-        if not gain.any():
-            out[:] = 0.0
-            return
-        amp = gain * snap.level.value(frames)
-        cph = snap.carrier_phase(frames)
-        w = self._wave(snap.tone, cph, env)
-        if not snap.tone_mix.done(a):
-            m = snap.tone_mix.value(frames)
-            w = (1.0 - m) * self._wave(snap.prev_tone, cph, env) + m * w
-        _, _, s = snap.position(frames)
-        alt = snap.alternate.value(frames) if snap.alternate.v0 or snap.alternate.v1 else 0.0
-        left, right = tone.pan_gains(tone.pan_position(s, snap.depth.value(frames), alt))
-        sig = amp * w
-        out[:, 0] = sig * left
-        out[:, 1] = sig * right
-        np.clip(out, -tone.LEVEL_CAP, tone.LEVEL_CAP, out=out)  # belt and braces: the cap holds
+            if pulses is None:
+                env = tone.pulse_envelope((frames - self._last_cross) / SAMPLE_RATE, *self._pulse_shape)
+            else:
+                last, before, old_shape, new_shape = pulses
+                env = tone.pulse_envelope((frames - last) / SAMPLE_RATE, *old_shape)
+                if new_shape is not None:
+                    new = tone.pulse_envelope((frames - last) / SAMPLE_RATE, *new_shape)
+                    env = np.where(last == before, env, new)
+        self.synth.render(snap, frames, env, out)
 
-    @staticmethod
-    def _wave(kind: str, cph, env):
-        w = tone.waveform(kind, cph)
-        return w * env if kind == "pulse" else w
-
-    def _track_pulses(self, k: np.ndarray, frames: np.ndarray) -> np.ndarray:
-        """Envelope of the end-point pulses: a burst each time the target reaches an end."""
+    def _track_pulses(self, k: np.ndarray, frames: np.ndarray):
+        """The end-point pulses: a burst each time the target reaches an end. Returns the frame of the
+        latest pulse start at each frame, the one before the block, and the shapes (attack, length)
+        of the pulse already sounding and of pulses started in this block (None: none started)."""
         prev = np.empty_like(k)
         prev[0] = self._last_k
         prev[1:] = k[:-1]
@@ -566,12 +669,11 @@ class StimulusEngine:
         self._last_k = int(k[-1])
         self._last_cross = float(last[-1])
         # a pulse keeps the shape it started with, even if gentle mode switches while it sounds
-        old = tone.pulse_envelope((frames - last) / SAMPLE_RATE, *self._pulse_shape)
+        old_shape = self._pulse_shape
         if self._last_cross == before:
-            return old
+            return last, before, old_shape, None
         self._pulse_shape = (self.feel.pulse_attack, self.feel.pulse_length)
-        new = tone.pulse_envelope((frames - last) / SAMPLE_RATE, *self._pulse_shape)
-        return np.where(last == before, old, new)
+        return last, before, old_shape, self._pulse_shape
 
     def _publish_status(self, f: int) -> None:
         s = self._snap
@@ -579,4 +681,4 @@ class StimulusEngine:
         passes = int(motion.passes_completed(s.phase(last))) if s.state in (RUNNING, PAUSED, STOPPING) else (
             self._end_passes if self._set_index else 0)
         self.status = Status(f, s.state, self._set_index, passes, self._elapsed(f) / SAMPLE_RATE,
-                             s.speed_at(last))
+                             s.speed_at(last), self._look_slowed if not s.look_mix.done(last) else 0.0)

@@ -2,9 +2,10 @@
 
 While a preset's ``gentle`` flag is on, every setting stays inside :data:`ENVELOPE` unless the
 therapist deliberately unlocks a limit (the session log records each unlock and the values used).
-:func:`violations` says what a setting would exceed; :func:`effective` is what the engine and the
-display actually use (limits that are not unlocked are enforced there too, whatever they are given);
-:func:`soften` moves settings inside the envelope when gentle mode is switched on.
+:func:`violations` says what a setting would exceed; :func:`beyond` what of that no unlock covers (an
+unlock confirms one value of one limit: going further asks again); :func:`effective` is what the
+engine plays (every limit held at the limit, or at the value unlocked, whatever it is given);
+:func:`soften` moves settings to the gentle defaults when gentle mode is switched on.
 
 No published protocol fixes these numbers (see README, "Gentle mode"); they follow the facts in
 CLINICAL.md: slow and quiet, soft attacks, long fades, partial panning so the far ear never goes
@@ -13,7 +14,9 @@ silent, a large soft low-contrast target on a dark warm background, and nothing 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from .preset import Preset
 
@@ -55,6 +58,7 @@ class Violation:
     value: object
     allowed: str  # the limit in words
     label: str  # what it is, for the therapist
+    measure: float | str = 0.0  # the number the limit is about (the contrast ratio, the luminance ...)
 
     def __str__(self) -> str:
         # "Speed (cycles/s)" and 0.8 read "Speed: 0.8 cycles/s — the gentle limit is at most 0.5 cycles/s"
@@ -83,6 +87,19 @@ def contrast(a: str, b: str) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
+#: how each limit is judged: "max" (the measure may not exceed it), "min" (may not fall below it) or
+#: "choice" (only the allowed value); an unlock confirms one measure, and covers what lies between the
+#: limit and that measure, nothing further
+KIND = {"speed": "max", "level": "max", "pan_depth": "max", "pan_mode": "choice", "carrier": "max",
+        "fade_in": "min", "fade_out": "min", "rest": "min", "target_size": "min", "target_edge": "min",
+        "background": "max", "contrast": "max"}
+BOUND = {"speed": SPEED_MAX, "level": LEVEL_MAX_DBFS, "pan_depth": PAN_DEPTH_MAX_PCT, "pan_mode": "continuous",
+         "carrier": CARRIER_MAX_HZ, "fade_in": FADE_MIN_S, "fade_out": FADE_MIN_S, "rest": REST_MIN_S,
+         "target_size": DIAMETER_MIN_PCT, "target_edge": SOFTNESS_MIN_PCT,
+         "background": BACKGROUND_LUMINANCE_MAX, "contrast": CONTRAST_MAX}
+_EPS = 1e-9
+
+
 def violations(p: Preset) -> list[Violation]:
     """What in ``p`` lies outside the gentle envelope (empty when gentle is off)."""
     if not p.gentle:
@@ -90,9 +107,9 @@ def violations(p: Preset) -> list[Violation]:
     m, v, a, t = p.motion, p.visual, p.audio, p.timing
     out = []
 
-    def check(bad, limit, field, value, allowed, label):
+    def check(bad, limit, field, value, allowed, label, measure=None):
         if bad:
-            out.append(Violation(limit, field, value, allowed, label))
+            out.append(Violation(limit, field, value, allowed, label, value if measure is None else measure))
 
     check(m.speed_cycles_per_s > SPEED_MAX, "speed", "motion.speed_cycles_per_s", m.speed_cycles_per_s,
           f"at most {SPEED_MAX:g} cycles/s", "Speed (cycles/s)")
@@ -114,12 +131,32 @@ def violations(p: Preset) -> list[Violation]:
           v.target_diameter_pct, f"at least {DIAMETER_MIN_PCT:g} % of the screen height", "Target size (%)")
     check(v.target_softness_pct < SOFTNESS_MIN_PCT, "target_edge", "visual.target_softness_pct",
           v.target_softness_pct, f"at least {SOFTNESS_MIN_PCT:g} % (a soft edge)", "Target edge softness (%)")
-    check(_luminance(v.background_color) > BACKGROUND_LUMINANCE_MAX, "background", "visual.background_color",
-          v.background_color, "a dark background", "Background")
+    lum = _luminance(v.background_color)
+    check(lum > BACKGROUND_LUMINANCE_MAX, "background", "visual.background_color",
+          v.background_color, "a dark background", "Background", round(lum, 6))
     ratio = contrast(v.target_color, v.background_color)
     check(ratio > CONTRAST_MAX, "contrast", "visual.target_color", v.target_color,
-          f"contrast with the background at most {CONTRAST_MAX:g}:1 (it is {ratio:.1f}:1)", "Target colour")
+          f"contrast with the background at most {CONTRAST_MAX:g}:1 (it is {ratio:.1f}:1)", "Target colour",
+          round(ratio, 6))
     return out
+
+
+def covered(v: Violation, unlocks: Mapping[str, object]) -> bool:
+    """Whether an unlock the therapist confirmed covers this violation (the same value, or one
+    between the limit and the confirmed value)."""
+    if v.limit not in unlocks:
+        return False
+    got, kind = unlocks[v.limit], KIND[v.limit]
+    if kind == "choice":
+        return got == v.measure
+    if not isinstance(got, (int, float)) or not isinstance(v.measure, (int, float)):
+        return False
+    return v.measure <= got + _EPS if kind == "max" else v.measure >= got - _EPS
+
+
+def beyond(p: Preset, unlocks: Mapping[str, object] = MappingProxyType({})) -> list[Violation]:
+    """What in ``p`` goes past the gentle envelope and past what has been unlocked: the questions."""
+    return [v for v in violations(p) if not covered(v, unlocks)]
 
 
 def _blend(c1: str, c2: str, u: float) -> str:
@@ -128,8 +165,56 @@ def _blend(c1: str, c2: str, u: float) -> str:
     return "#" + "".join(f"{round(x + (y - x) * u):02x}" for x, y in zip(a, b))
 
 
+def _bisect(ok, lo: float = 0.0, hi: float = 1.0) -> float:
+    """The smallest u in [lo, hi] with ok(u) (ok is monotonic, ok(hi) holds)."""
+    for _ in range(24):
+        mid = (lo + hi) / 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _clamp(p: Preset, v: Violation, bound) -> Preset:
+    """``p`` with one limit's field moved to ``bound`` (the limit, or the value unlocked)."""
+    section, _, name = v.field.partition(".")
+    if v.limit == "pan_mode":
+        return p.with_("audio", pan_mode=bound if bound in ("continuous", "alternating") else "continuous")
+    if v.limit == "background":  # darker, same hue
+        bg = p.visual.background_color
+        u = _bisect(lambda s: _luminance(_blend(bg, "#000000", s)) <= bound + _EPS)
+        return p.with_("visual", background_color=_blend(bg, "#000000", u))
+    if v.limit == "contrast":  # keep the hue the therapist chose, move it towards the background
+        bg, fg = p.visual.background_color, p.visual.target_color
+        u = _bisect(lambda s: contrast(_blend(fg, bg, s), bg) <= bound + _EPS)
+        return p.with_("visual", target_color=_blend(fg, bg, u))
+    return p.with_(section, **{name: float(bound)})
+
+
+def effective(p: Preset, unlocks: Mapping[str, object] = MappingProxyType({})) -> Preset:
+    """The settings as played and shown: every gentle limit holds, at the limit itself or at the
+    value the therapist unlocked for it (never further). Without gentle mode, ``p`` unchanged."""
+    if not p.gentle:
+        return p
+    for _ in range(3):  # the background comes before the contrast: a darker one may need another pass
+        todo = [v for v in violations(p) if not covered(v, unlocks)]
+        if not todo:
+            break
+        for v in todo:
+            got = unlocks.get(v.limit)
+            kind = KIND[v.limit]
+            bound = BOUND[v.limit]
+            if got is not None and kind != "choice" and isinstance(got, (int, float)):
+                bound = max(bound, got) if kind == "max" else min(bound, got)
+            elif got is not None and kind == "choice":
+                bound = BOUND[v.limit]
+            p = _clamp(p, v, bound)
+    return p
+
+
 def _fix(p: Preset, limit: str) -> Preset:
-    """``p`` with one limit's field(s) moved inside the envelope (to the gentle default)."""
+    """``p`` with one limit's field(s) moved inside the envelope, to the gentle default."""
     d = DEFAULTS
     if limit == "speed":
         return p.with_("motion", speed_cycles_per_s=d["speed_cycles_per_s"])
@@ -150,36 +235,23 @@ def _fix(p: Preset, limit: str) -> Preset:
         return p.with_("visual", target_softness_pct=d["target_softness_pct"])
     if limit == "background":
         return p.with_("visual", background_color=d["background_color"])
-    if limit == "contrast":  # keep the hue the therapist chose, move it towards the background
+    if limit == "contrast":
         bg, fg = p.visual.background_color, p.visual.target_color
-        lo, hi = 0.0, 1.0
-        for _ in range(20):
-            mid = (lo + hi) / 2
-            if contrast(_blend(fg, bg, mid), bg) > CONTRAST_MAX:
-                lo = mid
-            else:
-                hi = mid
-        return p.with_("visual", target_color=_blend(fg, bg, hi))
+        u = _bisect(lambda s: contrast(_blend(fg, bg, s), bg) <= CONTRAST_MAX)
+        return p.with_("visual", target_color=_blend(fg, bg, u))
     raise KeyError(limit)
-
-
-def effective(p: Preset, unlocked: frozenset[str] = frozenset()) -> Preset:
-    """The settings as played and shown: gentle limits that are not unlocked are enforced."""
-    if not p.gentle:
-        return p
-    for _ in range(3):  # a fix never creates another violation, but be sure
-        todo = [v for v in violations(p) if v.limit not in unlocked]
-        if not todo:
-            break
-        for v in todo:
-            p = _fix(p, v.limit)
-    return p
 
 
 def soften(p: Preset) -> Preset:
     """Gentle mode switched on: the same settings, moved inside the envelope where they are outside
-    it (to the gentle defaults); the tone becomes warm if it was a pulse."""
-    p = effective(p.with_(gentle=True))
+    it (to the gentle defaults, not just to the limits); the tone becomes warm if it was a pulse."""
+    p = p.with_(gentle=True)
+    for _ in range(3):  # a fix never creates another violation, but be sure
+        todo = violations(p)
+        if not todo:
+            break
+        for v in todo:
+            p = _fix(p, v.limit)
     if p.audio.tone == "pulse":
         p = p.with_("audio", tone=DEFAULTS["tone"])
     return p

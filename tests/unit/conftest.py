@@ -16,3 +16,15 @@ settings.register_profile(
     "thorough", max_examples=300, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("BLS_HYPOTHESIS_PROFILE", "bls-unit"))
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def whole_history(monkeypatch):
+    """Keep every snapshot of a run: for tests that look back over a whole set after it ended (the
+    engine keeps only HISTORY_S of stimulus time, what a display needs; test_history checks that)."""
+    from bls.core import engine
+
+    monkeypatch.setattr(engine, "HISTORY_S", 1e9)

@@ -185,18 +185,34 @@ def test_stop_at_speed_reaches_exact_zero(tone_name):
     assert click_excess(audio, [tone_name], 660.0)[0] <= 1.0
 
 
+def peak_envelope(audio: np.ndarray, window: int) -> np.ndarray:
+    """Per window of ``window`` frames (at least one carrier period): the peak of sqrt(L^2 + R^2), the
+    tone's amplitude whatever the pan (constant-power law)."""
+    mono = np.sqrt(audio[:, 0].astype(np.float64) ** 2 + audio[:, 1].astype(np.float64) ** 2)
+    n = len(mono) // window
+    return mono[: n * window].reshape(n, window).max(axis=1)
+
+
 @pytest.mark.parametrize("tone_name", tone.TONES)
 @pytest.mark.parametrize("fade_out", [0.05, 0.5, 2.5])
-def test_completed_set_is_silent_after_its_fade_out(tone_name, fade_out):
+def test_completed_set_fades_out_in_exactly_its_fade_out(tone_name, fade_out):
+    # README: a fade of F seconds goes from within 1 dB of the level to silence in F seconds
     p = quick(tone_name, -16.0, 392.0, 100.0, speed=1.5, mode="passes", passes=6).with_("timing", fade_out_s=fade_out)
-    audio, _, e = render(p, 4.0 + fade_out + 1.0, block=1500)
+    audio, _, e = render(p, 4.0 + 1.5 * fade_out + 1.0, block=1500)
     (res,) = e.finished
     last_pass = res.start_frame + round(res.delivered_seconds * FS)  # the glide and the fade start here
     silent_from = first_silent_frame(audio)
-    assert silent_from <= last_pass + math.ceil(fade_out * FS) + 1
-    if tone_name != "pulse":  # (the last pulse dies away in 0.12 s whatever the fade)
+    assert silent_from <= last_pass + 1.3 * fade_out * FS + 1
+    if tone_name != "pulse":
+        assert silent_from > last_pass + fade_out * FS  # (the last pulse dies away in 0.12 s whatever the fade)
+        w = math.ceil(FS / 392.0)  # one carrier period: the envelope's resolution
+        env = peak_envelope(audio[last_pass - sec(0.5):], w)
+        steady = env[:int(0.4 * FS / w)].max()
+        near = np.flatnonzero(env >= steady * 10 ** (-1 / 20))
+        t_near = (last_pass - sec(0.5) + (near[-1] + 1) * w) / FS  # the last moment within 1 dB
+        assert silent_from / FS - t_near == pytest.approx(fade_out, abs=2 * w / FS)
         # ... and it is a fade, not a cut at the last pass: still sounding in the last tenth of it
-        assert np.any(audio[last_pass + int(0.85 * fade_out * FS):last_pass + int(0.9 * fade_out * FS)] != 0)
+        assert np.any(audio[silent_from - int(0.1 * fade_out * FS):silent_from - 1] != 0)
     assert click_excess(audio, [tone_name], 392.0)[0] <= 1.0
 
 

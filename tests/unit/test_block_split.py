@@ -17,6 +17,9 @@ from bls.core.preset import Preset
 
 from .helpers import cut_only_splits, random_splits, run_script, sec
 
+# these tests look back over whole sets (see conftest.whole_history)
+pytestmark = pytest.mark.usefixtures("whole_history")
+
 BIG = 1 << 18  # the reference renders each stretch between two commands in a single block
 
 

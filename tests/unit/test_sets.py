@@ -18,6 +18,9 @@ from bls.core.render import render
 
 from .helpers import FS, SpeedOracle, click_excess, run_script, sec
 
+# these tests look back over whole sets (see conftest.whole_history)
+pytestmark = pytest.mark.usefixtures("whole_history")
+
 
 def preset(speed=1.0, passes=24, mode="passes", seconds=30.0, fade_in=1.0, profile="sinusoidal",
            path="horizontal", tone_name="soft_sine"):
