@@ -7,28 +7,33 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QScreen
-from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QTextEdit
+from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QLineEdit, QMessageBox, QPlainTextEdit,
+                               QTextEdit)
 
 from .audio.output import output_devices, settle_interpreter
-from .core import gentle
-from .core.engine import IDLE
+from .core.engine import IDLE, RUNNING
 from .core.library import PresetLibrary
-from .core.paths import config_dir
+from .core.paths import config_dir, records_dir
 from .core.preset import Preset
-from .session import Session
+from .session.record import default_record_path
 from .ui.client_display import CLIENT_WINDOW_SHARE, create_client_display
 from .ui.control_window import ControlWindow
-from .ui.stimulus_painter import Look
+from .ui.qt_session import Session
 from .ui.style import apply_style
 
-QUIT_GLIDE_WAIT_S = 2.0
+#: at quit, the running set's stop fade and glide home get this long before the windows close
+QUIT_GLIDE_WAIT_S = 3.0
 
 
 def screen_label(s: QScreen) -> str:
     g = s.geometry()
     return f"{s.name()}  ({g.width()}×{g.height()}, {s.refreshRate():.0f} Hz)"
+
+
+def connected_screens() -> list[QScreen]:
+    return list(QGuiApplication.screens())
 
 
 def plan_screens(preferred: str | None) -> tuple[QScreen, QScreen, bool, str]:
@@ -38,8 +43,10 @@ def plan_screens(preferred: str | None) -> tuple[QScreen, QScreen, bool, str]:
     preferred screen if it is connected, else to a screen other than the primary one; the control
     window goes to the primary screen, or to another screen if the client took the primary.
     """
-    screens = QGuiApplication.screens()
+    screens = connected_screens()
     primary = QGuiApplication.primaryScreen()
+    if primary not in screens:
+        primary = screens[0]
     note = ""
     client = None
     if preferred:
@@ -78,14 +85,22 @@ class BlsApp(QObject):
         if no_audio:
             settings = settings.with_("audio", enabled=False)
         audio_device = audio_device or os.environ.get("BLS_AUDIO_DEVICE") or self.ui_state.value("audio_device") or None
-        self.session = Session(settings, audio_device)
-        self.session.log_path = log
+        # every session is recorded in the user's data folder; --log writes a copy there too
+        try:
+            records_dir().mkdir(parents=True, exist_ok=True)
+            record_path = default_record_path(records_dir())
+        except OSError:
+            record_path = None  # told below: the record goes to --log only, or nowhere
+        self.session = Session(settings, audio_device, record_path, [log] if log else [])
+        self.session.core.preset_name = name  # the library's name for it (twins are told apart)
         self.session.display_info = self.display_info
+        self.session.setFinished.connect(lambda _rec: self._record_problems())
+        self._quitting = False
 
         self._client_name = client_screen or self.ui_state.value("client_screen", None)
         self.screen, therapist, fullscreen, note = plan_screens(self._client_name)
-        look = Look.of_settings(self.session.effective)
-        self.display = create_client_display(self.session, look, self.screen.refreshRate())
+        self._lost_screen: str | None = None  # the client's screen, while it is disconnected
+        self.display = create_client_display(self.session, self.screen.refreshRate())
         screens = [(s.name(), screen_label(s)) for s in QGuiApplication.screens()]
         # the list is read afresh when it opens; PortAudio re-scans (a blocking call on this thread, which
         # also paints the client screen) only between sets and while no stream is open
@@ -93,12 +108,13 @@ class BlsApp(QObject):
                                      lambda: output_devices(refresh=not self.session.clock.is_device
                                                             and self.session.status.state == IDLE))
         self.control.outputChosen.connect(self.choose_output)
-        self.session.confirm_unlock = lambda violations: self.control.ask_unlock(violations)
+        self.control.quitRequested.connect(self.request_quit)
         self.control.client_badge.setChecked(self.ui_state.value("client_badge", False, type=bool))
         self.control.client_badge.toggled.connect(self._client_badge_toggled)
         self.control.presetChosen.connect(self.load_preset)
         self.control.clientScreenChosen.connect(self.move_client)
         self.session.settingsChanged.connect(self._settings_changed)
+        self._core_preset = name
         qapp.installEventFilter(self)
         QGuiApplication.instance().screenAdded.connect(self._screens_changed)
         QGuiApplication.instance().screenRemoved.connect(self._screens_changed)
@@ -122,6 +138,10 @@ class BlsApp(QObject):
         self._info_timer.timeout.connect(self._show_info)
         self._info_timer.start()
         self._show_info()
+        if record_path is None:
+            self.control.statusBar().showMessage(
+                f"The session record cannot be kept in {records_dir()}: check that folder "
+                "(or give --log FILE.json).", 20000)
         bad = sorted({Path(p.source).name for p in self.library.errors()})
         if bad:
             n, names = len(bad), ", ".join(bad[:3]) + (" …" if len(bad) > 3 else "")
@@ -155,10 +175,29 @@ class BlsApp(QObject):
         self._place(screen, fullscreen, note)
 
     def _screens_changed(self, *_args) -> None:
-        def replan():
-            screen, _, fullscreen, note = plan_screens(self._client_name)
-            self._place(screen, fullscreen, note)
-        QTimer.singleShot(0, replan)
+        """A monitor came or went. The client's screen gone: the set pauses with its fade and the client
+        display moves onto a connected screen (never left where no screen is); back: it returns there
+        and the therapist resumes."""
+        names = [s.name() for s in connected_screens()]
+        was = self.screen.name() if self._fullscreen else self._lost_screen
+        if self._lost_screen is None and self._fullscreen and was not in names:
+            self._lost_screen = was
+            self.session.core.screen_lost(was)
+        elif self._lost_screen is not None and self._lost_screen in names:
+            back, self._lost_screen = self._lost_screen, None
+            self.session.core.screen_back(back)
+        screen, _, fullscreen, note = plan_screens(self._client_name)
+        if self._lost_screen is not None:
+            note = (f"The client's screen “{self._lost_screen}” is disconnected: the client display waits here, "
+                    "as a window. Reconnect it to continue. " + note)
+        self.display.hide()  # re-placed from scratch: a window never stays where its screen was
+        self._place(screen, fullscreen, note)
+
+    def _record_problems(self) -> None:
+        errors = self.session.core.record.write_errors
+        if errors:
+            self.control.statusBar().showMessage("The session record could not be written: " + "; ".join(errors),
+                                                 20000)
 
     def display_info(self) -> dict:
         core = self.display.core
@@ -181,27 +220,28 @@ class BlsApp(QObject):
     # ------------------------------------------------------------------ presets and settings
 
     def load_preset(self, name: str) -> None:
-        """Load a preset into the live settings: every change glides, even mid-set."""
+        """Load a preset into the live settings: every change glides, even mid-set. The session decides
+        what needs asking (leaving gentle mode, a gentle preset past a limit); until it is answered,
+        what played plays on and the list shows it."""
         if name not in self.library:
             return
-        p = self.library.get(name)
-        if self.session.settings.gentle and not p.gentle:
-            beyond = gentle.violations(p.with_(gentle=True))
-            if not self.control.ask_leave_gentle(p, beyond):
-                self.control.presets.refresh()  # the list shows what still plays
-                return
-        if not self.session.set_settings(p):
-            # the therapist kept the gentle limits: the old settings play on, and the controls show them
-            self.control.presets.refresh()
-            return
-        self.ui_state.setValue("last_preset", name)
-        self.control.presets.set_loaded(name)
-        self.control.load_settings(p)
+        self.session.load_preset(self.library.get(name), name)
+        self._preset_follows()
+
+    def _preset_follows(self) -> None:
+        """The preset list and the remembered preset follow the preset the session loaded."""
+        name = self.session.core.preset_name
+        if name != self._core_preset and name in self.library:
+            self._core_preset = name
+            self.ui_state.setValue("last_preset", name)
+            self.control.presets.set_loaded(name)
+            self.control.load_settings(self.session.settings)
+        else:
+            self.control.presets.refresh()  # the list shows what plays
 
     def _settings_changed(self, p: Preset) -> None:
-        now = time.monotonic()
-        self.display.core.glide.set(Look.of_settings(self.session.effective), now)
         self._update_badge()
+        self._preset_follows()
 
     def _client_badge_toggled(self, on: bool) -> None:
         self.ui_state.setValue("client_badge", on)
@@ -217,23 +257,28 @@ class BlsApp(QObject):
     def eventFilter(self, obj, ev) -> bool:  # noqa: N802 - Qt API
         if ev.type() != QEvent.KeyPress or not isinstance(ev, QKeyEvent):
             return False
-        if QApplication.activeModalWidget() is not None or QApplication.activePopupWidget() is not None:
-            return False  # a dialog or an open list has the keys
         key = ev.key()
         focus = QApplication.focusWidget()
         typing = isinstance(focus, (QLineEdit, QTextEdit, QPlainTextEdit))
         editing = typing or isinstance(focus, QAbstractSpinBox)  # a list never takes ↑/↓ from the speed
-        if key == Qt.Key_Escape:
-            self.session.stop("stopped")
+        question = self.control.question_box is not None and self.control.question_box.isVisible()
+        # stop always wins: Esc, and a clicker's Page Up or B, stop the set whatever is open (the session
+        # closes an open question with its safe answer); '.' is typed into numbers, B into text
+        stop = key in (Qt.Key_Escape, Qt.Key_PageUp) or (key == Qt.Key_B and not typing) or (
+            key == Qt.Key_Period and not editing and not question)
+        if stop:
+            self.session.key("Escape")
+            if QApplication.activePopupWidget() is not None:
+                QApplication.activePopupWidget().close()
             self.control.centralWidget().setFocus()  # leave any field: the next ↑/↓ is the speed again
-        elif key in (Qt.Key_PageUp, Qt.Key_B) and not typing or key == Qt.Key_Period and not editing:
-            # a clicker's Page Up and B stop from anywhere but a text field; '.' is typed into numbers
-            self.session.stop("stopped")
-        elif key in (Qt.Key_Space, Qt.Key_PageDown) and not typing:
+            return True
+        if question or QApplication.activeModalWidget() is not None or QApplication.activePopupWidget() is not None:
+            return False  # a question, a dialog or an open list has the other keys
+        if key in (Qt.Key_Space, Qt.Key_PageDown) and not typing:
             if not ev.isAutoRepeat():
-                self.session.toggle()
+                self.session.key("Space")
         elif key in (Qt.Key_Up, Qt.Key_Down) and not editing:
-            self.session.nudge_speed(1 if key == Qt.Key_Up else -1)
+            self.session.key("Up" if key == Qt.Key_Up else "Down")
         else:
             return False
         return True
@@ -243,8 +288,41 @@ class BlsApp(QObject):
     def start_set(self) -> None:
         self.session.start()
 
+    def request_quit(self) -> None:
+        """Ctrl+Q or the control window closed: the session ends. A running set asks first; then the
+        set stops with its fade (the client display keeps drawing it), and everything closes."""
+        if self._quitting:
+            return
+        if self.session.status.state == RUNNING and not self._confirm_quit():
+            return
+        self._quitting = True
+        self.session.begin_quit()
+        deadline = time.monotonic() + QUIT_GLIDE_WAIT_S
+        timer = QTimer(self)
+        timer.setInterval(20)
+
+        def tick():
+            self.session.poll()
+            if self.session.status.state == IDLE or time.monotonic() >= deadline:
+                timer.stop()
+                self.qapp.quit()  # aboutToQuit -> shutdown(): the record, the stream, the windows
+        timer.timeout.connect(tick)
+        timer.start()
+
+    def _confirm_quit(self) -> bool:
+        box = QMessageBox(self.control)
+        box.setIcon(QMessageBox.Question)
+        box.setWindowTitle("End the session?")
+        box.setText("A set is running. End the session?")
+        box.setInformativeText("The set stops with its fade, the client display closes and the session record "
+                               "is written.")
+        end = box.addButton("End session", QMessageBox.DestructiveRole)
+        box.setDefaultButton(box.addButton("Keep going", QMessageBox.RejectRole))
+        box.exec()
+        return box.clickedButton() is end
+
     def shutdown(self) -> None:
-        """Stop the set gently, write the log, close both windows; safe to call twice."""
+        """Stop the set gently, write the record, close the stream and both windows; safe to call twice."""
         if getattr(self, "_shut", False):
             return
         self._shut = True
@@ -253,8 +331,15 @@ class BlsApp(QObject):
         app = QGuiApplication.instance()
         app.screenAdded.disconnect(self._screens_changed)
         app.screenRemoved.disconnect(self._screens_changed)
-        self.session.shutdown(wait_s=QUIT_GLIDE_WAIT_S)
+        if not self._quitting:  # quit from outside (--exit-after, a signal): the fade gets its time here
+            self.session.begin_quit()
+            deadline = time.monotonic() + QUIT_GLIDE_WAIT_S
+            while self.session.engine.status.state != IDLE and time.monotonic() < deadline:
+                self.qapp.processEvents(QEventLoop.AllEvents, 20)
+                time.sleep(0.005)
+        self.session.finish()
         self.display.close()
+        self.control.allow_close = True
         self.control.close()
 
 

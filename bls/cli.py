@@ -31,7 +31,8 @@ def app_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bls", description="Bilateral stimulation for EMDR: a moving target and a panned tone on one clock.",
         epilog="Other commands: 'bls render --help' makes an audio file (and a trace) of a set without a "
-               "device; 'bls presets --help' lists, checks, imports and exports presets.")
+               "device; 'bls presets --help' lists, checks, imports and exports presets; 'bls script --help' "
+               "runs a session headless from a script of the therapist's actions.")
     p.add_argument("--preset", metavar="NAME", help="preset to load (default: the last one used, or 'standard')")
     p.add_argument("--client-screen", metavar="NAME", help="screen for the client display, by name")
     p.add_argument("--start", action="store_true", help="start a set as soon as the windows are up")
@@ -165,8 +166,64 @@ def cmd_presets(argv: list[str]) -> int:
     return 0
 
 
+def script_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bls script", description="Run a whole session headless from a script of the therapist's actions "
+        "(YAML: a starting preset and timed actions), with the same session core as the app, faster than "
+        "real time. Prints each action and what it did; --log writes the session record.")
+    p.add_argument("script", metavar="SCRIPT.yaml")
+    p.add_argument("--log", metavar="FILE.json", help="write the session record (JSON) to FILE.json")
+    p.add_argument("--out", metavar="FILE.wav", help="also write the audio the session played (48 kHz float)")
+    return p
+
+
+def cmd_script(argv: list[str]) -> int:
+    from .core.library import PresetLibrary
+    from .core.render import WavWriter
+    from .session.record import SessionRecord
+    from .session.script import ScriptError, load_script, run
+
+    args = script_parser().parse_args(argv)
+    try:
+        script = load_script(Path(args.script))
+        preset = PresetLibrary().get(script.preset)
+    except ScriptError as exc:
+        for problem in exc.problems:
+            print(f"bls script: {problem}", file=sys.stderr)
+        return 2
+    except KeyError as exc:
+        print(f"bls script: {exc.args[0]}", file=sys.stderr)
+        return 2
+    record = SessionRecord(copies=[Path(args.log)] if args.log else [])
+    wav = None
+    try:
+        if args.out:
+            wav = WavWriter(Path(args.out), None)
+        core = run(script, preset, record, sink=None if wav is None else wav.write)
+    except OSError as exc:
+        print(f"bls script: cannot write: {exc.strerror or exc} ({exc.filename or args.out})", file=sys.stderr)
+        return 1
+    finally:
+        if wav is not None:
+            wav.close()
+    for s in core.record.sets:
+        unlocked = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in s["unlocked"].items())
+        print(f"set {s['index']}: {s['started_s']:.2f}–{s['ended_s']:.2f} s, {s['passes_delivered']} passes, "
+              f"{s['stop_reason']}{', gentle' if s['gentle'] else ''}" + (f", unlocked: {unlocked}" if unlocked else ""))
+    kinds = [e["kind"] for e in core.record.events]
+    print(f"{len(core.record.sets)} set(s), {len(kinds)} events"
+          + (f"; record: {args.log}" if args.log else "") + (f"; audio: {args.out}" if args.out else ""))
+    if core.record.write_errors:
+        for e in core.record.write_errors:
+            print(f"bls script: the record could not be written: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "script":
+        return cmd_script(argv[1:])
     if argv and argv[0] == "render":
         return cmd_render(argv[1:])
     if argv and argv[0] == "presets":

@@ -24,7 +24,8 @@ import pytest  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def private_config_dir(tmp_path, monkeypatch):
-    """No test reads or writes the real user's presets or UI state."""
+    """No test reads or writes the real user's presets, UI state or session records."""
     cfg = tmp_path / "config"
     monkeypatch.setenv("BLS_CONFIG_DIR", str(cfg))
+    monkeypatch.setenv("BLS_DATA_DIR", str(tmp_path / "data"))
     return cfg

@@ -86,6 +86,7 @@ class _Clock:
 
     def __init__(self, engine: StimulusEngine):
         self.engine = engine
+        self.token = object()  # the engine's owner token while this clock drives it
         self.epoch = next(_epochs)
         self.anchor: Anchor | None = None
         self.stats = CallbackStats()
@@ -106,7 +107,7 @@ class _Clock:
         step = self.engine.max_block
         while done < n:
             k = min(step, n - done)
-            self.engine.process(k, None if out is None else out[done:done + k])
+            self.engine.process(k, None if out is None else out[done:done + k], self.token)
             done += k
         return first
 
@@ -130,6 +131,8 @@ class MonotonicClock(_Clock):
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self.engine.owner is not None and self.engine.owner is not self.token:
+                return  # another clock drives the engine now: this one is retired
             t_in = time.perf_counter()
             now = time.monotonic()
             target = self._origin_frame + int((now - self._origin_time) * SAMPLE_RATE)
@@ -239,6 +242,7 @@ def open_clock(engine: StimulusEngine, want_audio: bool, device=None, refresh: b
             refresh_devices()
         try:
             clock = DeviceClock(engine, device)
+            engine.owner = clock.token  # from now on only this clock advances the engine
             clock.start()
             return clock, AudioStatus(True, f"Audio: {clock.name}",
                                       f"output latency {clock.latency_s * 1000:.0f} ms (compensated)", clock.name)
@@ -249,6 +253,7 @@ def open_clock(engine: StimulusEngine, want_audio: bool, device=None, refresh: b
     else:
         status = AudioStatus(False, "Audio off", "The target runs on the system clock.")
     clock = MonotonicClock(engine)
+    engine.owner = clock.token
     clock.start()
     return clock, status
 

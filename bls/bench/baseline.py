@@ -15,7 +15,8 @@ from PySide6.QtGui import QPainter, QRasterWindow
 from ..core import motion
 from ..core.engine import FrameSample
 from ..core.timing import FrameClock
-from ..ui.stimulus_painter import Look, paint_stimulus
+from ..core.look import Look
+from ..ui.stimulus_painter import paint_stimulus
 
 TICK_MS = 16
 
@@ -45,7 +46,7 @@ class NaiveDisplay(QRasterWindow):
     def paintEvent(self, ev) -> None:  # noqa: N802 - Qt API
         s = float(motion.sweep(self.phase))
         x, y = motion.path_xy(s, "horizontal")
-        sample = FrameSample(0.0, float(x), float(y), s, s, 1.0, "running")
+        sample = FrameSample(0.0, float(x), float(y), s, s, 1.0, "running", self.look)
         painter = QPainter(self)
         paint_stimulus(painter, QRectF(0, 0, self.width(), self.height()), self.look, sample)
         painter.end()

@@ -101,9 +101,10 @@ def measure(design: str, seconds: float, audio_device=None, screen_name: str | N
     from ..audio.output import REQUESTED_LATENCY_S, open_clock
     from ..core.engine import SAMPLE_RATE, StimulusEngine
     from ..core.preset import Preset
-    from ..session import Session
+    from ..core.look import look_of
     from ..ui.client_display import create_client_display
-    from ..ui.stimulus_painter import Look, target_center
+    from ..ui.qt_session import Session
+    from ..ui.stimulus_painter import target_center
 
     qapp = QApplication.instance() or QApplication([])
     screen, _, fullscreen, _ = plan_screens(screen_name)
@@ -111,16 +112,16 @@ def measure(design: str, seconds: float, audio_device=None, screen_name: str | N
         "timing", fade_in_s=0.05)
     if audio_device is None:
         audio_device = os.environ.get("BLS_AUDIO_DEVICE") or None
-    look = Look.of_settings(preset)
+    look = look_of(preset)
     records: list[tuple] = []
     if design == "bls":
         session = Session(preset, audio_device)
-        window = create_client_display(session, look, screen.refreshRate())
+        window = create_client_display(session, screen.refreshRate())
         clock = session.clock
         core = window.core
 
         def probe(t_vis, sample, t_present):
-            f_heard = session.anchor_map.frame_at(t_present)
+            f_heard = session.core.anchor_map.frame_at(t_present)
             ideal = session.engine.sample(f_heard)
             records.append((t_present, sample.frame, f_heard, sample.x, ideal.x, sample.y, ideal.y))
 
@@ -240,7 +241,8 @@ def measure(design: str, seconds: float, audio_device=None, screen_name: str | N
         },
     }
     if design == "bls":
-        session.shutdown()
+        session.begin_quit()
+        session.finish()
     else:
         clock.stop()
     window.close()

@@ -32,3 +32,22 @@ def config_dir() -> Path:
 
 def user_presets_dir() -> Path:
     return config_dir() / "presets"
+
+
+def data_dir() -> Path:
+    """Where bls keeps what it records (session records): the OS's per-user data folder;
+    ``BLS_DATA_DIR`` overrides it (portable use, tests)."""
+    override = os.environ.get("BLS_DATA_DIR")
+    if override:
+        return Path(override).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or os.environ.get("APPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "bls"
+
+
+def records_dir() -> Path:
+    return data_dir() / "sessions"

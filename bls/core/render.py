@@ -61,31 +61,42 @@ def render(preset: Preset, seconds: float, block: int = 1024, fps: float = TRACE
 
 
 class WavWriter:
-    """Stereo WAV written block by block: 32-bit float (exact) or 16-bit PCM."""
+    """Stereo WAV written block by block: 32-bit float (exact) or 16-bit PCM. With ``frames=None``
+    the length is not known in advance: the header is completed when the writer is closed."""
 
-    def __init__(self, path: Path, frames: int, channels: int = 2, sample_rate: int = SAMPLE_RATE,
+    def __init__(self, path: Path, frames: int | None, channels: int = 2, sample_rate: int = SAMPLE_RATE,
                  pcm16: bool = False):
         self.pcm16 = pcm16
-        fmt_tag, bits = (1, 16) if pcm16 else (3, 32)
-        block_align = channels * bits // 8
+        self.channels, self.sample_rate = channels, sample_rate
+        self._declared = frames
+        self.written = 0
+        self._fh = open(path, "wb")
+        self._fh.write(self._header(frames or 0))
+
+    def _header(self, frames: int) -> bytes:
+        fmt_tag, bits = (1, 16) if self.pcm16 else (3, 32)
+        block_align = self.channels * bits // 8
         size = frames * block_align
-        fmt = struct.pack("<HHIIHH", fmt_tag, channels, sample_rate, sample_rate * block_align, block_align, bits)
+        fmt = struct.pack("<HHIIHH", fmt_tag, self.channels, self.sample_rate, self.sample_rate * block_align,
+                          block_align, bits)
         chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt
         if fmt_tag == 3:  # non-PCM formats carry a fact chunk
             chunks += b"fact" + struct.pack("<II", 4, frames)
         header = b"RIFF" + struct.pack("<I", 4 + len(chunks) + 8 + size) + b"WAVE" + chunks
-        header += b"data" + struct.pack("<I", size)
-        self._fh = open(path, "wb")
-        self._fh.write(header)
+        return header + b"data" + struct.pack("<I", size)
 
     def write(self, audio: np.ndarray) -> None:
         data = np.ascontiguousarray(audio, dtype=np.float32)
+        self.written += len(data)
         if self.pcm16:
             self._fh.write(np.round(np.clip(data, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
         else:
             self._fh.write(data.astype("<f4").tobytes())
 
     def close(self) -> None:
+        if self._declared is None and not self._fh.closed:
+            self._fh.seek(0)
+            self._fh.write(self._header(self.written))
         self._fh.close()
 
     def __enter__(self):

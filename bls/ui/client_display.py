@@ -20,7 +20,7 @@ from PySide6.QtOpenGL import QOpenGLWindow
 
 from ..core.engine import FrameSample
 from ..core.timing import FrameClock
-from .stimulus_painter import Look, LookGlide, paint_stimulus, target_center
+from .stimulus_painter import paint_stimulus, target_center
 
 
 class StimulusSource(Protocol):
@@ -35,9 +35,8 @@ CLIENT_WINDOW_SHARE = 0.36
 class DisplayCore:
     """What both window kinds share: the source, the look, the frame clock."""
 
-    def __init__(self, source: StimulusSource, look: Look, refresh_hz: float):
+    def __init__(self, source: StimulusSource, refresh_hz: float):
         self.source = source
-        self.glide = LookGlide(look)
         self.visible = True
         self.refresh_hz = refresh_hz if refresh_hz and refresh_hz > 1 else 60.0
         self.frames = FrameClock(1.0 / self.refresh_hz)
@@ -48,12 +47,14 @@ class DisplayCore:
         self.probe = None  # benchmark hook: probe(t_visible, sample, t_presented)
         self._pending: tuple[float, FrameSample | None] | None = None
 
-    def paint(self, painter: QPainter, rect: QRectF, t_visible: float, only=None) -> None:
-        now = time.monotonic()
+    def paint(self, painter: QPainter, rect: QRectF, t_visible: float, only=None, look=None) -> FrameSample:
+        """Paint the frame seen at ``t_visible``: in the sample's look, or in ``look`` if given (a
+        partial repaint keeps the look the rest of the screen shows). Returns the sample."""
         sample = self.source.sample_at(t_visible)
         self.last_sample = sample
         self._pending = (t_visible, sample)
-        paint_stimulus(painter, rect, self.glide.at(now), sample, self.visible, self.badge, only)
+        paint_stimulus(painter, rect, look, sample, self.visible, self.badge, only)
+        return sample
 
     def presented(self, t: float, paint_started: float | None = None) -> None:
         """A frame reached the screen at ``t``: count it, learn the lead, feed the probe."""
@@ -133,27 +134,31 @@ class RasterClientWindow(_ClientWindowMixin, QRasterWindow):
         self._next = None
         self._painted = QRect()  # where the target was last drawn
         self._full = True
+        self._full_look = None  # the look of the last frame painted whole
 
-    def _target_rect(self, sample: FrameSample | None, look) -> QRect:
-        if sample is None or sample.opacity * look.visibility <= 0.001:
+    def _target_rect(self, sample: FrameSample | None) -> QRect:
+        if sample is None or sample.opacity * sample.look.visibility <= 0.001:
             return QRect()
-        centre, radius = target_center(look, sample, self.width(), self.height())
+        centre, radius = target_center(sample.look, sample, self.width(), self.height())
         r = radius + self.MARGIN_PX
         return QRectF(centre.x() - r, centre.y() - r, 2 * r, 2 * r).toAlignedRect()
 
     def _frame_due(self) -> None:
         now = time.monotonic()
-        if self._full or self.core.glide.gliding(now) or self.core.badge:
+        period = 1.0 / self.core.refresh_hz
+        src = self.core.source
+        last = self.core.last_sample
+        # the look glides (colour, size, background): the whole screen changes, so all of it is painted
+        gliding = last is None or src.sample_at(now + self.core.lead_s + 2 * period).look != self._full_look
+        if self._full or gliding or self.core.badge:
             self.update()
             return
         # where the target will be when this frame is seen, with room for the paint-time shift
-        period = 1.0 / self.core.refresh_hz
-        look = self.core.glide.at(now)
         # the whole stretch the target sweeps from where it was drawn to where it may be drawn (up to
         # two periods late): one rectangle, so no strip between two positions is left out of the repaint
         swept = QRect(self._painted)
         for dt in (0.0, 0.5 * period, period, 1.5 * period, 2 * period):  # half periods: reversals too
-            swept = swept.united(self._target_rect(self.core.source.sample_at(now + self.core.lead_s + dt), look))
+            swept = swept.united(self._target_rect(src.sample_at(now + self.core.lead_s + dt)))
         # between half-period samples a reversal can reach ~1 px further (2 cycles/s, 1920 px): 2 px more
         self.update(QRegion(swept.adjusted(-2, -2, 2, 2)) | QRegion(QRect(0, 0, 1, 1)))
 
@@ -166,11 +171,17 @@ class RasterClientWindow(_ClientWindowMixin, QRasterWindow):
         if not full:
             painter.setClipRegion(ev.region())
             only = list(ev.region())
-        # drawn for the moment it will be seen: paint start plus the learned painting time
-        self.core.paint(painter, QRectF(0, 0, self.width(), self.height()), now + self.core.lead_s, only)
+        # drawn for the moment it will be seen: paint start plus the learned painting time; a partial
+        # repaint keeps the look the rest of the screen has, so one frame never mixes two looks
+        sample = self.core.paint(painter, QRectF(0, 0, self.width(), self.height()), now + self.core.lead_s, only,
+                                 None if full else self._full_look)
         painter.end()
         self._full = False
-        self._painted = self._target_rect(self.core.last_sample, self.core.glide.at(now))
+        if full:
+            self._full_look = sample.look
+        elif sample.look != self._full_look:
+            self._full = True  # the look changed since the last whole frame: the next frame is whole
+        self._painted = self._target_rect(self.core.last_sample)
         self.core.presented(time.monotonic(), now)
         # deadline-based pacing: frames land on a grid of the refresh period, not "period after paint"
         period = 1.0 / self.core.refresh_hz
@@ -219,6 +230,6 @@ class GLClientWindow(_ClientWindowMixin, QOpenGLWindow):
         painter.end()
 
 
-def create_client_display(source: StimulusSource, look: Look, refresh_hz: float = 60.0):
-    core = DisplayCore(source, look, refresh_hz)
+def create_client_display(source: StimulusSource, refresh_hz: float = 60.0):
+    core = DisplayCore(source, refresh_hz)
     return GLClientWindow(core) if _opengl_usable() else RasterClientWindow(core)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter
 from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFrame, QGridLayout,
                                QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSizePolicy,
                                QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
@@ -17,7 +18,7 @@ from ..core.motion import speed_labels
 from ..core.preset import SPEED_MAX, SPEED_MIN, Preset
 from ..core.tone import CARRIER_MAX_HZ, CARRIER_MIN_HZ, LEVEL_CAP_DBFS, LEVEL_FLOOR_DBFS, TONE_LABELS
 from .preset_panel import PresetPanel
-from .stimulus_painter import Look, LookGlide, paint_stimulus
+from .stimulus_painter import paint_stimulus
 
 PATH_LABELS = {"horizontal": "Horizontal", "vertical": "Vertical", "diagonal_up": "Diagonal ↗",
                "diagonal_down": "Diagonal ↘"}
@@ -114,7 +115,6 @@ class Preview(QWidget):
         super().__init__()
         self.session = session
         self.aspect = 16 / 9
-        self.glide = LookGlide(Look.of_settings(session.effective))
         self.setMinimumSize(320, 180)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self._timer = QTimer(self)
@@ -124,9 +124,6 @@ class Preview(QWidget):
         self._timer.start()
 
     badge = ""  # what the client screen shows in its corner (mirrored, e.g. "GENTLE")
-
-    def set_look(self, look: Look) -> None:
-        self.glide.set(look, time.monotonic())
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         return QSize(480, 270)
@@ -143,13 +140,12 @@ class Preview(QWidget):
         now = time.monotonic()
         p.setClipRect(rect)
         sample = self.session.sample_at(now)
-        look = self.glide.at(now)
         idle = self.session.status.state == IDLE and sample.opacity <= 0.001
         if idle and self.session.settings.visual.show_target:
             # between sets the client screen is empty; the preview shows the target's look, faintly and
             # labelled, so changes to size, edge and colour can be judged before the set
-            sample = FrameSample(sample.frame, 0.0, 0.0, 0.0, 0.0, IDLE_PREVIEW_OPACITY, sample.state)
-        paint_stimulus(p, rect, look, sample, badge=self.badge)
+            sample = FrameSample(sample.frame, 0.0, 0.0, 0.0, 0.0, IDLE_PREVIEW_OPACITY, sample.state, sample.look)
+        paint_stimulus(p, rect, None, sample, badge=self.badge)
         p.setClipping(False)
         if idle:
             p.setPen(QColor(255, 255, 255, 110))
@@ -208,6 +204,7 @@ class ControlWindow(QMainWindow):
     presetChosen = Signal(str)
     clientScreenChosen = Signal(str)
     outputChosen = Signal(object)  # an output's name, or None for the system default
+    quitRequested = Signal()  # Ctrl+Q or the window closed: the app ends the session
 
     def __init__(self, session, library, screens: list[tuple[str, str]], client_screen: str | None,
                  loaded: str | None, list_outputs: Callable[[], list[str]] = lambda: []):
@@ -244,6 +241,17 @@ class ControlWindow(QMainWindow):
         session.audioStatusChanged.connect(self.show_audio)
         session.settingsChanged.connect(self._settings_from_session)
         session.setFinished.connect(self._set_finished)
+        session.questionOpened.connect(self.show_question)
+        session.questionClosed.connect(self._question_closed)
+        session.notice.connect(lambda text: self.statusBar().showMessage(text, 12000))
+        self.question_box: QMessageBox | None = None
+        self.allow_close = False  # set by the app once the session has ended
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence.Quit)
+        quit_action.setShortcutContext(Qt.ApplicationShortcut)
+        quit_action.triggered.connect(self.quitRequested)
+        self.addAction(quit_action)
+        self.quit_action = quit_action
         self.resize(1180, 700)
         # a wheel turned over the column (to scroll it) must never change a setting it passes over
         self._wheel_guard = _WheelGuard(self)
@@ -574,36 +582,53 @@ class ControlWindow(QMainWindow):
     def _gentle_toggled(self, on: bool) -> None:
         if self._loading:
             return
-        p = self.session.settings
-        self.session.set_settings(gentle.soften(p) if on else p.with_(gentle=False))
+        self.session.set_gentle(on)  # the session decides: leaving gentle mode asks first
 
-    def ask_unlock(self, violations) -> bool:
-        """Going past a gentle limit: a deliberate confirmation that names each limit."""
-        return self._confirm("Leave the gentle limits?", "This goes past the gentle-mode limits:",
-                             "\n".join(f"• {v}" for v in violations)
-                             + "\n\nUnlock for this session? The session log records the unlock and the values.",
-                             "Unlock", "Keep gentle limits")
-
-    def ask_leave_gentle(self, preset: Preset, beyond) -> bool:
-        """Loading a preset that is not gentle while gentle mode is on: asked, never silently done."""
-        lines = "\n".join(f"• {v}" for v in beyond)
-        return self._confirm("Leave gentle mode?",
-                             f"“{preset.name}” is not a gentle preset: loading it turns gentle mode off.",
-                             (f"It goes past the gentle limits:\n{lines}\n\n" if beyond else "")
-                             + "The change glides; nothing jumps. The session log records it.",
-                             "Leave gentle mode", "Stay in gentle mode")
-
-    def _confirm(self, title: str, text: str, details: str, go: str, stay: str) -> bool:
-        """A warning that needs a deliberate yes: ``stay`` is the default button."""
+    def show_question(self, q) -> None:
+        """A question from the session (unlock, leave gentle mode, cut a rest short): a warning that
+        needs a deliberate yes, the safe answer the default. It does not block: the set runs on, and
+        a stop key stops it whatever is open (the session closes the question with its safe answer)."""
+        self._drop_question_box()
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Warning)
-        box.setWindowTitle(title)
-        box.setText(text)
-        box.setInformativeText(details)
-        yes = box.addButton(go, QMessageBox.DestructiveRole)
-        box.setDefaultButton(box.addButton(stay, QMessageBox.RejectRole))
-        box.exec()
-        return box.clickedButton() is yes
+        box.setWindowTitle(q.title)
+        box.setText(q.text)
+        # the limits (or values) named as a list; the last line says what happens
+        box.setInformativeText("\n".join([f"• {d}" for d in q.details[:-1]] + list(q.details[-1:])))
+        box.yes_button = box.addButton(q.yes, QMessageBox.DestructiveRole)
+        box.no_button = box.addButton(q.no, QMessageBox.RejectRole)
+        box.setDefaultButton(box.no_button)
+        box.setEscapeButton(box.no_button)
+        box.question = q
+        box.buttonClicked.connect(lambda b, box=box: self._answered(box, b is box.yes_button))
+        box.rejected.connect(lambda box=box: self._answered(box, False))
+        self.question_box = box
+        box.open()
+
+    def _answered(self, box, yes: bool) -> None:
+        if box is not self.question_box:
+            return  # already closed by the session (a stop, a newer question)
+        self.question_box = None
+        if self.session.question is box.question:
+            self.session.answer(yes)
+
+    def _question_closed(self, q, yes: bool, why: str) -> None:
+        if self.question_box is not None and self.question_box.question is q:
+            self._drop_question_box()
+
+    def _drop_question_box(self) -> None:
+        box, self.question_box = self.question_box, None
+        if box is not None:
+            box.done(0)
+            box.deleteLater()
+
+    def closeEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        """Closing the window ends the session (the app asks first if a set runs)."""
+        if self.allow_close:
+            ev.accept()
+            return
+        ev.ignore()
+        self.quitRequested.emit()
 
     def _edited(self, *_) -> None:
         if self._loading:
@@ -612,7 +637,7 @@ class ControlWindow(QMainWindow):
         self.speed_slider.setValue(int(round(self.speed_spin.value() * 100)))
         self._loading = False
         p = self.settings_from_widgets()
-        if self._dragging() and any(v.limit not in self.session.unlocked for v in gentle.violations(p)):
+        if self._dragging() and gentle.beyond(p, self.session.unlocks):
             self._held_back = True  # past a gentle limit mid-drag: ask once, on release, for the final value
             return
         self.session.set_settings(p)
@@ -638,12 +663,11 @@ class ControlWindow(QMainWindow):
         self.length_readout.setText(p.set_length_label())
         self.presets.update_state()
         self.gentle_badge.setVisible(p.gentle)
-        unlocked = sorted(self.session.unlocked) if p.gentle else []
+        unlocked = sorted(self.session.unlocks) if p.gentle else []
         # what the therapist unlocked stays in view for as long as it holds
         said = ", ".join(unlocked) if len(unlocked) <= 2 else f"{len(unlocked)} limits"
         self.gentle_badge.setText("GENTLE" + (f" · {said} unlocked" if unlocked else ""))
         self.gentle_badge.setToolTip(GENTLE_BADGE_TIP + (f"\nUnlocked: {', '.join(unlocked)}." if unlocked else ""))
-        self.preview.set_look(Look.of_settings(self.session.effective))
         self._warn_if_nothing_reaches_the_client()
 
     def _warn_if_nothing_reaches_the_client(self) -> None:
@@ -678,10 +702,12 @@ class ControlWindow(QMainWindow):
                 self._rest_until = None  # the next set has started: the rest (or its "over" note) is history
                 self.rest_label.setText("")
         elif self._rest_until is not None:
-            left = self._rest_until - time.monotonic()
+            left = self.session.core.rest_remaining()  # counted by the session, on the stimulus clock
             if left > 0:
-                clock = f"{int(left // 60)}:{int(left % 60):02d}"
-                self.rest_label.setText(f"Rest {clock} — the client screen stays neutral until the next set.")
+                secs = math.ceil(left)
+                clock = f"{secs // 60}:{secs % 60:02d}"
+                held = " Starting earlier asks first (gentle mode)." if self.session.settings.gentle else ""
+                self.rest_label.setText(f"Rest {clock} — the client screen stays neutral until the next set.{held}")
                 self.start_button.setText(f"Start  (Space)  ·  rest {clock}")  # in view where the eyes are
             else:
                 self._rest_until = None
@@ -689,13 +715,13 @@ class ControlWindow(QMainWindow):
                 self.start_button.setText("Start  (Space)")
 
     def _set_finished(self, rec: dict) -> None:
-        rest = self.session.settings.timing.rest_s
-        self._rest_until = time.monotonic() + rest if rest > 0 else None
+        rest = self.session.effective.timing.rest_s
+        self._rest_until = rest if rest > 0 else None  # counted down from the session (_tick)
         self.rest_label.setText("")
         why = {"complete": "complete", "time": "time reached", "stopped": "stopped", "quit": "ended at quit"}
-        n = rec["delivered_passes"]
+        n = rec["passes_delivered"]
         self.last_set.setText(f"Set {rec['index']}: {n} pass{'' if n == 1 else 'es'} in "
-                              f"{rec['delivered_seconds']:.1f} s ({why.get(rec['stop_reason'], rec['stop_reason'])}).")
+                              f"{rec['seconds_delivered']:.1f} s ({why.get(rec['stop_reason'], rec['stop_reason'])}).")
 
     def show_audio(self, status) -> None:
         mark = "●" if status.ok else "○"

@@ -240,13 +240,16 @@ def test_a_set_runs_its_passes_and_is_logged(private_config_dir, qapp, qtbot, tm
         app.control.start_button.click()
         qtbot.waitUntil(lambda: bool(app.session.records), timeout=8000)
         rec = app.session.records[0]
-        assert rec["delivered_passes"] == 4 and rec["stop_reason"] == "complete"
+        assert rec["passes_delivered"] == 4 and rec["stop_reason"] == "complete"
         assert rec["client_screen"] == "CLIENT" and rec["refresh_hz"] == 60.0
         assert "4 passes" in app.control.last_set.text()
         assert app.control.pass_label.text() == "4"
         log = json.loads((tmp_path / "log.json").read_text())
-        assert log["sets"][0]["delivered_passes"] == 4
-        assert log["audio_device"] is None and log["audio_status"] == "Audio off"
+        assert log["schema_version"] == 2 and log["sets"][0]["passes_delivered"] == 4
+        assert log["sets"][0]["audio_device"] is None and log["sets"][0]["audio_status"] == "Audio off"
+        # the same record is kept in the data folder (--log writes a copy)
+        (kept,) = (tmp_path / "data" / "sessions").glob("session-*.json")
+        assert json.loads(kept.read_text())["sets"] == log["sets"]
     finally:
         app.shutdown()
 

@@ -39,7 +39,7 @@ def opened(monkeypatch):
         clock.start()
         return clock, AudioStatus(True, f"Audio: {device or 'default'}", device=device or "default")
 
-    monkeypatch.setattr("bls.session.open_clock", fake_open_clock)
+    monkeypatch.setattr("bls.session.clocks.open_clock", fake_open_clock)
     monkeypatch.setattr("bls.app.output_devices", lambda refresh=False: list(OUTPUTS))
     return calls
 
@@ -184,7 +184,7 @@ def test_an_output_that_stalls_while_idle_is_not_reopened_in_a_loop(app, opened,
         clock.start()
         return clock, AudioStatus(bool(want_audio), f"Audio: {device}", device=device)
 
-    monkeypatch.setattr("bls.session.open_clock", silent_open)
+    monkeypatch.setattr("bls.session.clocks.open_clock", silent_open)
     choose(c.output_combo, "HDMI 1")
     n = len(opened)
     qtbot.waitUntil(lambda: s.audio_status.summary == "No sound: the audio output stopped", timeout=3000)

@@ -8,7 +8,8 @@ from PySide6.QtGui import QGuiApplication, QImage
 from bls.core.engine import SAMPLE_RATE, StimulusEngine
 from bls.core.preset import Preset
 from bls.ui.client_display import RasterClientWindow, create_client_display
-from bls.ui.stimulus_painter import Look, LookGlide, target_center
+from bls.core.look import look_of
+from bls.ui.stimulus_painter import target_center
 
 from .conftest import wait_ms
 
@@ -58,7 +59,7 @@ def display(qapp):
     windows = []
 
     def make(preset, clock):
-        w = create_client_display(clock, Look.of(preset.visual, preset.motion))
+        w = create_client_display(clock)
         w.place(screen("CLIENT"), True)
         windows.append(w)
         wait_ms(120)
@@ -80,7 +81,7 @@ def test_target_is_drawn_where_position_says(display, path, frame_s):
     w = display(preset, clock)
     assert isinstance(w, RasterClientWindow)
     sample = engine.sample(clock.frame)
-    look = Look.of(preset.visual, preset.motion)
+    look = look_of(preset)
     expected, radius = target_center(look, sample, w.width(), w.height())
     bg = tuple(round(c * 255) for c in look.background)
     found = centroid(grab(w), bg)
@@ -95,7 +96,7 @@ def test_position_follows_the_clock_not_the_frame_count(display):
     engine = run_engine(preset, 3.0)
     clock = FakeClock(engine)
     w = display(preset, clock)
-    look = Look.of(preset.visual, preset.motion)
+    look = look_of(preset)
     bg = tuple(round(c * 255) for c in look.background)
     for frame_s in (0.9, 1.55, 2.4):
         clock.frame = frame_s * SAMPLE_RATE
@@ -111,7 +112,7 @@ def test_neutral_screen_between_sets(display):
     engine = StimulusEngine(preset)
     engine.process(480)
     w = display(preset, FakeClock(engine))
-    look = Look.of(preset.visual, preset.motion)
+    look = look_of(preset)
     pixels = grab(w)
     bg = np.array([round(c * 255) for c in look.background])
     assert np.abs(pixels - bg).max() <= 1
@@ -136,22 +137,42 @@ def test_frames_are_paced_and_counted(display):
     assert stats.count > 0 and stats.p50_ms > 0
 
 
-def test_visual_changes_glide_instead_of_jumping():
-    a = Look.of(Preset().visual, Preset().motion)
-    b = Look.of(Preset().with_("visual", target_diameter_pct=20.0, target_color="#000000").visual, Preset().motion)
-    g = LookGlide(a)
-    g.set(b, now=10.0)
-    assert g.at(10.0) == a
-    mid = g.at(10.25)
-    assert a.diameter_pct < mid.diameter_pct < b.diameter_pct
-    assert all(lo >= m >= hi for lo, m, hi in zip(a.target, mid.target, b.target))
-    assert g.at(10.6) == b
-    # a new change mid-glide starts from what is on screen, not from the old target
-    g2 = LookGlide(a)
-    g2.set(b, now=0.0)
-    shown = g2.at(0.2)
-    g2.set(a, now=0.2)
-    assert g2.at(0.2) == shown
+def test_visual_changes_glide_on_the_stimulus_clock_and_the_screen_shows_the_glide(display):
+    # the look is part of the engine's snapshots: half way through a change of background, the client
+    # screen shows a colour between the two, at the frame the clock says (not at the GUI's own time)
+    preset = Preset().with_("visual", background_color="#000000")
+    engine = run_engine(preset, 0.5)
+    f0 = engine.next_frame
+    engine.apply(preset.with_("visual", background_color="#303030"))
+    for _ in range(SAMPLE_RATE // 480):
+        engine.process(480)
+    clock = FakeClock(engine)
+    w = display(preset, clock)
+    shades = []
+    for dt in (0.0, 0.1, 0.25, 1.0):
+        clock.frame = f0 + dt * SAMPLE_RATE
+        wait_ms(80)
+        shades.append(int(np.median(grab(w)[:40, :40, 0])))
+    assert shades[0] == 0 and shades[-1] == 0x30, shades
+    assert shades == sorted(shades) and 0 < shades[1] < shades[2] < 0x30  # a glide, not a step
+
+
+@pytest.mark.parametrize("soft", [0.0, 50.0, 100.0])
+def test_the_target_size_is_its_visible_diameter_at_half_brightness(display, soft):
+    # what the client sees as the target is where it is at least half as bright (above the background)
+    # as at its centre; that diameter is the size asked for, whatever the edge's softness
+    preset = Preset().with_("visual", target_diameter_pct=8.0, target_softness_pct=soft,
+                            target_color="#ffffff", background_color="#000000")
+    engine = run_engine(preset, 3.0)
+    clock = FakeClock(engine)
+    clock.frame = 2.0 * SAMPLE_RATE
+    w = display(preset, clock)
+    centre, _ = target_center(look_of(preset), engine.sample(clock.frame), w.width(), w.height())
+    row = grab(w)[int(centre.y()), :, 0].astype(float)
+    peak = row.max()
+    above = np.flatnonzero(row >= peak / 2)
+    width_px = above[-1] - above[0] + 1
+    assert width_px == pytest.approx(0.08 * w.height(), abs=2.5), (soft, width_px)
 
 
 class MovingClock:
@@ -187,9 +208,8 @@ def test_a_partial_repaint_covers_the_whole_sweep_of_a_fast_target(display, monk
         win._full = False
         win._frame_due()
         assert asked and isinstance(asked[0], QRegion)
-        look = win.core.glide.at(now)
         for late in (0.25, 0.5, 1.0, 1.5):  # paint up to 1.5 periods after the prediction
-            r = win._target_rect(win.core.source.sample_at(now + win.core.lead_s + late * period), look)
+            r = win._target_rect(win.core.source.sample_at(now + win.core.lead_s + late * period))
             assert (QRegion(r) - asked[0]).isEmpty(), (late, r, asked[0].boundingRect())
-        win._painted = QRect(win._target_rect(win.core.source.sample_at(now + win.core.lead_s), look))
+        win._painted = QRect(win._target_rect(win.core.source.sample_at(now + win.core.lead_s)))
         wait_ms(7)

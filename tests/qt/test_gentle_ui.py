@@ -16,20 +16,33 @@ from bls.ui.stimulus_painter import EYES_CLOSED_DIM
 from .conftest import wait_ms
 
 
-class FakeAsk:
-    """Stands in for the confirmation dialog: records what it was shown, answers as told."""
+class Answer:
+    """The therapist at the question dialog: each question the session asks opens the control window's
+    dialog; this clicks its yes or its no button (``answer`` can change between questions)."""
 
-    def __init__(self, answer: bool):
-        self.answer = answer
-        self.calls: list[list] = []
+    def __init__(self, app, answer: bool):
+        self.app, self.answer = app, answer
+        self.calls: list = []  # the questions, as the session asked them
+        app.session.questionOpened.connect(self._opened)
 
-    def __call__(self, violations) -> bool:
-        self.calls.append(list(violations))
-        return self.answer
+    def _opened(self, q) -> None:
+        self.calls.append(q)
+        box = self.app.control.question_box
+        assert box is not None and box.question is q and box.isVisible()
+        assert box.defaultButton() is box.no_button  # the safe answer is the default
+        (box.yes_button if self.answer else box.no_button).click()
+
+    def limits(self, i: int = -1) -> list[str]:
+        """The limits question ``i`` named (its first lines: 'Speed: 0.8 cycles/s — ...')."""
+        return [d.split(":")[0] for d in self.calls[i].details[:-1]]
+
+
+#: the events a therapist reads in the record (questions, answers and setting changes are there too)
+MAIN = {"gentle_on", "gentle_off", "unlock", "unlocks_ended", "rest_cut_short"}
 
 
 def events(session) -> list[str]:
-    return [e["event"] for e in session.events]
+    return [e["kind"] for e in session.events if e["kind"] in MAIN]
 
 
 def grab_client(app) -> np.ndarray:
@@ -120,18 +133,17 @@ def raise_speed(app, how: str) -> None:
 @pytest.mark.parametrize("how", ["spin", "slider", "key"])
 def test_a_refused_unlock_keeps_the_gentle_speed_and_the_controls_snap_back(bls_app, how):
     c, s = bls_app.control, bls_app.session
-    fake = FakeAsk(False)
-    c.ask_unlock = fake
+    fake = Answer(bls_app, False)
     c.gentle_check.click()
     raise_speed(bls_app, how)
     kept = 0.5 if how == "key" else 0.35  # the three Up presses inside the envelope were taken
     assert len(fake.calls) == 1
-    assert [v.limit for v in fake.calls[0]] == ["speed"]
+    assert fake.limits(0) == ["Speed"]
     assert s.settings.motion.speed_cycles_per_s == pytest.approx(kept)
     assert s.effective.motion.speed_cycles_per_s == pytest.approx(kept)
     assert c.speed_spin.value() == pytest.approx(kept) and c.speed_slider.value() == round(kept * 100)
-    assert s.unlocked == frozenset()
-    assert events(s) == ["gentle_on"]  # nothing logged
+    assert s.unlocks == {} and c.question_box is None
+    assert events(s) == ["gentle_on"]  # nothing unlocked
     # asking again asks again: a refusal is not remembered as a yes
     raise_speed(bls_app, "spin")
     assert len(fake.calls) == 2 and s.settings.motion.speed_cycles_per_s == pytest.approx(kept)
@@ -140,34 +152,34 @@ def test_a_refused_unlock_keeps_the_gentle_speed_and_the_controls_snap_back(bls_
 def test_a_confirmed_unlock_takes_the_speed_and_is_logged(logged_app, qtbot):
     app, log = logged_app
     c, s = app.control, app.session
-    fake = FakeAsk(True)
-    c.ask_unlock = fake
+    fake = Answer(app, True)
     c.gentle_check.click()
     c.speed_spin.setValue(0.8)
     assert s.settings.motion.speed_cycles_per_s == pytest.approx(0.8)
     assert s.effective.motion.speed_cycles_per_s == pytest.approx(0.8)
     assert c.speed_spin.value() == pytest.approx(0.8)
     (shown,) = fake.calls
-    assert [v.limit for v in shown] == ["speed"]
+    assert fake.limits(0) == ["Speed"]
     assert c.gentle_badge.text() == "GENTLE · speed unlocked"  # in view for as long as it holds
-    assert shown[0].value == pytest.approx(0.8) and "0.8" in str(shown[0]) and "0.5 cycles/s" in str(shown[0])
-    assert s.unlocked == frozenset({"speed"}) and s.settings.gentle
+    assert "0.8 cycles/s" in shown.details[0] and "0.5 cycles/s" in shown.details[0]
+    assert s.unlocks == {"speed": 0.8} and s.settings.gentle
     assert c.gentle_badge.isVisible()  # still gentle mode, one limit unlocked
-    unlock = s.events[-1]
-    assert unlock["event"] == "gentle_unlock"
-    assert unlock["exceeded"] == [{"limit": "speed", "field": "motion.speed_cycles_per_s", "value": 0.8,
-                                   "gentle_limit": "at most 0.5 cycles/s"}]
+    (unlock,) = [e for e in s.events if e["kind"] == "unlock"]
+    assert (unlock["limit"], unlock["field"], unlock["value"], unlock["gentle_limit"]) == (
+        "speed", "motion.speed_cycles_per_s", 0.8, "at most 0.5 cycles/s")
     written = json.loads(log.read_text())
-    assert [e["event"] for e in written["events"]] == ["gentle_on", "gentle_unlock"]
-    assert written["events"][1]["exceeded"][0]["value"] == 0.8
-    # more of the same limit needs no second confirmation; another limit does, and names only itself
+    assert [e["kind"] for e in written["events"] if e["kind"] in MAIN] == ["gentle_on", "unlock"]
+    # the unlock is that value only: going further asks again; another limit asks, naming only itself
+    fake.answer = False
     c.speed_spin.setValue(0.9)
-    assert len(fake.calls) == 1 and s.settings.motion.speed_cycles_per_s == pytest.approx(0.9)
+    assert len(fake.calls) == 2 and s.settings.motion.speed_cycles_per_s == pytest.approx(0.8)
+    assert c.speed_spin.value() == pytest.approx(0.8)  # refused: the control shows what plays
+    fake.answer = True
     c.level_slider.setValue(-18)
-    assert len(fake.calls) == 2 and [v.limit for v in fake.calls[1]] == ["level"]
-    assert s.unlocked == frozenset({"speed", "level"})
-    qtbot.waitUntil(lambda: s.engine.settings.motion.speed_cycles_per_s == pytest.approx(0.9), timeout=2000)
-    # a set run with the unlock: its record says gentle, what was unlocked and the values used
+    assert len(fake.calls) == 3 and fake.limits() == ["Level"]
+    assert s.unlocks == {"speed": 0.8, "level": -18.0}
+    qtbot.waitUntil(lambda: s.engine.settings.motion.speed_cycles_per_s == pytest.approx(0.8), timeout=2000)
+    # a set run with the unlock: its record says gentle, what was unlocked and the values delivered
     c.start_button.click()
     qtbot.waitUntil(lambda: s.status.state == RUNNING, timeout=2000)
     wait_ms(300)
@@ -175,29 +187,42 @@ def test_a_confirmed_unlock_takes_the_speed_and_is_logged(logged_app, qtbot):
     qtbot.waitUntil(lambda: bool(s.records), timeout=5000)
     rec = s.records[0]
     assert rec["stop_reason"] == "stopped" and rec["gentle"] is True
-    assert rec["unlocked_limits"] == ["level", "speed"]
-    assert rec["speed_cycles_per_s"] == pytest.approx(0.9) and rec["level_dbfs"] == pytest.approx(-18.0)
-    assert rec["pan_depth_pct"] == 70.0 and rec["carrier_hz"] == 200.0  # still locked: the gentle values
+    assert rec["unlocked"] == {"level": -18.0, "speed": 0.8}
+    assert max(x["level_dbfs"] for x in rec["samples"]) == pytest.approx(-18.0)
+    assert {x["pan_depth_pct"] for x in rec["samples"]} == {70.0}  # still locked: the gentle value
+    assert {x["carrier_hz"] for x in rec["samples"]} == {200.0}
     written = json.loads(log.read_text())
-    assert written["sets"][0]["gentle"] is True and written["sets"][0]["unlocked_limits"] == ["level", "speed"]
+    assert written["sets"][0]["gentle"] is True and written["sets"][0]["unlocked"] == {"level": -18.0, "speed": 0.8}
 
 
-def test_leaving_gentle_mode_forgets_the_unlocks(logged_app):
+def test_leaving_gentle_mode_asks_and_forgets_the_unlocks(logged_app):
     app, log = logged_app
     c, s = app.control, app.session
-    c.ask_unlock = FakeAsk(True)
+    ask = Answer(app, True)
     c.gentle_check.click()
     c.speed_spin.setValue(0.8)
-    assert s.unlocked == frozenset({"speed"})
-    c.gentle_check.click()  # off
-    assert s.unlocked == frozenset() and not s.settings.gentle
-    refuse = FakeAsk(False)
-    c.ask_unlock = refuse
+    assert s.unlocks == {"speed": 0.8}
+    c.gentle_check.click()  # off: asks first ("Leave gentle mode?"), yes
+    assert ask.calls[-1].kind == "leave_gentle" and ask.calls[-1].no == "Stay in gentle mode"
+    assert s.unlocks == {} and not s.settings.gentle
+    ask.answer = False
     c.gentle_check.click()  # on again: 0.8 is outside, so gentle mode moves it back to 0.35
-    assert s.settings.motion.speed_cycles_per_s == pytest.approx(0.35) and refuse.calls == []
+    assert s.settings.motion.speed_cycles_per_s == pytest.approx(0.35) and len(ask.calls) == 2
     c.speed_spin.setValue(0.8)  # and going past the limit asks again
-    assert len(refuse.calls) == 1 and s.settings.motion.speed_cycles_per_s == pytest.approx(0.35)
-    assert events(s) == ["gentle_on", "gentle_unlock", "gentle_off", "gentle_on"]
+    assert len(ask.calls) == 3 and s.settings.motion.speed_cycles_per_s == pytest.approx(0.35)
+    assert events(s) == ["gentle_on", "unlock", "unlocks_ended", "gentle_off", "gentle_on"]
+
+
+def test_unticking_gentle_mode_mid_set_asks_and_staying_keeps_it(bls_app, qtbot):
+    c, s = bls_app.control, bls_app.session
+    ask = Answer(bls_app, False)
+    c.gentle_check.click()
+    c.start_button.click()
+    qtbot.waitUntil(lambda: s.status.state == RUNNING, timeout=2000)
+    c.gentle_check.click()  # off, mid-set
+    assert [q.kind for q in ask.calls] == ["leave_gentle"]
+    assert s.settings.gentle and c.gentle_check.isChecked() and c.gentle_badge.isVisible()
+    assert s.status.state == RUNNING
 
 
 def test_a_stopped_gentle_set_without_unlocks_is_logged_as_gentle(logged_app, qtbot):
@@ -210,8 +235,9 @@ def test_a_stopped_gentle_set_without_unlocks_is_logged_as_gentle(logged_app, qt
     QTest.keyClick(c, Qt.Key_Escape)
     qtbot.waitUntil(lambda: bool(s.records), timeout=5000)
     rec = json.loads(log.read_text())["sets"][0]
-    assert rec["gentle"] is True and rec["unlocked_limits"] == [] and rec["stop_reason"] == "stopped"
-    assert rec["speed_cycles_per_s"] == pytest.approx(0.35) and rec["carrier_hz"] == 200.0
+    assert rec["gentle"] is True and rec["unlocked"] == {} and rec["stop_reason"] == "stopped"
+    assert max(x["speed_cycles_per_s"] for x in rec["samples"]) <= 0.35 + 1e-9
+    assert {x["carrier_hz"] for x in rec["samples"]} == {200.0}
 
 
 # --------------------------------------------------------------------------- eyes closed
@@ -224,8 +250,7 @@ def test_eyes_closed_turns_the_target_off_and_keeps_the_tone(bls_app, qtbot):
     bg = s.settings.visual.background_color
     c.start_button.click()
     qtbot.waitUntil(lambda: s.status.state == RUNNING, timeout=2000)
-    core = bls_app.display.core
-    qtbot.waitUntil(lambda: not core.glide.gliding(time.monotonic()), timeout=4000)  # gentle look settled
+    qtbot.waitUntil(lambda: look_settled(s), timeout=4000)  # gentle look settled
     qtbot.waitUntil(lambda: np.abs(grab_client(bls_app) - rgb255(bg)).sum(axis=2).max() > 60, timeout=3000)
     on = grab_client(bls_app)  # the target is there
     before = s.engine.history[-1]
@@ -257,10 +282,10 @@ def test_the_therapist_is_told_when_nothing_reaches_the_client(bls_app, qtbot):
     qtbot.waitUntil(lambda: "there is no audio output" in c.nothing_label.text(), timeout=2000)
     assert c.nothing_label.text().endswith("Show the target or choose an output under Sound.")
     assert c.nothing_label.isVisible()
-    s.audio_status = AudioStatus(True, "Audio: a sound card")  # a device that plays
+    s.core.clocks.status = AudioStatus(True, "Audio: a sound card")  # a device that plays
     s.audioStatusChanged.emit(s.audio_status)
     assert c.nothing_label.isHidden()
-    s.audio_status = AudioStatus(False, "No audio output", "unplugged")
+    s.core.clocks.status = AudioStatus(False, "No audio output", "unplugged")
     s.audioStatusChanged.emit(s.audio_status)
     assert c.nothing_label.isVisible()
     c.show_target.setChecked(True)
@@ -268,6 +293,12 @@ def test_the_therapist_is_told_when_nothing_reaches_the_client(bls_app, qtbot):
 
 
 # --------------------------------------------------------------------------- the client badge
+
+
+def look_settled(session) -> bool:
+    """The client screen's look has finished gliding (the engine's newest snapshot says so)."""
+    snap = session.engine.history[-1]
+    return snap.look_mix.done(session.engine.next_frame)
 
 
 def badge_pixels(app) -> int:
@@ -301,7 +332,7 @@ def test_unticking_the_client_badge_removes_it_from_the_client_screen(bls_app, q
     c, core = bls_app.control, bls_app.display.core
     c.gentle_check.click()
     c.client_badge.setChecked(True)
-    qtbot.waitUntil(lambda: not core.glide.gliding(time.monotonic()), timeout=4000)  # nothing glides any more
+    qtbot.waitUntil(lambda: look_settled(bls_app.session), timeout=4000)  # nothing glides any more
     qtbot.waitUntil(lambda: badge_pixels(bls_app) > 20, timeout=2000)
     # the therapist unticks it between two frames (right after one was presented: no repaint pending,
     # as most of the time; a full repaint already requested would hide the bug)
