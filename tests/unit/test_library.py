@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bls.core import library as L
-from bls.core.library import NAME_MAX, LibraryError, PresetLibrary, atomic_write, check_name, file_stem
+from bls.core.library import NAME_MAX, LibraryError, PresetLibrary, check_name, file_stem
 from bls.core.paths import builtin_presets_dir, user_presets_dir
 from bls.core.preset import Preset, dump_preset, load_preset_file
 
@@ -221,16 +221,6 @@ def test_a_crash_between_write_and_replace_loses_nothing_and_leaves_nothing_load
     assert path.read_bytes() == raw  # ... but the preset is the old one, byte for byte
     again = PresetLibrary(user_dir)  # and the loader reads neither temporary file
     assert again.names() == BUILTINS + ["calm"] and again.get("calm") == old and again.problems == []
-
-
-def test_atomic_write_creates_the_folder_and_leaves_no_temporary_file(tmp_path):
-    target = tmp_path / "a" / "b" / "x.yaml"
-    atomic_write(target, "one\n")
-    atomic_write(target, "two\n")
-    assert target.read_text() == "two\n" and (tmp_path / "a" / "b" / "x.yaml.bak").read_text() == "one\n"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["x.yaml", "x.yaml.bak"]
-    atomic_write(target, "three\n", backup=False)
-    assert (tmp_path / "a" / "b" / "x.yaml.bak").read_text() == "one\n"
 
 
 # --------------------------------------------------------------------------- broken files
