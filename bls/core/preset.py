@@ -2,7 +2,9 @@
 
 Validation reports every problem at once (file, line where known, field path, the bad value and
 what is allowed); unknown keys are warnings, out-of-range values are errors (never silently
-clamped). YAML is read with ``yaml.safe_load`` semantics only: no tag can construct an object.
+clamped). A gentle preset with values beyond the gentle envelope loads with those values at the
+nearest limit, one warning each (bls.core.envelope). :func:`clamp_to_schema` and
+:func:`schema_problems` hold settings made in code to the same ranges as files. YAML is read with ``yaml.safe_load`` semantics only: no tag can construct an object.
 """
 
 from __future__ import annotations
@@ -462,7 +464,17 @@ def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None 
         problems.append(Problem(source, "name", "missing: every preset needs a name"))
     if any(p.severity == "error" for p in problems):
         return None, problems
-    return Preset(**top), problems
+    preset = Preset(**top)
+    if preset.gentle:
+        # a gentle preset lies inside the gentle envelope (unlocks hold for one session, never in a
+        # file): values beyond it load as the nearest allowed value, and the therapist is told
+        from .envelope import gentle_clamps, load_message  # noqa: PLC0415 - envelope builds on this module
+
+        preset, clamps = gentle_clamps(preset)
+        for c in clamps:
+            path = c.violation.field
+            problems.append(Problem(source, path, load_message(c), lines.get(tuple(path.split("."))), "warning"))
+    return preset, problems
 
 
 def _plain_yaml_problem(what: str) -> str:

@@ -27,6 +27,15 @@ def calm(name: str = "calm", speed: float = 0.4, **kw) -> Preset:
         "motion", speed_cycles_per_s=speed, set_passes=8).with_("audio", level_dbfs=-30.0)
 
 
+def gentle_calm(name: str = "calm", speed: float = 0.4) -> Preset:
+    """A gentle preset inside the gentle envelope (the built-in gentle's look and sound)."""
+    return (calm(name, speed, gentle=True)
+            .with_("audio", level_dbfs=-30.0, carrier_hz=200.0, pan_depth_pct=70.0, tone="warm")
+            .with_("timing", fade_in_s=3.0, fade_out_s=3.0, rest_s=30.0)
+            .with_("visual", target_diameter_pct=14.0, target_softness_pct=80.0, target_color="#8a7a66",
+                   background_color="#1f1a16"))
+
+
 @pytest.fixture
 def user_dir(tmp_path) -> Path:
     return tmp_path / "user" / "presets"
@@ -70,7 +79,7 @@ def test_get_of_an_unknown_name_lists_what_exists(lib):
 
 
 def test_save_then_reload_gives_the_same_preset(lib, user_dir):
-    p = calm(rationale="Slow and short (CLINICAL.md).", gentle=True)
+    p = gentle_calm().with_(rationale="Slow and short (CLINICAL.md).")
     path = lib.save(p)
     assert path == user_dir / "calm.yaml" and path.read_text(encoding="utf-8") == dump_preset(p)
     assert lib.get("calm") == p and not lib.is_builtin("calm")
