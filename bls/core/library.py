@@ -11,6 +11,9 @@
 - Two presets with the same name are both kept and both listed; the later one is shown with its
   file name, and the therapist is told.
 - Deleting moves the file to a ``.trash`` folder, so a delete can be undone.
+- Nothing outside the schema is ever written (5 cycles/s, -3 dBFS), and a gentle preset is written
+  only inside the gentle envelope: unlocks belong to a session and are never saved. A refused save
+  writes nothing and says every reason.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from pathlib import Path
 
 from .atomic import atomic_write  # noqa: F401 - also re-exported: it used to live here
 from .paths import builtin_presets_dir, user_presets_dir
-from .preset import Preset, Problem, control_character, dump_preset, load_preset_file
+from .gentle import violations as gentle_violations
+from .preset import SETTINGS_SOURCE, Preset, Problem, control_character, dump_preset, load_preset_file, schema_problems
 
 BUILTIN_ORDER = ("standard", "slow", "gentle", "resourcing", "desensitisation", "eyes-closed")
 NAME_MAX = 60
@@ -58,6 +62,22 @@ def check_name(name: str) -> str:
     if (bad := control_character(name)) is not None:
         raise LibraryError(f"a name cannot contain control characters (U+{ord(bad):04X})")
     return name
+
+
+def check_writable(preset: Preset) -> None:
+    """LibraryError, listing every reason in words, unless ``preset`` may be written: every setting
+    inside the schema, and a gentle preset inside the gentle envelope."""
+    problems = schema_problems(preset)
+    if problems:
+        said = "; ".join(p.for_people(with_file=False) for p in problems)
+        raise LibraryError(f"cannot save {preset.name!r}: {said}", problems)
+    beyond = gentle_violations(preset) if preset.gentle else []
+    if beyond:
+        raise LibraryError(
+            "a gentle preset stays inside the gentle limits (unlocks hold for one session only): "
+            + "; ".join(str(v) for v in beyond)
+            + ". Bring it inside the limits, or untick gentle mode to save it as a preset that is not gentle.",
+            [Problem(SETTINGS_SOURCE, v.field, str(v)) for v in beyond])
 
 
 def file_stem(name: str) -> str:
@@ -146,6 +166,7 @@ class PresetLibrary:
             raise LibraryError(f"{name!r} is a built-in preset and cannot be changed: save it under a new name")
         if existing is not None and not overwrite:
             raise LibraryError(f"a preset named {name!r} already exists")
+        check_writable(preset)
         path = existing.path if existing is not None else self._path_for(name)
         atomic_write(path, dump_preset(preset), backup=True)
         self.reload()
@@ -159,6 +180,7 @@ class PresetLibrary:
         if new in self.entries:
             raise LibraryError(f"a preset named {new!r} already exists")
         preset = replace(entry.preset, name=new)
+        check_writable(preset)
         path = self._path_for(new)
         atomic_write(path, dump_preset(preset), backup=False)
         if path != entry.path:
@@ -230,5 +252,7 @@ class PresetLibrary:
         target = Path(target)
         if target.is_dir():
             target = target / f"{file_stem(name)}.yaml"
-        atomic_write(target, dump_preset(self.get(name)), backup=False)
+        preset = self.get(name)
+        check_writable(preset)
+        atomic_write(target, dump_preset(preset), backup=False)
         return target
