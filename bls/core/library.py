@@ -5,26 +5,29 @@
   file each.
 - A file that fails to load is reported (file, line, field, value, allowed range) and left exactly
   as it is: never overwritten, renamed or deleted because it failed.
-- Saves are atomic (a temporary file in the same folder, fsync, ``os.replace``) and keep the previous
-  version as ``NAME.yaml.bak``: at every moment the preset file holds either the old or the new
+- Saves are atomic (:func:`bls.core.atomic.atomic_write`: a temporary file in the same folder, fsync,
+  ``os.replace``) and keep the previous version as ``NAME.yaml.bak``: at every moment the preset file holds either the old or the new
   version, never a truncated one.
 - Two presets with the same name are both kept and both listed; the later one is shown with its
   file name, and the therapist is told.
 - Deleting moves the file to a ``.trash`` folder, so a delete can be undone.
+- Nothing outside the schema is ever written (5 cycles/s, -3 dBFS), and a gentle preset is written
+  only inside the gentle envelope: unlocks belong to a session and are never saved. A refused save
+  writes nothing and says every reason.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .atomic import atomic_write  # noqa: F401 - also re-exported: it used to live here
 from .paths import builtin_presets_dir, user_presets_dir
-from .preset import Preset, Problem, control_character, dump_preset, load_preset_file
+from .gentle import violations as gentle_violations
+from .preset import SETTINGS_SOURCE, Preset, Problem, control_character, dump_preset, load_preset_file, schema_problems
 
 BUILTIN_ORDER = ("standard", "slow", "gentle", "resourcing", "desensitisation", "eyes-closed")
 NAME_MAX = 60
@@ -61,56 +64,26 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_writable(preset: Preset) -> None:
+    """LibraryError, listing every reason in words, unless ``preset`` may be written: every setting
+    inside the schema, and a gentle preset inside the gentle envelope."""
+    problems = schema_problems(preset)
+    if problems:
+        said = "; ".join(p.for_people(with_file=False) for p in problems)
+        raise LibraryError(f"cannot save {preset.name!r}: {said}", problems)
+    beyond = gentle_violations(preset) if preset.gentle else []
+    if beyond:
+        raise LibraryError(
+            "a gentle preset stays inside the gentle limits (unlocks hold for one session only): "
+            + "; ".join(str(v) for v in beyond)
+            + ". Bring it inside the limits, or untick gentle mode to save it as a preset that is not gentle.",
+            [Problem(SETTINGS_SOURCE, v.field, str(v)) for v in beyond])
+
+
 def file_stem(name: str) -> str:
     """A safe, readable file name for a preset name."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip().lower()).strip("-.")
     return stem or "preset"
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return  # not possible on every platform (Windows)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, text: str, backup: bool = True) -> None:
-    """Write ``text`` to ``path`` so that a crash at any moment leaves the old or the new file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp makes the file private (0600); give it the mode the file had, or the usual one
-        try:
-            mode = path.stat().st_mode & 0o777
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        if backup and path.exists():
-            bak = path.with_name(path.name + ".bak")
-            shutil.copy2(path, bak)
-            with open(bak, "rb") as fh:
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 class PresetLibrary:
@@ -193,8 +166,9 @@ class PresetLibrary:
             raise LibraryError(f"{name!r} is a built-in preset and cannot be changed: save it under a new name")
         if existing is not None and not overwrite:
             raise LibraryError(f"a preset named {name!r} already exists")
+        check_writable(preset)
         path = existing.path if existing is not None else self._path_for(name)
-        atomic_write(path, dump_preset(preset))
+        atomic_write(path, dump_preset(preset), backup=True)
         self.reload()
         return path
 
@@ -206,6 +180,7 @@ class PresetLibrary:
         if new in self.entries:
             raise LibraryError(f"a preset named {new!r} already exists")
         preset = replace(entry.preset, name=new)
+        check_writable(preset)
         path = self._path_for(new)
         atomic_write(path, dump_preset(preset), backup=False)
         if path != entry.path:
@@ -277,5 +252,7 @@ class PresetLibrary:
         target = Path(target)
         if target.is_dir():
             target = target / f"{file_stem(name)}.yaml"
-        atomic_write(target, dump_preset(self.get(name)), backup=False)
+        preset = self.get(name)
+        check_writable(preset)
+        atomic_write(target, dump_preset(preset), backup=False)
         return target

@@ -2,7 +2,9 @@
 
 Validation reports every problem at once (file, line where known, field path, the bad value and
 what is allowed); unknown keys are warnings, out-of-range values are errors (never silently
-clamped). YAML is read with ``yaml.safe_load`` semantics only: no tag can construct an object.
+clamped). A gentle preset with values beyond the gentle envelope loads with those values at the
+nearest limit, one warning each (bls.core.envelope). :func:`clamp_to_schema` and
+:func:`schema_problems` hold settings made in code to the same ranges as files. YAML is read with ``yaml.safe_load`` semantics only: no tag can construct an object.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import numbers
 import re
 import unicodedata
 from collections.abc import Callable
@@ -156,14 +159,21 @@ class PresetError(Exception):
 # --------------------------------------------------------------------------- validation
 
 
-def _check_value(f, value, path: str, source: str, line) -> tuple[Any, Problem | None]:
+def _field_type(f) -> type:
+    return f.type if isinstance(f.type, type) else {"str": str, "float": float, "int": int, "bool": bool}[f.type]
+
+
+def _check_value(f, value, path: str, source: str, line, shown: str | None = None,
+                 ) -> tuple[Any, Problem | None]:
+    """(the value as stored, None) or (None, the Problem in words); ``shown`` is how the value is
+    written in the message (default: its repr, as read from a file)."""
     meta = f.metadata
-    typ = f.type if isinstance(f.type, type) else {"str": str, "float": float, "int": int, "bool": bool}[f.type]
+    typ = _field_type(f)
 
     def bad(msg):
         return None, Problem(source, path, msg, line)
 
-    shown = repr(value)
+    shown = repr(value) if shown is None else shown
     if len(shown) > 60:
         shown = shown[:57] + "..."
     if typ is bool:
@@ -190,6 +200,100 @@ def _check_value(f, value, path: str, source: str, line) -> tuple[Any, Problem |
             return bad(f"{shown} is not a colour like \"#1d2126\"")
         return value, None
     raise TypeError(typ)
+
+
+# --------------------------------------------------------------------------- hard caps for settings made in code
+
+#: the source named by problems with settings built in code (controls, keys, the engine)
+SETTINGS_SOURCE = "<settings>"
+_TOP_TEXTS = ("name", "description", "rationale")
+_TOP_DEFAULTS = {f.name: f.default for f in fields(Preset) if f.name in _TOP_TEXTS}
+#: per section: (field name, type, lo, hi, choices, is a colour, default), read once from the schema
+_LIMITS = {section: tuple((f.name, _field_type(f), f.metadata["lo"], f.metadata["hi"], f.metadata["choices"],
+                           f.metadata["kind"] == "color", f.default) for f in fields(cls))
+           for section, cls in SECTIONS.items()}
+
+
+def shown_value(value: Any) -> str:
+    """A value as a person writes it: 5.0 as "5", 0.55 as "0.55", text in quotes."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def _clamped(value: Any, typ: type, lo, hi, choices, colour: bool, default: Any) -> Any:
+    if typ is bool:
+        return value if isinstance(value, bool) else default
+    if typ is str:
+        if not isinstance(value, str) or (choices and value not in choices) or (colour and not _HEX.match(value)):
+            return default
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return default
+    if value != value:  # NaN
+        return default
+    value = lo if value < lo else hi if value > hi else value  # ints compare exactly, however long
+    if typ is int:
+        return value if type(value) is int else int(math.floor(value + 0.5))
+    return value if type(value) is float else float(value)
+
+
+def clamp_to_schema(p: Preset) -> Preset:
+    """``p`` with every setting inside the schema: numbers to the nearest end of their range (a NaN to
+    the field's default; whole-number fields stay whole numbers), unknown choices, malformed colours
+    and non-booleans to the field's default, non-text names and texts to the default.
+
+    Pure and cheap (no allocation when nothing changes: a preset already inside is returned as is).
+    The hard caps of every path: the engine applies it to whatever settings it is given.
+    """
+    top: dict[str, Any] = {}
+    for key in _TOP_TEXTS:
+        if not isinstance(getattr(p, key), str):
+            top[key] = _TOP_DEFAULTS[key]
+    if not isinstance(p.gentle, bool):
+        top["gentle"] = False
+    if type(p.schema_version) is not int or p.schema_version != SCHEMA_VERSION:
+        top["schema_version"] = SCHEMA_VERSION
+    for section, cls in SECTIONS.items():
+        sec = getattr(p, section)
+        if not isinstance(sec, cls):
+            top[section] = cls()
+            continue
+        changes = {}
+        for name, typ, lo, hi, choices, colour, default in _LIMITS[section]:
+            value = getattr(sec, name)
+            new = _clamped(value, typ, lo, hi, choices, colour, default)
+            if new is not value and (type(new) is not type(value) or new != value):
+                changes[name] = new
+        if changes:
+            top[section] = replace(sec, **changes)
+    return replace(p, **top) if top else p
+
+
+def schema_problems(p: Preset) -> list[Problem]:
+    """Every setting of ``p`` outside the schema, in the words file validation uses ("5 is out of
+    range: allowed 0.05 to 2 cycles/s"), with source ``"<settings>"`` and the field's path."""
+    out: list[Problem] = []
+    src = SETTINGS_SOURCE
+    for key in _TOP_TEXTS:
+        if not isinstance(value := getattr(p, key), str):
+            out.append(Problem(src, key, f"{shown_value(value)[:60]} is not text"))
+    if not isinstance(p.gentle, bool):
+        out.append(Problem(src, "gentle", f"{shown_value(p.gentle)[:60]} is not true or false"))
+    if type(p.schema_version) is not int or p.schema_version != SCHEMA_VERSION:
+        out.append(Problem(src, "schema_version", f"{shown_value(p.schema_version)[:60]} is not the schema "
+                           f"version of this bls ({SCHEMA_VERSION})"))
+    for section, cls in SECTIONS.items():
+        sec = getattr(p, section)
+        if not isinstance(sec, cls):
+            out.append(Problem(src, section, f"expected {section} settings, got {_kind(sec)}"))
+            continue
+        for f in fields(cls):
+            value = getattr(sec, f.name)
+            _, problem = _check_value(f, value, f"{section}.{f.name}", src, None, shown=shown_value(value))
+            if problem is not None:
+                out.append(problem)
+    return out
 
 
 def _long_number_line(text: str) -> int | None:
@@ -360,7 +464,17 @@ def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None 
         problems.append(Problem(source, "name", "missing: every preset needs a name"))
     if any(p.severity == "error" for p in problems):
         return None, problems
-    return Preset(**top), problems
+    preset = Preset(**top)
+    if preset.gentle:
+        # a gentle preset lies inside the gentle envelope (unlocks hold for one session, never in a
+        # file): values beyond it load as the nearest allowed value, and the therapist is told
+        from .envelope import gentle_clamps, load_message  # noqa: PLC0415 - envelope builds on this module
+
+        preset, clamps = gentle_clamps(preset)
+        for c in clamps:
+            path = c.violation.field
+            problems.append(Problem(source, path, load_message(c), lines.get(tuple(path.split("."))), "warning"))
+    return preset, problems
 
 
 def _plain_yaml_problem(what: str) -> str:

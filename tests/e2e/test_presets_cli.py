@@ -246,3 +246,24 @@ def test_validate_a_file_with_a_huge_number_prints_an_error_not_a_traceback(tmp_
     f.write_text("name: x\nmotion:\n  set_passes: " + "9" * 400 + "\n")
     proc = bls("validate", str(f))
     assert proc.returncode == 1 and proc.stdout.startswith(f"{f}:3: error: motion.set_passes: ")
+
+
+def test_a_gentle_file_beyond_the_envelope_lists_and_shows_at_the_limit_and_is_not_rewritten():
+    user_dir().mkdir(parents=True)
+    f = user_dir() / "too-fast.yaml"
+    f.write_text("name: too fast\ngentle: true\nmotion:\n  speed_cycles_per_s: 0.55\n  set_passes: 10\n"
+                 "audio:\n  level_dbfs: -30\n  carrier_hz: 200\n  pan_depth_pct: 70\n"
+                 "timing:\n  fade_in_s: 3\n  fade_out_s: 3\n  rest_s: 30\n"
+                 "visual:\n  target_diameter_pct: 14\n  target_softness_pct: 80\n"
+                 "  target_color: '#8a7a66'\n  background_color: '#1f1a16'\n", encoding="utf-8")
+    raw, mtime = f.read_bytes(), f.stat().st_mtime_ns
+    proc = bls("list")
+    assert proc.returncode == 0
+    assert re.fullmatch(r"too fast\s+yours\s+0\.50 cycles/s\s+10 passes \(~10 s\) gentle", proc.stdout.splitlines()[-1])
+    assert proc.stderr == (f"bls presets: {f}:4: warning: motion.speed_cycles_per_s: 0.55 is beyond the gentle "
+                           "limit (at most 0.5 cycles/s): loads as 0.5\n")
+    shown = bls("show", "too fast")
+    assert shown.returncode == 0 and "  speed_cycles_per_s: 0.5\n" in shown.stdout
+    assert parse_preset_text(shown.stdout)[1] == []  # what is shown is inside the envelope: nothing to say
+    assert f.read_bytes() == raw and f.stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in user_dir().iterdir()) == ["too-fast.yaml"]

@@ -7,6 +7,7 @@ import re
 import stat
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bls.core import library as L
-from bls.core.library import NAME_MAX, LibraryError, PresetLibrary, atomic_write, check_name, file_stem
+from bls.core.library import NAME_MAX, LibraryError, PresetLibrary, check_name, file_stem
 from bls.core.paths import builtin_presets_dir, user_presets_dir
-from bls.core.preset import Preset, dump_preset, load_preset_file
+from bls.core.preset import Preset, dump_preset, find_preset, load_preset_file
 
 BUILTINS = ["standard", "slow", "gentle", "resourcing", "desensitisation", "eyes-closed"]
 BROKEN = "name: broken\nmotion:\n  speed_cycles_per_s: 7\n  set_passes: -1\n"
@@ -25,6 +26,15 @@ BROKEN = "name: broken\nmotion:\n  speed_cycles_per_s: 7\n  set_passes: -1\n"
 def calm(name: str = "calm", speed: float = 0.4, **kw) -> Preset:
     return Preset(name=name, description=kw.pop("description", "For the safe place."), **kw).with_(
         "motion", speed_cycles_per_s=speed, set_passes=8).with_("audio", level_dbfs=-30.0)
+
+
+def gentle_calm(name: str = "calm", speed: float = 0.4) -> Preset:
+    """A gentle preset inside the gentle envelope (the built-in gentle's look and sound)."""
+    return (calm(name, speed, gentle=True)
+            .with_("audio", level_dbfs=-30.0, carrier_hz=200.0, pan_depth_pct=70.0, tone="warm")
+            .with_("timing", fade_in_s=3.0, fade_out_s=3.0, rest_s=30.0)
+            .with_("visual", target_diameter_pct=14.0, target_softness_pct=80.0, target_color="#8a7a66",
+                   background_color="#1f1a16"))
 
 
 @pytest.fixture
@@ -70,7 +80,7 @@ def test_get_of_an_unknown_name_lists_what_exists(lib):
 
 
 def test_save_then_reload_gives_the_same_preset(lib, user_dir):
-    p = calm(rationale="Slow and short (CLINICAL.md).", gentle=True)
+    p = gentle_calm().with_(rationale="Slow and short (CLINICAL.md).")
     path = lib.save(p)
     assert path == user_dir / "calm.yaml" and path.read_text(encoding="utf-8") == dump_preset(p)
     assert lib.get("calm") == p and not lib.is_builtin("calm")
@@ -221,16 +231,6 @@ def test_a_crash_between_write_and_replace_loses_nothing_and_leaves_nothing_load
     assert path.read_bytes() == raw  # ... but the preset is the old one, byte for byte
     again = PresetLibrary(user_dir)  # and the loader reads neither temporary file
     assert again.names() == BUILTINS + ["calm"] and again.get("calm") == old and again.problems == []
-
-
-def test_atomic_write_creates_the_folder_and_leaves_no_temporary_file(tmp_path):
-    target = tmp_path / "a" / "b" / "x.yaml"
-    atomic_write(target, "one\n")
-    atomic_write(target, "two\n")
-    assert target.read_text() == "two\n" and (tmp_path / "a" / "b" / "x.yaml.bak").read_text() == "one\n"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["x.yaml", "x.yaml.bak"]
-    atomic_write(target, "three\n", backup=False)
-    assert (tmp_path / "a" / "b" / "x.yaml.bak").read_text() == "one\n"
 
 
 # --------------------------------------------------------------------------- broken files
@@ -526,3 +526,147 @@ def test_an_exported_file_has_the_usual_permissions(lib, tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+# --------------------------------------------------------------------------- nothing outside the schema is written
+
+
+SCHEMA_REFUSAL = ("cannot save 'calm': motion.speed_cycles_per_s: 5 is out of range: allowed 0.05 to 2 cycles/s; "
+                  "audio.level_dbfs: -3 is out of range: allowed -60 to -12 dBFS")
+
+
+def outside_schema(name: str = "calm") -> Preset:
+    return calm(name).with_("motion", speed_cycles_per_s=5.0).with_("audio", level_dbfs=-3.0)
+
+
+def test_save_refuses_settings_outside_the_schema_with_every_reason_and_writes_nothing(lib, user_dir):
+    with pytest.raises(LibraryError) as exc:
+        lib.save(outside_schema())
+    assert str(exc.value) == SCHEMA_REFUSAL
+    assert [(p.path, p.severity) for p in exc.value.problems] == [
+        ("motion.speed_cycles_per_s", "error"), ("audio.level_dbfs", "error")]
+    assert "calm" not in lib and (not user_dir.exists() or list(user_dir.iterdir()) == [])
+
+
+def test_an_overwrite_outside_the_schema_leaves_the_saved_file_untouched(lib, user_dir):
+    path = lib.save(calm())
+    before = snapshot(user_dir)
+    with pytest.raises(LibraryError, match=re.escape(SCHEMA_REFUSAL)):
+        lib.save(outside_schema(), overwrite=True)
+    with pytest.raises(LibraryError, match="set_passes: 0 is out of range: allowed 1 to 2000 passes"):
+        lib.save(calm().with_("motion", set_passes=0), overwrite=True)
+    with pytest.raises(LibraryError, match=re.escape("visual.target_color: 'red' is not a colour")):
+        lib.save(calm().with_("visual", target_color="red"), overwrite=True)
+    assert snapshot(user_dir) == before and not path.with_name("calm.yaml.bak").exists()
+    assert PresetLibrary(user_dir).get("calm") == calm()
+
+
+def test_the_edges_of_the_schema_are_saved(lib):
+    edge = calm().with_("motion", speed_cycles_per_s=2.0, set_passes=2000).with_("audio", level_dbfs=-12.0)
+    lib.save(edge)
+    assert PresetLibrary(lib.user_dir).get("calm") == edge
+
+
+def _slip_into_the_library(lib: PresetLibrary, name: str, preset: Preset) -> None:
+    """A preset object that went wrong in memory (no file holds it: a load refuses such files)."""
+    lib.entries[name] = replace(lib.entries[name], preset=preset)
+
+
+def test_rename_duplicate_and_export_refuse_what_the_schema_does_not_allow(lib, user_dir, tmp_path):
+    lib.save(calm())
+    before = snapshot(user_dir)
+    _slip_into_the_library(lib, "calm", outside_schema())
+    with pytest.raises(LibraryError, match="motion.speed_cycles_per_s: 5 is out of range"):
+        lib.rename("calm", "calmer")
+    with pytest.raises(LibraryError, match="motion.speed_cycles_per_s: 5 is out of range"):
+        lib.duplicate("calm", "calm copy")
+    with pytest.raises(LibraryError, match="audio.level_dbfs: -3 is out of range"):
+        lib.export("calm", tmp_path / "out.yaml")
+    assert snapshot(user_dir) == before and not (tmp_path / "out.yaml").exists()
+
+
+# --------------------------------------------------------------------------- a gentle preset stays in the envelope
+
+
+def test_a_gentle_preset_beyond_the_envelope_is_not_saved(lib, user_dir):
+    with pytest.raises(LibraryError) as exc:
+        lib.save(gentle_calm(speed=0.55))
+    assert str(exc.value) == (
+        "a gentle preset stays inside the gentle limits (unlocks hold for one session only): Speed: 0.55 "
+        "cycles/s — the gentle limit is at most 0.5 cycles/s. Bring it inside the limits, or untick gentle mode "
+        "to save it as a preset that is not gentle.")
+    assert [p.path for p in exc.value.problems] == ["motion.speed_cycles_per_s"]
+    assert "calm" not in lib and (not user_dir.exists() or list(user_dir.iterdir()) == [])
+
+
+def test_every_limit_beyond_the_envelope_is_named(lib):
+    p = gentle_calm(speed=0.8).with_("audio", level_dbfs=-20.0).with_("timing", rest_s=5.0)
+    with pytest.raises(LibraryError) as exc:
+        lib.save(p)
+    msg = str(exc.value)
+    assert ("Speed: 0.8 cycles/s — the gentle limit is at most 0.5 cycles/s; Level: -20 dBFS — the gentle limit "
+            "is at most -24 dBFS; Rest between sets: 5 s — the gentle limit is at least 10 s. Bring it") in msg
+    assert [p.path for p in exc.value.problems] == ["motion.speed_cycles_per_s", "audio.level_dbfs", "timing.rest_s"]
+
+
+def test_an_overwrite_beyond_the_envelope_leaves_the_saved_file_untouched(lib, user_dir):
+    path = lib.save(gentle_calm())
+    before = snapshot(user_dir)
+    with pytest.raises(LibraryError, match="a gentle preset stays inside the gentle limits"):
+        lib.save(gentle_calm().with_("visual", background_color="#ffffff"), overwrite=True)
+    assert snapshot(user_dir) == before and not path.with_name("calm.yaml.bak").exists()
+
+
+def test_the_same_settings_save_when_not_gentle_and_the_limit_itself_saves_as_gentle(lib):
+    lib.save(gentle_calm(speed=0.55).with_(gentle=False))
+    lib.save(gentle_calm("at the limit", speed=0.5).with_("audio", level_dbfs=-24.0, pan_depth_pct=80.0))
+    fresh = PresetLibrary(lib.user_dir)
+    assert fresh.get("calm").motion.speed_cycles_per_s == 0.55 and not fresh.get("calm").gentle
+    assert fresh.get("at the limit").gentle and fresh.get("at the limit").motion.speed_cycles_per_s == 0.5
+    assert fresh.problems == []
+
+
+def test_rename_and_duplicate_of_a_gentle_preset_beyond_the_envelope_are_refused(lib, user_dir):
+    lib.save(gentle_calm())
+    before = snapshot(user_dir)
+    _slip_into_the_library(lib, "calm", gentle_calm(speed=0.55))
+    for action in (lambda: lib.rename("calm", "calmer"), lambda: lib.duplicate("calm", "calm copy")):
+        with pytest.raises(LibraryError, match="a gentle preset stays inside the gentle limits"):
+            action()
+    assert snapshot(user_dir) == before
+
+
+
+def test_a_gentle_file_beyond_the_envelope_loads_at_the_limit_and_the_file_is_not_changed(user_dir):
+    user_dir.mkdir(parents=True)
+    f = user_dir / "too-fast.yaml"
+    f.write_text(dump_preset(gentle_calm("too fast", 0.55)))
+    raw, mtime = f.read_bytes(), f.stat().st_mtime_ns
+    lib = PresetLibrary(user_dir)
+    assert lib.get("too fast") == gentle_calm("too fast", 0.5)
+    [w] = lib.problems
+    assert (w.severity, w.path, w.message) == (
+        "warning", "motion.speed_cycles_per_s", "0.55 is beyond the gentle limit (at most 0.5 cycles/s): loads as 0.5")
+    assert f.read_bytes() == raw and f.stat().st_mtime_ns == mtime and sorted(os.listdir(user_dir)) == ["too-fast.yaml"]
+    # saved again (the therapist pressed Save), it is written as it plays
+    lib.save(lib.get("too fast"), overwrite=True)
+    assert PresetLibrary(user_dir).get("too fast") == gentle_calm("too fast", 0.5)
+    assert f.with_name("too-fast.yaml.bak").read_bytes() == raw  # the old file is kept, as on every save
+
+
+def test_render_and_the_app_find_the_same_numbers_the_list_shows(private_config_dir):
+    # bls render --preset and the app's preset list both go through the library
+    (private_config_dir / "presets").mkdir(parents=True)
+    (private_config_dir / "presets" / "f.yaml").write_text(dump_preset(gentle_calm("too fast", 0.9)))
+    assert find_preset("too fast") == gentle_calm("too fast", 0.5) == PresetLibrary().get("too fast")
+
+
+def test_importing_a_gentle_file_beyond_the_envelope_imports_it_at_the_limit(lib, tmp_path):
+    src = tmp_path / "shared.yaml"
+    src.write_text(dump_preset(gentle_calm("shared", 0.55)))
+    raw = src.read_bytes()
+    got, problems = lib.import_file(src)
+    assert got == gentle_calm("shared", 0.5) and lib.get("shared") == got
+    assert [p.message for p in problems] == ["0.55 is beyond the gentle limit (at most 0.5 cycles/s): loads as 0.5"]
+    assert load_preset_file(lib.entries["shared"].path) == (got, [])
+    assert src.read_bytes() == raw

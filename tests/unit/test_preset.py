@@ -60,8 +60,10 @@ def test_every_shipped_file_loads_without_a_single_warning(path):
     assert builtin_presets()[p.name] == p
 
 
-@given(p=valid_presets())
+@given(p=valid_presets(gentle=False))
 def test_any_valid_preset_round_trips(p):
+    # (a gentle preset round-trips exactly inside the gentle envelope; beyond it, it loads at the
+    # limits: test_preset_gentle.py)
     back, problems = parse_preset_text(dump_preset(p))
     assert problems == []
     assert back == p

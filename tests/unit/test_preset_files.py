@@ -18,6 +18,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bls.core import gentle, tone
 from bls.core import preset as P
 from bls.core.paths import builtin_presets_dir
 from bls.core.preset import (SECTIONS, Audio, Motion, Preset, Problem, Timing, Visual, dump_preset,
@@ -687,11 +688,31 @@ def _field_strategy(f):
 #: except line breaks and tabs in descriptions
 texts = st.text(st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters="\n\t"), max_size=200)
 names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=80)
-valid_presets = st.builds(
-    Preset,
-    name=names.map(lambda s: s.strip()[:60]).filter(bool),
-    description=texts, rationale=texts, gentle=st.booleans(),
-    **{sec: st.builds(cls, **{f.name: _field_strategy(f) for f in fields(cls)}) for sec, cls in SECTIONS.items()})
+#: inside the gentle envelope, whatever else (a gentle preset always lies inside it: see test_preset_gentle.py)
+GENTLE_FIELDS = {
+    "speed_cycles_per_s": st.floats(P.SPEED_MIN, gentle.SPEED_MAX),
+    "level_dbfs": st.floats(tone.LEVEL_FLOOR_DBFS, gentle.LEVEL_MAX_DBFS), "pan_depth_pct": st.floats(0.0, gentle.PAN_DEPTH_MAX_PCT),
+    "pan_mode": st.just("continuous"), "carrier_hz": st.floats(tone.CARRIER_MIN_HZ, gentle.CARRIER_MAX_HZ),
+    "fade_in_s": st.floats(gentle.FADE_MIN_S, 30.0), "fade_out_s": st.floats(gentle.FADE_MIN_S, 30.0),
+    "rest_s": st.floats(gentle.REST_MIN_S, 600.0), "target_diameter_pct": st.floats(gentle.DIAMETER_MIN_PCT, 30.0),
+    "target_softness_pct": st.floats(gentle.SOFTNESS_MIN_PCT, 100.0),
+    # every channel <= 0x3f: luminance <= 0.0497; target channels <= 0x6f: contrast <= 4.2:1 either way
+    "background_color": st.from_regex(r"\A#([0-3][0-9a-fA-F]){3}\Z"),
+    "target_color": st.from_regex(r"\A#([0-6][0-9a-fA-F]){3}\Z"),
+}
+
+
+def _presets(gentle_flag: bool):
+    def strategy(f):
+        return GENTLE_FIELDS[f.name] if gentle_flag and f.name in GENTLE_FIELDS else _field_strategy(f)
+    return st.builds(
+        Preset,
+        name=names.map(lambda s: s.strip()[:60]).filter(bool),
+        description=texts, rationale=texts, gentle=st.just(gentle_flag),
+        **{sec: st.builds(cls, **{f.name: strategy(f) for f in fields(cls)}) for sec, cls in SECTIONS.items()})
+
+
+valid_presets = _presets(False) | _presets(True)
 
 
 BUILTIN_FILES = sorted(builtin_presets_dir().glob("*.yaml"))
