@@ -16,7 +16,7 @@ import json
 import sys
 import time
 
-from bls.audio.output import DeviceClock, MonotonicClock, open_clock
+from bls.audio.output import DeviceClock, MonotonicClock, open_clock, output_devices
 from bls.core.engine import IDLE, SAMPLE_RATE, STOPPING, StimulusEngine
 from bls.core.preset import find_preset
 
@@ -62,7 +62,7 @@ def nodevice(device: str) -> dict:
     engine = StimulusEngine(find_preset("standard"))
     clock, status = open_clock(engine, True, None if device == "-" else device)
     out = {"clock": type(clock).__name__, "is_monotonic": isinstance(clock, MonotonicClock),
-           "status": dataclasses.asdict(status)}
+           "status": dataclasses.asdict(status), "outputs": output_devices()}
     engine.start()
     wait_for(lambda: engine.status.state != IDLE, "the stand-in clock to run the set")
     out["state"] = engine.status.state

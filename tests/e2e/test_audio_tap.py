@@ -119,27 +119,42 @@ def test_no_device_by_name_falls_back_to_the_system_clock_and_says_why(alsa_tap)
     assert doc["state"] == "running"  # the stand-in clock runs the set
 
 
-def _has_sound_card() -> bool:
-    return any(Path("/dev/snd").glob("pcmC*D*p"))
+#: an ALSA configuration in which the only PCM, "default", cannot be opened (its slave is not defined): no
+#: sound card, plugin (pulse, jack) or tap is visible, whatever this machine has. (A configuration with no
+#: PCM at all aborts PortAudio: see the xfail below.)
+NO_OUTPUT_CONF = 'pcm.default { type plug slave.pcm "bls_test_undefined" }\n'
+#: a JACK server name nobody runs: PortAudio's JACK host API, which would otherwise offer a running
+#: server's ports even with no ALSA device at all, finds nothing (PortAudio never starts a server)
+NO_JACK_SERVER = "bls-test-no-such-jack-server"
 
 
-def _no_card_env() -> dict:
-    """The stock ALSA configuration on a machine without a sound card: no default output at all.
-    (Not the tap's: PortAudio would take the only device it can open, the tap, as the default.)"""
-    return base_env(ALSA_CONFIG_PATH=str(ALSA_CONF))
+def _no_output_env(tmp_path: Path) -> dict:
+    """A child environment in which PortAudio sees no output device at all, on any machine: not the stock
+    ALSA configuration (it opens the sound card, and the pulse and jack plugins when their servers run) and
+    not JACK. (PortAudio's OSS host API cannot be turned off: a machine with /dev/dsp fails the premise
+    check below instead of passing for the wrong reason.)"""
+    conf = tmp_path / "no-output.conf"
+    conf.write_text(NO_OUTPUT_CONF)
+    return base_env(ALSA_CONFIG_PATH=str(conf), JACK_DEFAULT_SERVER=NO_JACK_SERVER)
 
 
-@pytest.mark.skipif(_has_sound_card() or not ALSA_CONF.exists(), reason="this machine has a default output device")
-def test_no_default_device_falls_back_without_crashing():
-    doc = _child(_no_card_env(), "nodevice", "-")
+def _no_output_child(tmp_path: Path) -> dict:
+    doc = _child(_no_output_env(tmp_path), "nodevice", "-")
+    assert doc["outputs"] == [], f"premise not met: PortAudio still sees outputs {doc['outputs']}"
+    return doc
+
+
+@pytest.mark.skipif(not ALSA_CONF.exists(), reason="not an ALSA machine: the premise is made with an ALSA configuration")
+def test_no_default_device_falls_back_without_crashing(tmp_path):
+    doc = _no_output_child(tmp_path)
     assert doc["is_monotonic"]
     assert doc["status"]["ok"] is False and doc["status"]["summary"].startswith("No sound")
     assert doc["state"] == "running"
 
 
-@pytest.mark.skipif(_has_sound_card() or not ALSA_CONF.exists(), reason="this machine has a default output device")
-def test_no_default_device_status_explains_there_is_no_output_device():
-    doc = _child(_no_card_env(), "nodevice", "-")
+@pytest.mark.skipif(not ALSA_CONF.exists(), reason="not an ALSA machine: the premise is made with an ALSA configuration")
+def test_no_default_device_status_explains_there_is_no_output_device(tmp_path):
+    doc = _no_output_child(tmp_path)
     summary = doc["status"]["summary"]  # the line the therapist reads, not PortAudio's "device -1"
     assert "device -1" not in summary, summary
     assert "no audio output device" in summary.lower(), summary
@@ -152,7 +167,7 @@ def test_no_default_device_status_explains_there_is_no_output_device():
 def test_broken_alsa_configuration_falls_back_instead_of_aborting(tmp_path):
     empty = tmp_path / "empty.conf"
     empty.write_text("")
-    env = base_env(ALSA_CONFIG_PATH=str(empty))
+    env = base_env(ALSA_CONFIG_PATH=str(empty), JACK_DEFAULT_SERVER=NO_JACK_SERVER)
     proc = run([sys.executable, str(CHILD), "nodevice", "nonexistent"], env, timeout=60)
     assert proc.returncode == 0, f"the process died ({proc.returncode}): {proc.stderr[-400:]}"
     assert json.loads(proc.stdout.strip().splitlines()[-1])["is_monotonic"]
