@@ -288,12 +288,13 @@ class BlsApp(QObject):
     def start_set(self) -> None:
         self.session.start()
 
-    def request_quit(self) -> None:
-        """Ctrl+Q or the control window closed: the session ends. A running set asks first; then the
-        set stops with its fade (the client display keeps drawing it), and everything closes."""
+    def request_quit(self, ask: bool = True) -> None:
+        """Ctrl+Q or the control window closed (or --exit-after, with ``ask`` False): the session ends.
+        A running set asks first; then the set stops with its fade (the client display keeps drawing
+        it), and everything closes."""
         if self._quitting:
             return
-        if self.session.status.state == RUNNING and not self._confirm_quit():
+        if ask and self.session.status.state == RUNNING and not self._confirm_quit():
             return
         self._quitting = True
         self.session.begin_quit()
@@ -305,6 +306,7 @@ class BlsApp(QObject):
             self.session.poll()
             if self.session.status.state == IDLE or time.monotonic() >= deadline:
                 timer.stop()
+                self.control.allow_close = True
                 self.qapp.quit()  # aboutToQuit -> shutdown(): the record, the stream, the windows
         timer.timeout.connect(tick)
         timer.start()
@@ -366,7 +368,7 @@ def run_app(args) -> int:
         quit_timer = QTimer(app)
         quit_timer.setTimerType(Qt.PreciseTimer)
         quit_timer.setSingleShot(True)
-        quit_timer.timeout.connect(qapp.quit)
+        quit_timer.timeout.connect(lambda: app.request_quit(ask=False))
         quit_timer.start(int(args.exit_after * 1000))
     print(f"bls: audio — {app.session.audio_status.summary}"
           + (f" ({app.session.audio_status.detail})" if not app.session.audio_status.ok else ""), file=sys.stderr)

@@ -197,11 +197,12 @@ def effective(p: Preset, unlocks: Mapping[str, object] = MappingProxyType({})) -
     value the therapist unlocked for it (never further). Without gentle mode, ``p`` unchanged."""
     if not p.gentle:
         return p
-    for _ in range(3):  # the background comes before the contrast: a darker one may need another pass
+    for _ in range(4):
         todo = [v for v in violations(p) if not covered(v, unlocks)]
         if not todo:
             break
-        for v in todo:
+        # the contrast is judged once everything else (the background above all) is inside
+        for v in [v for v in todo if v.limit != "contrast"] or todo:
             got = unlocks.get(v.limit)
             kind = KIND[v.limit]
             bound = BOUND[v.limit]

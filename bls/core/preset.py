@@ -597,23 +597,3 @@ def find_preset(name: str) -> Preset:
 
     return PresetLibrary().get(name)
 
-
-def clamp_to_schema(p: Preset) -> Preset:
-    """``p`` with every number inside its schema range (provisional; see the library work)."""
-    out = p
-    for section, cls in SECTIONS.items():
-        sec = getattr(p, section)
-        changes = {}
-        for f in fields(cls):
-            lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
-            v = getattr(sec, f.name)
-            if lo is None or isinstance(v, bool) or not isinstance(v, (int, float)):
-                continue
-            if isinstance(v, float) and math.isnan(v):
-                changes[f.name] = f.default
-            elif v < lo or v > hi:
-                c = min(hi, max(lo, v))
-                changes[f.name] = int(c) if f.type in (int, "int") else float(c)
-        if changes:
-            out = out.with_(section, **changes)
-    return out

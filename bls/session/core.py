@@ -104,6 +104,8 @@ class SessionCore:
         self.notice = Hook()  # (text): something the therapist should be told
         self.recorded = Hook()  # (event dict)
         self.audio_changed = Hook()  # (AudioStatus)
+        self.audio_changed.connect(lambda _status: self._audio_meta())
+        self._audio_meta()
 
     # ------------------------------------------------------------------ time
 
@@ -170,11 +172,11 @@ class SessionCore:
         if state != IDLE or self.ended:
             return "unchanged"
         remaining = self.rest_remaining()
-        if self.settings.gentle and remaining > 0.5:
-            rest = self.policy.effective(self.settings).timing.rest_s
+        if self.settings.gentle and self.policy.rest_holds and remaining > 0.5:
+            rest = self.policy.rest_s
 
             def go():
-                left = self.policy.rest_remaining(self.settings, self.engine.next_frame)
+                left = self.rest_remaining()
                 if left > 0:
                     self.event("rest_cut_short", remaining_s=round(left, 2), rest_s=rest)
                 self.engine.start()
@@ -189,7 +191,7 @@ class SessionCore:
         """Seconds of the rest after the last set still to run (0 during a set or when none is due)."""
         if self.engine.status.state != IDLE or self.engine.finished:
             return 0.0
-        return self.policy.rest_remaining(self.settings, self.engine.next_frame)
+        return self.policy.rest_remaining(self.engine.next_frame)
 
     def toggle(self) -> str:
         state = self.engine.status.state
@@ -451,10 +453,17 @@ class SessionCore:
             unlocked.update(self.policy.unlocks)
         entry = set_entry(result, unlocked, extra)
         self.record.add_set(entry)
-        self.policy.set_ended(result.end_frame)
+        self.policy.set_ended(result.end_frame, self.effective.timing.rest_s, entry["gentle"])
         self._set_display_base = {}
         self._write()
         self.set_finished.emit(entry)
+
+    def _audio_meta(self) -> None:
+        """The output as it is now, at the top of the record (each set names its own)."""
+        status = self.audio_status
+        if status is not None:
+            self.record.meta.update(audio_device=status.device, audio_status=status.summary,
+                                    audio_detail=status.detail)
 
     def audio_info(self) -> dict:
         status = self.audio_status

@@ -70,17 +70,20 @@ class Policy:
 
     # ------------------------------------------------------------------ rest
 
-    def set_ended(self, end_frame: int) -> None:
-        """A set ended: the rest starts now (counted in stimulus time)."""
+    def set_ended(self, end_frame: int, rest_s: float, gentle_set: bool) -> None:
+        """A set ended: its rest (``rest_s``, as played at its end) starts now, on the stimulus clock."""
         self.rest_from_frame = end_frame
+        self.rest_s = rest_s
+        self.rest_holds = gentle_set
 
-    def rest_remaining(self, settings: Preset, now_frame: int) -> float:
-        """Seconds of the rest still to run (0 when none is due). Only gentle mode holds a set back
-        for it (:meth:`SessionCore.start` asks); otherwise it is a countdown for the therapist."""
+    rest_s: float = 0.0
+    rest_holds: bool = False  # the set that ended was gentle: starting early asks
+
+    def rest_remaining(self, now_frame: int) -> float:
+        """Seconds of the rest after the last set still to run (0 when none is due)."""
         if self.rest_from_frame is None:
             return 0.0
-        rest = self.effective(settings).timing.rest_s
-        return max(0.0, rest - (now_frame - self.rest_from_frame) / SAMPLE_RATE)
+        return max(0.0, self.rest_s - (now_frame - self.rest_from_frame) / SAMPLE_RATE)
 
     # ------------------------------------------------------------------ questions
 

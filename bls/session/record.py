@@ -59,6 +59,7 @@ def set_entry(result: SetResult, unlocked: dict, info: dict | None = None) -> di
     return {
         "index": result.index, "preset": result.preset,
         "started_s": round(result.start_frame / SAMPLE_RATE, 4), "ended_s": round(result.end_frame / SAMPLE_RATE, 4),
+        "start_frame": result.start_frame, "end_frame": result.end_frame,  # exact, in stimulus frames
         "stop_reason": result.stop_reason, "set_mode": result.set_mode,
         "passes_requested": result.requested_passes, "passes_delivered": result.delivered_passes,
         "seconds_requested": result.requested_seconds, "seconds_delivered": round(result.delivered_seconds, 4),

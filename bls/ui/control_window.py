@@ -318,7 +318,7 @@ class ControlWindow(QMainWindow):
         lay.addWidget(self.last_set)
         self.rest_label = _hint()
         lay.addWidget(self.rest_label)
-        self._rest_until: float | None = None
+        self._resting = False  # a rest is being counted down (by the session, on the stimulus clock)
         col.addWidget(card)
         pcard, play = _card("Client display")
         row = QHBoxLayout()
@@ -651,7 +651,8 @@ class ControlWindow(QMainWindow):
             self._edited()
 
     def _settings_from_session(self, p: Preset) -> None:
-        if self.settings_from_widgets() != p:  # changed elsewhere (keys, presets)
+        # changed elsewhere (keys, presets), or a question answered "no": the controls show what plays
+        if self.settings_from_widgets() != p or self.gentle_check.isChecked() != p.gentle:
             self.load_settings(p)
         self._refresh_readouts(p)
 
@@ -698,25 +699,25 @@ class ControlWindow(QMainWindow):
         e = self.session.status.elapsed_s
         self.time_label.setText(f"{int(e // 60)}:{e % 60:04.1f}")
         if self.session.status.state != IDLE:
-            if self._rest_until is not None or self.rest_label.text():
-                self._rest_until = None  # the next set has started: the rest (or its "over" note) is history
+            if self._resting or self.rest_label.text():
+                self._resting = False  # the next set has started: the rest (or its "over" note) is history
                 self.rest_label.setText("")
-        elif self._rest_until is not None:
+        elif self._resting:
             left = self.session.core.rest_remaining()  # counted by the session, on the stimulus clock
             if left > 0:
                 secs = math.ceil(left)
                 clock = f"{secs // 60}:{secs % 60:02d}"
-                held = " Starting earlier asks first (gentle mode)." if self.session.settings.gentle else ""
+                held = (" Starting earlier asks first (gentle mode)."
+                        if self.session.settings.gentle and self.session.core.policy.rest_holds else "")
                 self.rest_label.setText(f"Rest {clock} — the client screen stays neutral until the next set.{held}")
                 self.start_button.setText(f"Start  (Space)  ·  rest {clock}")  # in view where the eyes are
             else:
-                self._rest_until = None
+                self._resting = False
                 self.rest_label.setText("Rest over: ready for the next set.")
                 self.start_button.setText("Start  (Space)")
 
     def _set_finished(self, rec: dict) -> None:
-        rest = self.session.effective.timing.rest_s
-        self._rest_until = rest if rest > 0 else None  # counted down from the session (_tick)
+        self._resting = self.session.core.rest_remaining() > 0  # counted down in _tick
         self.rest_label.setText("")
         why = {"complete": "complete", "time": "time reached", "stopped": "stopped", "quit": "ended at quit"}
         n = rec["passes_delivered"]

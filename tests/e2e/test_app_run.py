@@ -59,9 +59,9 @@ def test_app_quit_mid_set_logs_one_set(screens_env, tmp_path):
     assert doc["app"] == "bls" and doc["sample_rate_hz"] == 48_000
     (rec,) = doc["sets"]
     assert rec["preset"] == "standard"
-    assert rec["set_mode"] == "passes" and rec["requested_passes"] == 24
-    assert 0 < rec["delivered_passes"] < 24  # cut short by the quit (3 s of a ~13 s set)
-    assert 0 < rec["delivered_seconds"] < 12.75
+    assert rec["set_mode"] == "passes" and rec["passes_requested"] == 24
+    assert 0 < rec["passes_delivered"] < 24  # cut short by the quit (3 s of a ~13 s set)
+    assert 0 < rec["seconds_delivered"] < 12.75
     assert rec["stop_reason"] == "quit"
     assert rec["client_screen"] == "CLIENT"
     assert isinstance(rec["refresh_hz"], (int, float)) and rec["refresh_hz"] > 0
@@ -85,9 +85,9 @@ def test_app_short_user_preset_set_completes_on_its_own(screens_env, tmp_path, p
     (rec,) = doc["sets"]
     assert rec["preset"] == "e2e-short"
     assert rec["stop_reason"] == "complete"
-    assert rec["requested_passes"] == 4 and rec["delivered_passes"] == 4
+    assert rec["passes_requested"] == 4 and rec["passes_delivered"] == 4
     # counted in stream time (the stand-in clock's frames), so exact to the frame
-    assert rec["delivered_seconds"] == pytest.approx(expected.delivered_seconds, abs=1 / SAMPLE_RATE)
+    assert rec["seconds_delivered"] == pytest.approx(expected.delivered_seconds, abs=1 / SAMPLE_RATE)
     assert rec["end_frame"] - rec["start_frame"] == expected.end_frame - expected.start_frame
     assert rec["client_screen"] == "CLIENT"
     assert rec["audio_device"] is None and doc["audio_device"] is None
@@ -109,8 +109,8 @@ def test_app_plays_the_set_on_the_device_bit_for_bit(screens_env, alsa_tap, tmp_
     assert doc["audio_device"] == "tap (ALSA)", doc["audio_detail"]
     (rec,) = doc["sets"]
     assert rec["audio_device"] == "tap (ALSA)"
-    assert rec["stop_reason"] == "complete" and rec["delivered_passes"] == 4
-    assert rec["delivered_seconds"] == pytest.approx(expected.delivered_seconds, abs=1 / SAMPLE_RATE)
+    assert rec["stop_reason"] == "complete" and rec["passes_delivered"] == 4
+    assert rec["seconds_delivered"] == pytest.approx(expected.delivered_seconds, abs=1 / SAMPLE_RATE)
     start, end = rec["start_frame"], rec["end_frame"]
     assert end - start == expected.end_frame - expected.start_frame
 

@@ -46,9 +46,19 @@ def test_core_imports_no_qt_no_sounddevice_no_upper_layer():
 
 def test_the_probe_does_see_a_forbidden_import():
     # the same probe, after importing an upper layer on purpose, must report it: the check is live
-    code = "import bls.session\n" + PROBE.format(forbidden=FORBIDDEN)
+    code = "import bls.ui.qt_session\n" + PROBE.format(forbidden=FORBIDDEN)
     result = run_probe(code)
     assert "PySide6" in result["loaded"] and "bls.session" in result["loaded"]
+
+
+def test_the_session_core_runs_without_qt():
+    # the session core, the record and bls script import no Qt (a front end brings its own)
+    code = textwrap.dedent("""
+        import json, sys
+        import bls.session, bls.session.script, bls.session.clocks
+        print(json.dumps({"loaded": sorted(n for n in sys.modules if n.split(".")[0] in ("PySide6", "shiboken6"))}))
+    """)
+    assert run_probe(code)["loaded"] == []
 
 
 # --------------------------------------------------------------------------- the same layers, statically (import-linter)
@@ -56,10 +66,7 @@ def test_the_probe_does_see_a_forbidden_import():
 ROOT = Path(bls.core.__file__).parents[2]
 PYPROJECT = ROOT / "pyproject.toml"
 #: contracts in pyproject.toml that must be kept
-ENFORCED = ["core-pure", "audio-no-qt"]
-#: "session-qt-free" is for the Qt-free session core being written as the package bls.session; today
-#: bls/session.py is the Qt session, so the contract is broken and only expected to be (see below)
-PENDING = ["session-qt-free"]
+ENFORCED = ["core-pure", "audio-no-qt", "session-qt-free"]
 
 LINT = textwrap.dedent("""
     import sys
@@ -87,7 +94,7 @@ def contracts_in(config: Path) -> dict[str, dict]:
 
 def test_the_contracts_name_the_forbidden_layers():
     c = contracts_in(PYPROJECT)
-    assert set(c) == set(ENFORCED + PENDING)
+    assert set(c) == set(ENFORCED)
     assert c["core-pure"]["source_modules"] == ["bls.core"]
     assert {"PySide6", "sounddevice", "bls.audio", "bls.ui", "bls.app", "bls.session"} <= set(
         c["core-pure"]["forbidden_modules"])
@@ -103,13 +110,6 @@ def test_import_linter_keeps_the_layer_contracts():
     assert f"Contracts: {len(ENFORCED)} kept, 0 broken." in proc.stdout
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="bls.session is still the Qt session module; the Qt-free session core "
-                   "(package bls.session) is being written. When this passes, move 'session-qt-free' to ENFORCED.")
-def test_import_linter_keeps_the_session_core_free_of_qt():
-    proc = lint(ROOT, PYPROJECT, PENDING)
-    assert proc.returncode == 0, proc.stdout
-
-
 def test_import_linter_reports_a_forbidden_import_in_each_layer(tmp_path):
     """The same contracts, on a small package laid out like bls with one forbidden import per layer:
     each contract is reported broken, naming the import (so the test above can fail)."""
@@ -122,7 +122,8 @@ def test_import_linter_reports_a_forbidden_import_in_each_layer(tmp_path):
         "bls/audio/__init__.py": "",
         "bls/audio/out.py": "import sounddevice\nfrom bls.app import run\n",
         "bls/ui/__init__.py": "", "bls/ui/panel.py": "import PySide6.QtWidgets\n",
-        "bls/app.py": "run = None\n", "bls/cli.py": "", "bls/session.py": "import PySide6\n",
+        "bls/app.py": "run = None\n", "bls/cli.py": "",
+        "bls/session/__init__.py": "", "bls/session/core.py": "from bls.ui import panel\n",
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -133,10 +134,10 @@ def test_import_linter_reports_a_forbidden_import_in_each_layer(tmp_path):
     assert proc.returncode == 1
     assert f"Contracts: 0 kept, {len(ENFORCED)} broken." in proc.stdout
     assert "bls.core.slip -> PySide6" in proc.stdout and "bls.core.reach -> bls.ui.panel" in proc.stdout
-    assert "bls.audio.out -> bls.app" in proc.stdout
+    assert "bls.audio.out -> bls.app" in proc.stdout and "bls.session.core -> bls.ui.panel" in proc.stdout
     assert "bls.core.fine" not in proc.stdout  # numpy and the standard library are allowed
     # and with the forbidden imports gone, the same contracts are kept
-    for name in ("bls/core/slip.py", "bls/core/reach.py"):
+    for name in ("bls/core/slip.py", "bls/core/reach.py", "bls/session/core.py"):
         (tmp_path / name).write_text("import math\n")
     (tmp_path / "bls/audio/out.py").write_text("import sounddevice\nfrom bls.core import fine\n")
     proc = lint(tmp_path, config, ENFORCED)
