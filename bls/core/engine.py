@@ -31,7 +31,7 @@ from . import gentle, motion, photosafe, tone
 from .look import Look, look_of
 from .preset import Preset, clamp_to_schema
 from .ramp import Ramp
-from .synth import ToneRenderer
+from .synth import Scratch, ToneRenderer
 
 SAMPLE_RATE = 48_000
 
@@ -142,10 +142,26 @@ class Snapshot:
     def phase(self, frames):
         return self.phase0 + (self.speed.integral(frames) - self.speed.integral(self.start)) / SAMPLE_RATE
 
+    def phase_into(self, frames: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+        """:meth:`phase` written into ``out`` (bit for bit); ``frames`` ascending, ``tmp`` scratch."""
+        self.speed.integral_into(frames, out, tmp)
+        np.subtract(out, self.speed.integral(self.start), out=out)
+        np.divide(out, SAMPLE_RATE, out=out)
+        return np.add(out, self.phase0, out=out)
+
     def carrier_phase(self, frames):
         """Carrier phase in cycles, wrapped to keep precision over long sessions."""
         c = self.carrier_phase0 + (self.carrier.integral(frames) - self.carrier.integral(self.start)) / SAMPLE_RATE
         return c - np.floor(c)
+
+    def carrier_phase_into(self, frames: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+        """:meth:`carrier_phase` written into ``out`` (bit for bit); ``frames`` ascending."""
+        self.carrier.integral_into(frames, out, tmp)
+        np.subtract(out, self.carrier.integral(self.start), out=out)
+        np.divide(out, SAMPLE_RATE, out=out)
+        np.add(out, self.carrier_phase0, out=out)
+        np.floor(out, out=tmp)
+        return np.subtract(out, tmp, out=out)
 
     def position(self, frames):
         """(x, y, s): normalised screen position and position along the path, at the frames."""
@@ -166,6 +182,30 @@ class Snapshot:
         s0 = motion.sweep(ph, self.prev_profile)
         x0, y0 = motion.path_xy(s0, self.prev_path)
         return x0 + m * (x - x0), y0 + m * (y - y0), s0 + m * (s - s0)
+
+    def along_into(self, frames: np.ndarray, phase: np.ndarray | None, out: np.ndarray, sc) -> np.ndarray:
+        """The ``s`` of :meth:`position` (bit for bit) written into ``out``, for ascending ``frames``.
+
+        ``phase`` is :meth:`phase` at the frames if the caller has it (None: computed into
+        ``sc.phase``). ``sc`` is the scratch cut to the frames (``Scratch.take``); this uses its
+        ``left``, ``right``, ``tmp``, ``tmp2`` and ``mask``."""
+        if self.state == IDLE:
+            out.fill(0.0)
+            return out
+        if self.state == GLIDING:
+            self.glide.progress_into(frames, out)
+            np.subtract(1.0, out, out=out)
+            return np.multiply(out, self.glide_from[2], out=out)
+        tmp, tmp2, mask = sc.tmp, sc.tmp2, sc.mask
+        ph = self.phase_into(frames, sc.phase, tmp) if phase is None else phase
+        motion.sweep_into(ph, self.profile, out, tmp, tmp2, mask)
+        if self.shape_mix.done(float(frames[0])):
+            return out
+        m = self.shape_mix.value_into(frames, sc.left)
+        s0 = motion.sweep_into(ph, self.prev_profile, sc.right, tmp, tmp2, mask)
+        np.subtract(out, s0, out=out)  # s0 + m (s - s0)
+        np.multiply(out, m, out=out)
+        return np.add(out, s0, out=out)
 
     def speed_at(self, frame: float) -> float:
         return 0.0 if self.state in (IDLE, GLIDING) else self.speed.value_at(frame)
@@ -230,6 +270,13 @@ class FrameSample:
     look: Look | None = None  # the look at this frame (None: the caller's own)
 
 
+def _end_count_into(phase: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """floor((phase - 0.25) / 0.5): how many ends the target has reached, per frame, into ``out``."""
+    np.subtract(phase, 0.25, out=out)
+    np.divide(out, 0.5, out=out)
+    return np.floor(out, out=out)
+
+
 def _ramp_frames(seconds: float) -> float:
     return max(0.0, seconds) * SAMPLE_RATE
 
@@ -260,9 +307,10 @@ class StimulusEngine:
         #: the clock allowed to advance the engine (None: whoever calls, e.g. an offline render); a
         #: clock that was replaced and calls again is refused, so two clocks never drive one engine
         self.owner: object | None = None
-        self.synth = ToneRenderer(max_block)
+        #: the per-block working buffers: the callback allocates no block-sized array
+        self.scratch = Scratch(max_block)
+        self.synth = ToneRenderer(max_block, self.scratch)
         self.max_block = max_block
-        self._idx = np.arange(max_block, dtype=np.float64)
         self._commands: collections.deque = collections.deque()
         self.finished: collections.deque[SetResult] = collections.deque(maxlen=256)
         self.next_frame = 0
@@ -582,7 +630,9 @@ class StimulusEngine:
                                      tone_mix=Ramp(f, 0.0, 1.0, _ramp_frames(self.feel.tone_xfade), True)))
 
     def _frames(self, a: int, b: int) -> np.ndarray:
-        return a + self._idx[: b - a]
+        """Frames [a, b) as float64, in the scratch ``frames`` (valid until the next call)."""
+        sc = self.scratch.take(b - a)
+        return np.add(sc.index, a, out=sc.frames)
 
     def _next_event(self, cur: int, f1: int):
         """The earliest automatic event in [cur, f1) as (frame, handler), or None."""
@@ -593,7 +643,8 @@ class StimulusEngine:
             # a pause decelerates, and the target may still reach the last end while it slows down
             if m.set_mode == "passes":
                 target = motion.end_phase(m.set_passes)
-                ph = s.phase(self._frames(cur, f1))
+                sc = self.scratch.take(f1 - cur)
+                ph = s.phase_into(self._frames(cur, f1), sc.phase, sc.tmp)
                 i = int(np.searchsorted(ph, target, side="left"))
                 if i < len(ph):
                     events.append((cur + i, self._complete))
@@ -630,43 +681,66 @@ class StimulusEngine:
 
     def _segment(self, snap: Snapshot, a: int, b: int, out: np.ndarray | None) -> None:
         """Frames [a, b) of one snapshot: the timeline's per-frame state (end-point pulses), then the
-        tone if a buffer is given. Pulse timing is the same whether or not audio is rendered."""
-        frames = self._frames(a, b)
+        tone if a buffer is given. Pulse timing is the same whether or not audio is rendered.
+        Everything per frame goes into the scratch buffers."""
         moving = snap.state in (RUNNING, PAUSED, STOPPING)
         pulse_on = "pulse" in (snap.tone, snap.prev_tone)
-        pulses = None
+        if out is None and not (moving and pulse_on):  # a clock without sound, no pulse to track
+            if moving:  # keep counting ends, so switching to pulses later fires no stray pulse
+                self._last_k = self._end_count_at(snap, b - 1)
+            return
+        sc = self.scratch.take(b - a)
+        frames = self._frames(a, b)
+        phase = pulses = None
         if moving:
-            k = np.floor((snap.phase(frames) - 0.25) / 0.5)
+            phase = snap.phase_into(frames, sc.phase, sc.tmp)
+            k = _end_count_into(phase, sc.last)
             if pulse_on:
                 pulses = self._track_pulses(k, frames)
-            else:  # keep counting ends, so switching to pulses later fires no stray pulse
+            else:  # the end count, as above
                 self._last_k = int(k[-1])
         if out is None:  # a clock without sound: events, pulses and status only
             return
         env = None
         if pulse_on:  # moving: new pulses at each end; at rest: the last pulse decays
+            dt, tmp, mask = sc.dt, sc.tmp, sc.mask
             if pulses is None:
-                env = tone.pulse_envelope((frames - self._last_cross) / SAMPLE_RATE, *self._pulse_shape)
+                np.subtract(frames, self._last_cross, out=dt)
+                np.divide(dt, SAMPLE_RATE, out=dt)
+                env = tone.pulse_envelope_into(dt, *self._pulse_shape, sc.env, tmp, mask)
             else:
                 last, before, old_shape, new_shape = pulses
-                env = tone.pulse_envelope((frames - last) / SAMPLE_RATE, *old_shape)
-                if new_shape is not None:
-                    new = tone.pulse_envelope((frames - last) / SAMPLE_RATE, *new_shape)
-                    env = np.where(last == before, env, new)
-        self.synth.render(snap, frames, env, out)
+                np.subtract(frames, last, out=dt)
+                np.divide(dt, SAMPLE_RATE, out=dt)
+                env = tone.pulse_envelope_into(dt, *old_shape, sc.env, tmp, mask)
+                if new_shape is not None:  # where(last == before, env, new)
+                    new = tone.pulse_envelope_into(dt, *new_shape, sc.env2, tmp, mask)
+                    np.copyto(env, new, where=np.not_equal(last, before, out=mask))
+        self.synth.render(snap, frames, phase, env, out)
+
+    def _end_count_at(self, snap: Snapshot, frame: int) -> int:
+        """The end count at one frame, the same value as at that frame of a block (elementwise)."""
+        one = self.scratch.take(1)
+        one.frames[0] = frame
+        ph = snap.phase_into(one.frames, one.phase, one.tmp)
+        return int(_end_count_into(ph, ph)[0])
 
     def _track_pulses(self, k: np.ndarray, frames: np.ndarray):
         """The end-point pulses: a burst each time the target reaches an end. Returns the frame of the
         latest pulse start at each frame, the one before the block, and the shapes (attack, length)
-        of the pulse already sounding and of pulses started in this block (None: none started)."""
-        prev = np.empty_like(k)
-        prev[0] = self._last_k
-        prev[1:] = k[:-1]
-        marks = np.where(k > prev, frames, -1e18)
-        marks[0] = max(marks[0], self._last_cross)
-        last = np.maximum.accumulate(marks)
-        before = self._last_cross
+        of the pulse already sounding and of pulses started in this block (None: none started).
+
+        ``k`` (the end count at each frame, in the scratch ``last``) is overwritten with the first."""
+        mask = self.scratch.take(len(k)).mask
+        mask[0] = k[0] > self._last_k  # marks = where(k > previous k, frames, -1e18)
+        np.greater(k[1:], k[:-1], out=mask[1:])
         self._last_k = int(k[-1])
+        marks = k
+        marks.fill(-1e18)
+        np.copyto(marks, frames, where=mask)
+        marks[0] = max(marks[0], self._last_cross)
+        last = np.maximum.accumulate(marks, out=marks)
+        before = self._last_cross
         self._last_cross = float(last[-1])
         # a pulse keeps the shape it started with, even if gentle mode switches while it sounds
         old_shape = self._pulse_shape

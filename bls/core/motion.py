@@ -38,6 +38,41 @@ def sweep(phase, profile: str = "sinusoidal"):
     raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
 
 
+def sweep_into(phase: np.ndarray, profile: str, out: np.ndarray, tmp: np.ndarray, tmp2: np.ndarray,
+               mask: np.ndarray) -> np.ndarray:
+    """:func:`sweep` written into ``out`` (bit for bit), allocating nothing block-sized.
+
+    ``phase`` is left as it is; ``tmp``, ``tmp2`` (float64) and ``mask`` (bool) are scratch (the
+    sinusoidal profile uses only ``tmp``); all distinct from ``phase`` and ``out``."""
+    np.floor(phase, out=tmp)
+    np.subtract(phase, tmp, out=tmp)  # p: keep precision for long sessions
+    if profile == "sinusoidal":
+        np.multiply(tmp, 2.0 * np.pi, out=out)
+        return np.sin(out, out=out)
+    if profile == "linear":
+        p = tmp
+        np.less(p, 0.5, out=mask)  # r = where(p < 0.5, p, p - 0.5)
+        np.subtract(p, 0.5, out=out)
+        np.copyto(out, p, where=mask)
+        np.subtract(0.5, out, out=tmp)  # q = minimum(r, 0.5 - r)
+        np.minimum(out, tmp, out=out)
+        np.subtract(out, 0.25, out=tmp)  # d = q - 0.25; the turn: 1 - C d d
+        np.multiply(tmp, _C, out=tmp2)
+        np.multiply(tmp2, tmp, out=tmp2)
+        np.subtract(1.0, tmp2, out=tmp2)
+        np.less_equal(out, 0.25 - LINEAR_EASE_CYCLES, out=mask)  # mag = where(q <= .., K q, turn)
+        np.multiply(out, _K, out=out)
+        np.logical_not(mask, out=mask)
+        np.copyto(out, tmp2, where=mask)
+        np.floor(phase, out=tmp)  # where(p < 0.5, mag, -mag), p once more
+        np.subtract(phase, tmp, out=tmp)
+        np.logical_not(np.less(tmp, 0.5, out=mask), out=mask)
+        np.negative(out, out=tmp)
+        np.copyto(out, tmp, where=mask)
+        return out
+    raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+
+
 _DIAG = 1.0 / np.sqrt(2.0)
 
 

@@ -50,6 +50,39 @@ class Ramp:
             return np.full(np.shape(frames), self.v1) if np.ndim(frames) else self.v1
         return self.v0 + (self.v1 - self.v0) * self.progress(frames)
 
+    def progress_into(self, frames: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """:meth:`progress` written into ``out`` (bit for bit), allocating nothing block-sized.
+
+        ``frames`` must be ascending (a block's frames are); ``out`` may be ``frames`` itself."""
+        if self.length <= 0:
+            i = int(np.searchsorted(frames, self.start, side="left"))  # where(f >= start, 1, 0)
+            out[:i] = 0.0
+            out[i:] = 1.0
+            return out
+        if out.size and frames[0] >= self.end:  # the common case: the ramp is over
+            out.fill(1.0)
+            return out
+        np.subtract(frames, self.start, out=out)
+        np.divide(out, self.length, out=out)
+        np.clip(out, 0.0, 1.0, out=out)
+        if self.smooth:
+            np.multiply(out, np.pi, out=out)
+            np.cos(out, out=out)
+            np.multiply(out, 0.5, out=out)
+            np.subtract(0.5, out, out=out)
+        return out
+
+    def value_into(self, frames: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """:meth:`value` written into ``out`` (bit for bit); ``frames`` ascending, ``out`` may be
+        ``frames`` itself."""
+        if self.v0 == self.v1:
+            out.fill(self.v1)
+            return out
+        self.progress_into(frames, out)
+        np.multiply(out, self.v1 - self.v0, out=out)
+        np.add(out, self.v0, out=out)
+        return out
+
     def value_at(self, frame: float) -> float:
         return float(self.value(frame))
 
@@ -82,6 +115,49 @@ class Ramp:
             return inside
         after = after_const + self.v1 * (t - L)
         return np.where(t < 0, self.v0 * t, np.where(t <= L, inside, after))
+
+    def integral_into(self, frames: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+        """:meth:`integral` written into ``out`` (bit for bit), allocating nothing block-sized.
+
+        ``frames`` must be ascending (a block's frames are); ``tmp`` is scratch of the same length;
+        ``out`` may be ``frames`` itself (``tmp`` may not)."""
+        if self.smooth:
+            raise ValueError("integral() is defined for linear ramps only")
+        t = np.subtract(frames, self.start, out=tmp)
+        n = t.size
+        L = self.length
+        dv = self.v1 - self.v0
+        if n == 0:
+            return out
+        if L <= 0:  # where(t < 0, v0 t, v1 t)
+            i0 = int(np.searchsorted(t, 0.0, side="left"))
+            np.multiply(t[:i0], self.v0, out=out[:i0])
+            np.multiply(t[i0:], self.v1, out=out[i0:])
+            return out
+        after_const = self.v0 * L + dv * L / 2.0
+        lo, hi = t[0], t[-1]
+        if lo > L:  # the common case: the ramp is over
+            i0 = i1 = 0
+        elif lo >= 0 and hi <= L:
+            i0, i1 = 0, n
+        else:  # where(t < 0, v0 t, where(t <= L, inside, after)), in three runs of the ascending frames
+            i0 = int(np.searchsorted(t, 0.0, side="left"))
+            i1 = int(np.searchsorted(t, L, side="right"))
+        if i0:
+            np.multiply(t[:i0], self.v0, out=out[:i0])
+        if i1 > i0:  # inside: v0 t + dv (t t) / (2 L)
+            o, tt = out[i0:i1], t[i0:i1]
+            np.multiply(tt, tt, out=o)
+            np.multiply(o, dv, out=o)
+            np.divide(o, 2.0 * L, out=o)
+            np.multiply(tt, self.v0, out=tt)
+            np.add(o, tt, out=o)
+        if i1 < n:  # after: after_const + v1 (t - L)
+            o = out[i1:]
+            np.subtract(t[i1:], L, out=o)
+            np.multiply(o, self.v1, out=o)
+            np.add(o, after_const, out=o)
+        return out
 
     def retarget(self, frame: float, v1: float, length: float, smooth: bool | None = None) -> "Ramp":
         """A new ramp that starts at ``frame`` from this ramp's value there: continuous by design."""

@@ -62,6 +62,25 @@ def waveform(tone: str, cycles):
     raise ValueError(f"unknown tone {tone!r}; expected one of {', '.join(TONES)}")
 
 
+def waveform_into(tone: str, cycles: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """:func:`waveform` written into ``out`` (bit for bit), allocating nothing block-sized.
+
+    ``cycles`` is left as it is (``out`` may be ``cycles`` for the sine tones); ``tmp`` is scratch."""
+    if tone in ("soft_sine", "pulse"):
+        np.multiply(cycles, 2.0 * np.pi, out=out)
+        return np.sin(out, out=out)
+    if tone == "warm":
+        out.fill(0.0)
+        for k, a in _WARM_HARMONICS:
+            np.multiply(cycles, 2.0 * np.pi, out=tmp)
+            np.multiply(tmp, k, out=tmp)
+            np.sin(tmp, out=tmp)
+            np.multiply(tmp, a, out=tmp)
+            np.add(out, tmp, out=out)
+        return np.multiply(out, _WARM_NORM, out=out)
+    raise ValueError(f"unknown tone {tone!r}; expected one of {', '.join(TONES)}")
+
+
 def pan_position(s, depth, alternating=0.0):
     """Pan (-1..1) for a target at ``s`` (-1..1 along the path): continuous, alternating or a blend."""
     s = np.asarray(s, dtype=np.float64)
@@ -77,6 +96,30 @@ def pan_gains(pan):
     return np.cos(theta), np.sin(theta)
 
 
+def pan_position_into(s: np.ndarray, depth: np.ndarray, alternating, out: np.ndarray) -> np.ndarray:
+    """:func:`pan_position` written into ``out`` (bit for bit), allocating nothing block-sized.
+
+    ``alternating`` is a number or an array like ``s``; ``out`` is none of the inputs."""
+    if (np.count_nonzero(alternating) == 0) if np.ndim(alternating) else alternating == 0.0:
+        return np.multiply(s, depth, out=out)
+    np.divide(s, ALTERNATE_ZONE, out=out)
+    np.clip(out, -1.0, 1.0, out=out)
+    np.subtract(out, s, out=out)
+    np.multiply(out, alternating, out=out)
+    np.add(out, s, out=out)
+    return np.multiply(out, depth, out=out)
+
+
+def pan_gains_into(pan: np.ndarray, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pan_gains` written into ``left`` and ``right`` (bit for bit); ``right`` may be ``pan``."""
+    np.clip(pan, -1.0, 1.0, out=right)
+    np.add(right, 1.0, out=right)
+    np.multiply(right, np.pi / 4.0, out=right)
+    np.cos(right, out=left)
+    np.sin(right, out=right)
+    return left, right
+
+
 def pulse_envelope(dt, attack_s: float, duration_s: float):
     """Envelope of an end-point pulse ``dt`` seconds after the target reached an end.
 
@@ -89,3 +132,31 @@ def pulse_envelope(dt, attack_s: float, duration_s: float):
     fall = np.cos(0.5 * np.pi * np.clip((dt - attack_s) / decay, 0.0, 1.0)) ** 2
     env = np.where(dt < attack_s, rise, fall)
     return np.where((dt >= 0) & (dt < duration_s), env, 0.0)
+
+
+def pulse_envelope_into(dt: np.ndarray, attack_s: float, duration_s: float, out: np.ndarray, tmp: np.ndarray,
+                        mask: np.ndarray) -> np.ndarray:
+    """:func:`pulse_envelope` written into ``out`` (bit for bit), allocating nothing block-sized.
+
+    ``dt`` is left as it is; ``tmp`` (float64) and ``mask`` (bool) are scratch; all distinct."""
+    attack_s = max(attack_s, 1e-4)
+    decay = max(duration_s - attack_s, 1e-4)
+    np.divide(dt, attack_s, out=out)  # the rise
+    np.clip(out, 0.0, 1.0, out=out)
+    np.multiply(out, 0.5 * np.pi, out=out)
+    np.sin(out, out=out)
+    np.square(out, out=out)
+    np.subtract(dt, attack_s, out=tmp)  # the fall
+    np.divide(tmp, decay, out=tmp)
+    np.clip(tmp, 0.0, 1.0, out=tmp)
+    np.multiply(tmp, 0.5 * np.pi, out=tmp)
+    np.cos(tmp, out=tmp)
+    np.square(tmp, out=tmp)
+    # where(dt < attack, rise, fall), then where((dt >= 0) & (dt < duration), env, 0), as negated masks
+    np.logical_not(np.less(dt, attack_s, out=mask), out=mask)
+    np.copyto(out, tmp, where=mask)
+    np.logical_not(np.greater_equal(dt, 0.0, out=mask), out=mask)
+    np.copyto(out, 0.0, where=mask)
+    np.logical_not(np.less(dt, duration_s, out=mask), out=mask)
+    np.copyto(out, 0.0, where=mask)
+    return out
