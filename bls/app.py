@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QEventLoop, QObject, QSettings, Qt, QTimer
+from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QScreen
 from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QLineEdit, QMessageBox, QPlainTextEdit,
                                QTextEdit)
@@ -17,6 +17,8 @@ from .core.engine import IDLE, RUNNING
 from .core.library import PresetLibrary
 from .core.paths import config_dir, records_dir
 from .core.preset import Preset
+from .core.uistate import UiState
+from .platform.screen_sleep import sleep_inhibitor
 from .session.record import default_record_path
 from .ui.client_display import CLIENT_WINDOW_SHARE, create_client_display
 from .ui.control_window import ControlWindow
@@ -74,17 +76,17 @@ class BlsApp(QObject):
         super().__init__()
         self.qapp = qapp
         config_dir().mkdir(parents=True, exist_ok=True)
-        self.ui_state = QSettings(str(config_dir() / "ui.ini"), QSettings.IniFormat)
+        self.ui_state = UiState(config_dir())
         self.library = PresetLibrary()
         if preset is not None and preset not in self.library:
             raise KeyError(f"no preset named {preset!r}; available: {', '.join(self.library.names())}")
-        name = preset or self.ui_state.value("last_preset", "standard")
+        name = preset or self.ui_state.get("last_preset", "standard", str)
         if name not in self.library:
             name = "standard"
         settings = self.library.get(name)
         if no_audio:
             settings = settings.with_("audio", enabled=False)
-        audio_device = audio_device or os.environ.get("BLS_AUDIO_DEVICE") or self.ui_state.value("audio_device") or None
+        audio_device = audio_device or os.environ.get("BLS_AUDIO_DEVICE") or self.ui_state.get("audio_device", None, str) or None
         # every session is recorded in the user's data folder; --log writes a copy there too
         try:
             records_dir().mkdir(parents=True, exist_ok=True)
@@ -97,7 +99,7 @@ class BlsApp(QObject):
         self.session.setFinished.connect(lambda _rec: self._record_problems())
         self._quitting = False
 
-        self._client_name = client_screen or self.ui_state.value("client_screen", None)
+        self._client_name = client_screen or self.ui_state.get("client_screen", None, str)
         self.screen, therapist, fullscreen, note = plan_screens(self._client_name)
         self._lost_screen: str | None = None  # the client's screen, while it is disconnected
         self.display = create_client_display(self.session, self.screen.refreshRate())
@@ -109,7 +111,7 @@ class BlsApp(QObject):
                                                             and self.session.status.state == IDLE))
         self.control.outputChosen.connect(self.choose_output)
         self.control.quitRequested.connect(self.request_quit)
-        self.control.client_badge.setChecked(self.ui_state.value("client_badge", False, type=bool))
+        self.control.client_badge.setChecked(self.ui_state.get("client_badge", False, bool))
         self.control.client_badge.toggled.connect(self._client_badge_toggled)
         self.control.presetChosen.connect(self.load_preset)
         self.control.clientScreenChosen.connect(self.move_client)
@@ -133,11 +135,19 @@ class BlsApp(QObject):
         self.control.show()
         self._place(self.screen, fullscreen, note)
         self._update_badge()
+        # the screens neither blank nor sleep while bls runs a session (released when it ends)
+        self.sleep = sleep_inhibitor()
+        if not self.sleep.inhibit("EMDR session running"):
+            self.session.core.event("screen_sleep", held=False, how=self.sleep.how)
+        else:
+            self.session.core.event("screen_sleep", held=True, how=self.sleep.how)
         self._info_timer = QTimer(self)
         self._info_timer.setInterval(1000)
         self._info_timer.timeout.connect(self._show_info)
         self._info_timer.start()
         self._show_info()
+        if self.ui_state.problem:
+            self.control.statusBar().showMessage(self.ui_state.problem, 15000)
         if record_path is None:
             self.control.statusBar().showMessage(
                 f"The session record cannot be kept in {records_dir()}: check that folder "
@@ -163,14 +173,14 @@ class BlsApp(QObject):
 
     def choose_output(self, device: str | None) -> None:
         """The therapist picked an audio output (or the same one again, to retry it)."""
-        self.ui_state.setValue("audio_device", device or "")
+        self._remember("audio_device", device or "")
         if not self.session.set_audio_device(device):
             self.control.statusBar().showMessage(
                 f"The tone moves to “{device or 'the system default output'}” when this set ends.", 8000)
 
     def move_client(self, name: str) -> None:
         self._client_name = name
-        self.ui_state.setValue("client_screen", name)
+        self._remember("client_screen", name)
         screen, _, fullscreen, note = plan_screens(name)
         self._place(screen, fullscreen, note)
 
@@ -192,6 +202,12 @@ class BlsApp(QObject):
                     "as a window. Reconnect it to continue. " + note)
         self.display.hide()  # re-placed from scratch: a window never stays where its screen was
         self._place(screen, fullscreen, note)
+
+    def _remember(self, key: str, value) -> None:
+        """UI state for the next launch; a failure to write it is told, never fatal."""
+        problem = self.ui_state.set(key, value)
+        if problem:
+            self.control.statusBar().showMessage(f"bls could not remember this for the next launch: {problem}", 10000)
 
     def _record_problems(self) -> None:
         errors = self.session.core.record.write_errors
@@ -233,7 +249,7 @@ class BlsApp(QObject):
         name = self.session.core.preset_name
         if name != self._core_preset and name in self.library:
             self._core_preset = name
-            self.ui_state.setValue("last_preset", name)
+            self._remember("last_preset", name)
             self.control.presets.set_loaded(name)
             self.control.load_settings(self.session.settings)
         else:
@@ -244,7 +260,7 @@ class BlsApp(QObject):
         self._preset_follows()
 
     def _client_badge_toggled(self, on: bool) -> None:
-        self.ui_state.setValue("client_badge", on)
+        self._remember("client_badge", on)
         self._update_badge()
 
     def _update_badge(self) -> None:
@@ -340,6 +356,7 @@ class BlsApp(QObject):
                 self.qapp.processEvents(QEventLoop.AllEvents, 20)
                 time.sleep(0.005)
         self.session.finish()
+        self.sleep.release()
         self.display.close()
         self.control.allow_close = True
         self.control.close()

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtTest import QTest
 
@@ -39,9 +39,8 @@ def test_client_display_lands_on_the_screen_named_client(bls_app):
 def test_the_client_screen_is_remembered_by_name(bls_app, qapp):
     bls_app.move_client("THERAPIST")
     assert bls_app.display.screen().name() == "THERAPIST"
-    assert QSettings(str(config_dir() / "ui.ini"), QSettings.IniFormat).value("client_screen") == "THERAPIST"
+    assert json.loads((config_dir() / "ui.json").read_text())["client_screen"] == "THERAPIST"
     bls_app.move_client("CLIENT")
-    bls_app.ui_state.sync()
     from bls.app import BlsApp
 
     again = BlsApp(qapp, preset="standard", no_audio=True)  # no screen given: the remembered one

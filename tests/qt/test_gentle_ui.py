@@ -330,7 +330,7 @@ def test_the_client_badge_shows_only_in_gentle_mode_and_only_when_ticked(bls_app
     assert c.preview.badge == "GENTLE"  # the therapist's preview mirrors the client screen
     c.client_badge.setChecked(False)
     assert d.core.badge == "" and c.preview.badge == ""
-    assert bls_app.ui_state.value("client_badge", type=bool) is False
+    assert bls_app.ui_state.get("client_badge") is False
 
 
 def test_unticking_the_client_badge_removes_it_from_the_client_screen(bls_app, qtbot):

@@ -115,12 +115,11 @@ def launch(qapp):
 
 
 def saved_last_preset() -> str | None:
-    """last_preset as another process reads it from ui.ini (what a relaunch really sees)."""
-    code = ("import sys\nfrom PySide6.QtCore import QSettings\n"
-            "v = QSettings(sys.argv[1], QSettings.IniFormat).value('last_preset')\n"
+    """last_preset as another process reads it from the UI state file (what a relaunch really sees)."""
+    code = ("import sys\nfrom pathlib import Path\nfrom bls.core.uistate import UiState\n"
+            "v = UiState(Path(sys.argv[1])).get('last_preset')\n"
             "sys.stdout.buffer.write(str(v).encode('utf-8'))\n")
-    out = subprocess.run([sys.executable, "-c", code, str(config_dir() / "ui.ini")], capture_output=True,
-                         timeout=60)
+    out = subprocess.run([sys.executable, "-c", code, str(config_dir())], capture_output=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return out.stdout.decode("utf-8")
 
