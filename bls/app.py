@@ -137,10 +137,8 @@ class BlsApp(QObject):
         self._update_badge()
         # the screens neither blank nor sleep while bls runs a session (released when it ends)
         self.sleep = sleep_inhibitor()
-        if not self.sleep.inhibit("EMDR session running"):
-            self.session.core.event("screen_sleep", held=False, how=self.sleep.how)
-        else:
-            self.session.core.event("screen_sleep", held=True, how=self.sleep.how)
+        held = self.sleep.inhibit("EMDR session running")
+        self.session.core.event("screen_sleep", held=held, how=self.sleep.how)
         self._info_timer = QTimer(self)
         self._info_timer.setInterval(1000)
         self._info_timer.timeout.connect(self._show_info)
