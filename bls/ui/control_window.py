@@ -247,7 +247,10 @@ class ControlWindow(QMainWindow):
         self.question_box: QMessageBox | None = None
         self.allow_close = False  # set by the app once the session has ended
         quit_action = QAction("Quit", self)
-        quit_action.setShortcut(QKeySequence.Quit)
+        # Ctrl+Q everywhere (the platform's own Quit key is empty on Windows and some desktops)
+        keys = [QKeySequence("Ctrl+Q")] + [k for k in QKeySequence.keyBindings(QKeySequence.Quit)
+                                          if not k.isEmpty() and k != QKeySequence("Ctrl+Q")]
+        quit_action.setShortcuts(keys)
         quit_action.setShortcutContext(Qt.ApplicationShortcut)
         quit_action.triggered.connect(self.quitRequested)
         self.addAction(quit_action)

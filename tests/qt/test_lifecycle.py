@@ -1,0 +1,143 @@
+"""The session's life in the app: closing the control window or Ctrl+Q ends it (asking first if a set
+runs), the set stops with its fade, the record is written and the screens may sleep again; a gentle
+preset with an unlocked value is never saved; the photosafe slow-down is told."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QMessageBox
+
+from bls.core.engine import IDLE, RUNNING
+
+from .conftest import wait_ms
+from .test_gentle_ui import Answer
+from .test_preset_panel import script
+
+
+class FakeQApp:
+    """Stands in for QApplication.quit: the test's own event loop must go on."""
+
+    def __init__(self, app):
+        self.app, self.quits = app, 0
+
+    def quit(self):
+        self.quits += 1
+        self.app.shutdown()  # what aboutToQuit does
+
+    def __getattr__(self, name):
+        return getattr(self.app.__dict__["_real_qapp"], name)
+
+
+class FakeInhibitor:
+    how = "fake"
+
+    def __init__(self):
+        self.active, self.calls = False, []
+
+    def inhibit(self, reason):
+        self.calls.append(("inhibit", reason))
+        self.active = True
+        return True
+
+    def release(self):
+        self.calls.append(("release",))
+        self.active = False
+
+
+@pytest.fixture
+def app(qapp, tmp_path, monkeypatch):
+    from bls.app import BlsApp
+
+    inhibitor = FakeInhibitor()
+    monkeypatch.setattr("bls.app.sleep_inhibitor", lambda: inhibitor)
+    a = BlsApp(qapp, preset="standard", client_screen="CLIENT", log=tmp_path / "log.json", no_audio=True)
+    a._real_qapp = qapp
+    a.qapp = FakeQApp(a)
+    a.inhibitor = inhibitor
+    yield a
+    a.shutdown()
+    a.control.deleteLater()
+    a.display.deleteLater()
+    qapp.processEvents()
+
+
+def answer_quit_box(app, end: bool):
+    """Answer the 'End the session?' box when it opens (it is modal: answered from a timer)."""
+    def click():
+        box = next(w for w in app._real_qapp.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible())
+        assert box.windowTitle() == "End the session?"
+        target = [b for b in box.buttons() if b.text() == ("End session" if end else "Keep going")][0]
+        target.click()
+    from PySide6.QtCore import QTimer
+    QTimer.singleShot(150, click)
+
+
+def test_the_screens_are_kept_awake_for_the_session_and_released_at_its_end(app):
+    assert app.inhibitor.calls == [("inhibit", "EMDR session running")]
+    assert [e for e in app.session.events if e["kind"] == "screen_sleep"][0]["held"] is True
+    app.shutdown()
+    assert app.inhibitor.calls[-1] == ("release",) and not app.inhibitor.active
+
+
+def test_closing_the_control_window_during_a_set_asks_and_keep_going_keeps_it(app, qtbot):
+    c, s = app.control, app.session
+    c.start_button.click()
+    qtbot.waitUntil(lambda: s.status.state == RUNNING, timeout=2000)
+    answer_quit_box(app, end=False)
+    c.close()
+    assert c.isVisible() and s.status.state == RUNNING and app.qapp.quits == 0
+
+
+def test_closing_the_control_window_ends_the_session_with_the_fade_and_the_record(app, qtbot, tmp_path):
+    c, s = app.control, app.session
+    c.start_button.click()
+    qtbot.waitUntil(lambda: s.status.state == RUNNING, timeout=2000)
+    wait_ms(500)
+    answer_quit_box(app, end=True)
+    c.close()
+    qtbot.waitUntil(lambda: app.qapp.quits == 1, timeout=5000)
+    assert s.engine.status.state == IDLE  # the stop fade and the glide home ran before the windows closed
+    doc = json.loads((tmp_path / "log.json").read_text())
+    assert doc["sets"][0]["stop_reason"] == "quit" and doc["events"][-1]["kind"] == "session_end"
+    assert not app.display.isVisible() and not c.isVisible()
+    assert app.inhibitor.calls[-1] == ("release",)
+    assert not s.clock._thread.is_alive()  # the clock is closed
+
+
+def test_ctrl_q_between_sets_ends_the_session_without_asking(app, qtbot, tmp_path):
+    action = app.control.quit_action
+    assert action.shortcut().matches(QKeySequence("Ctrl+Q")) == QKeySequence.ExactMatch
+    assert action.shortcutContext() == Qt.ApplicationShortcut  # from the client display too
+    action.trigger()  # (offscreen windows are never active, so a synthetic Ctrl+Q reaches no shortcut)
+    qtbot.waitUntil(lambda: app.qapp.quits == 1, timeout=3000)
+    doc = json.loads((tmp_path / "log.json").read_text())
+    assert doc["sets"] == [] and doc["events"][-1]["kind"] == "session_end"
+    kept = list((tmp_path / "data" / "sessions").glob("session-*.json"))
+    assert len(kept) == 1 and json.loads(kept[0].read_text())["events"] == doc["events"]
+
+
+def test_a_gentle_preset_with_an_unlocked_value_is_not_saved_and_the_therapist_is_told(app):
+    c, s = app.control, app.session
+    ask = Answer(app, True)
+    c.gentle_check.click()
+    c.speed_spin.setValue(0.55)
+    assert s.unlocks == {"speed": 0.55} and len(ask.calls) == 1
+    fake = script(app)
+    fake.details_answers = [("my gentle", "")]
+    c.presets.save_as()
+    (title, text), = fake.told
+    assert "gentle limits" in text and "0.55" in text and "not saved" in text
+    assert "my gentle" not in app.library
+
+
+def test_a_brightness_change_slowed_for_photosafety_is_told(app, qtbot):
+    c, s = app.control, app.session
+    c.bg_color.setColor("#ffffff")
+    c.bg_color.colorChanged.emit("#ffffff")
+    qtbot.waitUntil(lambda: "brightness changes over" in c.statusBar().currentMessage(), timeout=2000)
+    slowed = [e for e in s.events if e["kind"] == "photosafe_slowed"]
+    assert slowed and slowed[0]["seconds"] > 3.0
