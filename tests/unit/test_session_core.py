@@ -272,3 +272,21 @@ def test_the_clients_screen_unplugged_mid_set_pauses_it_and_is_recorded():
     assert c.status.state == RUNNING
     kinds = [(e["kind"], e.get("connected")) for e in c.record.events]
     assert ("screen_change", False) in kinds and ("screen_change", True) in kinds
+
+
+def test_resuming_a_paused_gentle_set_never_asks_about_the_rest():
+    r = Run(gentle_preset())
+    c = r.core
+    c.start()
+    r.at(2.0)
+    c.stop()
+    r.at(8.0)
+    c.key("Space")
+    c.answer(True)  # the second set starts early, deliberately
+    r.at(10.0)
+    c.key("Space")  # pause
+    r.at(12.0)
+    assert c.status.state == PAUSED
+    assert c.key("Space") == "applied" and c.question is None  # resume: no rest is owed mid-set
+    r.at(13.0)
+    assert c.status.state == RUNNING
