@@ -597,7 +597,8 @@ class ControlWindow(QMainWindow):
         box.setWindowTitle(q.title)
         box.setText(q.text)
         # the limits (or values) named as a list; the last line says what happens
-        box.setInformativeText("\n".join([f"• {d}" for d in q.details[:-1]] + list(q.details[-1:])))
+        bullets = "\n".join(f"• {d}" for d in q.details[:-1])
+        box.setInformativeText("\n\n".join(filter(None, (bullets, *q.details[-1:]))))
         box.yes_button = box.addButton(q.yes, QMessageBox.DestructiveRole)
         box.no_button = box.addButton(q.no, QMessageBox.RejectRole)
         box.setDefaultButton(box.no_button)
