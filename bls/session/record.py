@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..core.engine import SAMPLE_RATE, SetResult
-from ..core.library import atomic_write
+from ..core.atomic import atomic_write
 
 SCHEMA_VERSION = 2
 UNITS = {"speed": "cycles/s (left-right-left)", "pass": "one sweep from one side to the other",

@@ -141,3 +141,67 @@ def test_a_brightness_change_slowed_for_photosafety_is_told(app, qtbot):
     qtbot.waitUntil(lambda: "brightness changes over" in c.statusBar().currentMessage(), timeout=2000)
     slowed = [e for e in s.events if e["kind"] == "photosafe_slowed"]
     assert slowed and slowed[0]["seconds"] > 3.0
+
+
+def test_gentle_mode_ticked_during_a_set_at_2_cycles_per_second_is_inside_within_3_s(app, qtbot):
+    c, s = app.control, app.session
+    c.speed_spin.setValue(2.0)
+    c.start_button.click()
+    qtbot.waitUntil(lambda: s.status.state == RUNNING and s.status.speed_cycles_per_s > 1.99, timeout=4000)
+    c.gentle_check.click()
+    ticked = s.engine.next_frame
+    qtbot.waitUntil(lambda: s.engine.next_frame >= ticked + 3 * 48000, timeout=6000)
+    assert s.status.speed_cycles_per_s <= 0.5
+    samples = []
+    qtbot.waitUntil(lambda: (samples.append(s.status.speed_cycles_per_s) or True) and len(samples) > 10, timeout=2000)
+    assert max(samples) <= 0.5
+
+
+def _lin(c):
+    import numpy as np
+
+    c = c / 255.0
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def test_rapid_background_changes_reach_the_client_screen_at_most_three_times_a_second(app, qtbot):
+    # measured on the client screen's pixels: a therapist clicking between a black and a white
+    # background, every 0.15 s for a while (the screen hardly moves: each click turns it round), then
+    # every 1.5 s (it swings); each change of 10 % of full luminance takes >= 1/3 s
+    import time
+
+    import numpy as np
+    from PySide6.QtGui import QImage
+
+    c, s = app.control, app.session
+    base = s.settings
+    scr = app.display.screen()
+    t0 = time.monotonic()
+    seen: list[tuple[float, float]] = []
+    flips = 0
+    while time.monotonic() - t0 < 6.5:
+        due = flips * 0.15 if flips < 8 else 1.2 + (flips - 8) * 1.5
+        if time.monotonic() - t0 > due:
+            s.set_settings(base.with_("visual", background_color="#ffffff" if flips % 2 == 0 else "#000000"))
+            flips += 1
+        img = scr.grabWindow(app.display.winId()).toImage().scaled(96, 54).convertToFormat(QImage.Format_RGB888)
+        px = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.sizeInBytes()).reshape(54, img.bytesPerLine())
+        rgb = px[:, :96 * 3].reshape(54, 96, 3).astype(float)
+        lum = 0.2126 * _lin(rgb[..., 0]) + 0.7152 * _lin(rgb[..., 1]) + 0.0722 * _lin(rgb[..., 2])
+        seen.append((time.monotonic() - t0, float(lum.mean())))
+        qtbot.wait(15)
+    t = [a for a, _ in seen]
+    y = [b for _, b in seen]
+    assert max(y) - min(y) > 0.1  # the screen did change
+    done, hi, lo, direction = [], y[0], y[0], 0
+    for ti, yi in zip(t, y):  # moves of 0.1 away from the last turning point
+        hi, lo = max(hi, yi), min(lo, yi)
+        if direction >= 0 and yi <= hi - 0.1:
+            done.append(ti)
+            direction, lo, hi = -1, yi, yi
+        elif direction <= 0 and yi >= lo + 0.1:
+            done.append(ti)
+            direction, hi, lo = 1, yi, yi
+    for t_start in done:
+        assert sum(1 for d in done if t_start <= d < t_start + 1.0) <= 3, done
+    assert "brightness changes over" in c.statusBar().currentMessage()
