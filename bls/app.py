@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QLineEdit, QMessa
                                QTextEdit)
 
 from .audio.output import output_devices, settle_interpreter
-from .core.engine import IDLE, RUNNING
+from .core.engine import IDLE, PAUSED, RUNNING
 from .core.library import PresetLibrary
 from .core.paths import config_dir, records_dir
 from .core.preset import Preset
@@ -26,7 +26,7 @@ from .ui.qt_session import Session
 from .ui.style import apply_style
 
 #: at quit, the running set's stop fade and glide home get this long before the windows close
-QUIT_GLIDE_WAIT_S = 3.0
+QUIT_GLIDE_WAIT_S = 4.0
 
 
 def screen_label(s: QScreen) -> str:
@@ -279,7 +279,7 @@ class BlsApp(QObject):
         # stop always wins: Esc, and a clicker's Page Up or B, stop the set whatever is open (the session
         # closes an open question with its safe answer); '.' is typed into numbers, B into text
         stop = key in (Qt.Key_Escape, Qt.Key_PageUp) or (key == Qt.Key_B and not typing) or (
-            key == Qt.Key_Period and not editing and not question)
+            key == Qt.Key_Period and not editing)
         if stop:
             self.session.key("Escape")
             if QApplication.activePopupWidget() is not None:
@@ -308,7 +308,7 @@ class BlsApp(QObject):
         it), and everything closes."""
         if self._quitting:
             return
-        if ask and self.session.status.state == RUNNING and not self._confirm_quit():
+        if ask and self.session.status.state in (RUNNING, PAUSED) and not self._confirm_quit():
             return
         self._quitting = True
         self.session.begin_quit()
@@ -329,7 +329,7 @@ class BlsApp(QObject):
         box = QMessageBox(self.control)
         box.setIcon(QMessageBox.Question)
         box.setWindowTitle("End the session?")
-        box.setText("A set is running. End the session?")
+        box.setText("A set is under way. End the session?")
         box.setInformativeText("The set stops with its fade, the client display closes and the session record "
                                "is written.")
         end = box.addButton("End session", QMessageBox.DestructiveRole)

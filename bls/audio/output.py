@@ -133,6 +133,9 @@ class MonotonicClock(_Clock):
         while not self._stop.is_set():
             if self.engine.owner is not None and self.engine.owner is not self.token:
                 return  # another clock drives the engine now: this one is retired
+            if self.engine.busy:  # the clock it replaced is still inside process(): let it finish
+                self._stop.wait(0.001)
+                continue
             t_in = time.perf_counter()
             now = time.monotonic()
             target = self._origin_frame + int((now - self._origin_time) * SAMPLE_RATE)

@@ -344,6 +344,7 @@ class StimulusEngine:
         self._samples: list[Delivered] = []
         self._next_sample = 0
         self._look_slowed = 0.0
+        self._update_show_hide()
         self.status = Status(0, IDLE, 0, 0, 0.0, 0.0)
 
     # ------------------------------------------------------------------ GUI side (any thread)
@@ -399,6 +400,15 @@ class StimulusEngine:
             if out is not None:
                 out[:n] = 0.0
             return f0
+        self.busy = True
+        try:
+            return self._process(n, out, f0)
+        finally:
+            self.busy = False
+
+    busy = False  # inside process(): a clock taking over waits until the old one is out
+
+    def _process(self, n: int, out: np.ndarray | None, f0: int) -> int:
         f1 = f0 + n
         if n > self.max_block:
             raise ValueError(f"block of {n} frames exceeds max_block={self.max_block}")
@@ -472,6 +482,8 @@ class StimulusEngine:
                                      fade=s.fade.retarget(f, 0.0, _ramp_frames(self.feel.pause_fade), smooth=True)))
         elif kind == "stop" and state in (RUNNING, PAUSED):
             self._begin_stop(f, cmd[1], self.feel.stop_decel, _ramp_frames(self.feel.stop_fade))
+        elif kind == "stop":
+            self._hurry(f)
         elif kind == "apply":
             self._apply(cmd[1], f)
 
@@ -490,7 +502,7 @@ class StimulusEngine:
             speed=Ramp(f, 0.0, m.speed_cycles_per_s, _ramp_frames(max(0.5, t.fade_in_s))),
             path=m.path, profile=m.profile, prev_path=m.path, prev_profile=m.profile,
             shape_mix=Ramp.hold(1.0, f),
-            opacity=s.opacity.retarget(f, 1.0, _ramp_frames(self.feel.show_target), smooth=True),
+            opacity=s.opacity.retarget(f, 1.0, *self._show_hide(self.feel.show_target)),
             # from the current level: a set started during the last one's fade-out does not click
             fade=s.fade.retarget(f, 1.0, _fade_frames(t.fade_in_s), smooth=True)))
         self._in_set = True
@@ -518,6 +530,37 @@ class StimulusEngine:
         if decel <= 0:
             self._begin_glide(f)
 
+    def _hurry(self, f: int) -> None:
+        """A stop while the set already ends by itself (slowing down at time up, gliding home, or its
+        fade-out still sounding after the end): the stop still wins: silence within the stop fade, and
+        the slow-down no longer than a stop's."""
+        s = self._snap
+        stop_fade = _ramp_frames(self.feel.stop_fade)
+        changes = {}
+        if s.fade.end > f + stop_fade and s.fade.value_at(f) > 0.0:
+            changes["fade"] = s.fade.retarget(f, 0.0, stop_fade, smooth=True)
+        if s.state == STOPPING:
+            stop_decel = _ramp_frames(self.feel.stop_decel)
+            if s.speed.end > f + stop_decel:
+                changes["speed"] = s.speed.retarget(f, 0.0, stop_decel)
+        if changes:
+            self._push(self._rebased(f, **changes))
+
+    def end_now(self, reason: str = "quit") -> None:
+        """End the running set at once, where it is (the session is closing and no clock drives the
+        engine any more): its result is published like any other."""
+        s, f = self._snap, self.next_frame
+        if s.state == IDLE:
+            return
+        if s.state != GLIDING:
+            self._stop_reason = self._stop_reason or reason
+            if s.state == PAUSED:
+                self._run_origin = f - self._paused_elapsed
+            self._end_passes = int(motion.passes_completed(s.phase(f)))
+            self._end_elapsed = self._elapsed(f)
+        self._block = [self._snap]
+        self._end_set(f)
+
     def _begin_glide(self, f: int) -> None:
         s = self._snap
         x, y, sp = (float(v) for v in s.position(f))
@@ -533,7 +576,7 @@ class StimulusEngine:
 
     def _end_set(self, f: int) -> None:
         s = self._snap
-        self._push(self._rebased(f, state=IDLE, opacity=s.opacity.retarget(f, 0.0, _ramp_frames(self.feel.hide_target), True)))
+        self._push(self._rebased(f, state=IDLE, opacity=s.opacity.retarget(f, 0.0, *self._show_hide(self.feel.hide_target))))
         self._take_sample(f)
         self._in_set = False
         m = self._set_settings.motion
@@ -548,6 +591,22 @@ class StimulusEngine:
             carrier_hz=self._set_settings.audio.carrier_hz, tone=self._set_settings.audio.tone,
             samples=tuple(self._samples)))
         self._samples = []
+
+    def _update_show_hide(self) -> None:
+        """How the target appears and disappears for the current look and feel: worked out when they
+        change (a command), never in the middle of a block."""
+        look = self._snap.look_to
+        self._show_hide_for = {}
+        for base in {self.feel.show_target, self.feel.hide_target}:
+            seconds, eased = photosafe.glide_seconds(replace(look, visibility=0.0), look, base)
+            self._show_hide_for[base] = (_ramp_frames(seconds), eased)
+
+    def _show_hide(self, base: float) -> tuple[float, bool]:
+        """(frames, eased) for the target appearing or disappearing: ``base`` seconds, or longer where
+        the screen's brightness or red would otherwise change faster than the photosafe limits."""
+        if base not in self._show_hide_for:
+            self._update_show_hide()
+        return self._show_hide_for[base]
 
     def _take_sample(self, f: int) -> None:
         """The delivered values at frame ``f``, from the snapshot that plays it (the set record)."""
@@ -587,16 +646,17 @@ class StimulusEngine:
         if m1.speed_cycles_per_s != m0.speed_cycles_per_s and s.state == RUNNING:
             now = s.speed.value_at(f)
             glide = abs(m1.speed_cycles_per_s - now) / self.feel.speed_slew
-            if new.gentle and not old.gentle:  # soften now: inside the envelope within SOFTEN_S
+            if new.gentle and (not old.gentle or now > gentle.SPEED_MAX):
+                # soften now (gentle mode switched on, or an unlock ended): inside the envelope within SOFTEN_S
                 glide = min(glide, SOFTEN_S)
             changes["speed"] = s.speed.retarget(f, m1.speed_cycles_per_s, _ramp_frames(glide))
         look = look_of(new)
         if look != s.look_to:
             now_look = s.look_at(f)
             base = self.feel.look_glide
-            glide = photosafe.glide_seconds(now_look, look, base)
-            self._look_slowed = glide if glide > base + 1e-6 else 0.0
-            changes.update(look_from=now_look, look_to=look, look_mix=Ramp(f, 0.0, 1.0, _ramp_frames(glide), True))
+            glide, eased = photosafe.glide_seconds(now_look, look, base)
+            self._look_slowed = 0.0 if eased else glide
+            changes.update(look_from=now_look, look_to=look, look_mix=Ramp(f, 0.0, 1.0, _ramp_frames(glide), eased))
         if changes:
             self._push(self._rebased(f, **changes))
         if (m1.path, m1.profile) != (self._snap.path, self._snap.profile):
@@ -605,6 +665,7 @@ class StimulusEngine:
         if a1.tone != self._snap.tone:
             self._pending_tone = a1.tone
             self._try_tone(f)
+        self._update_show_hide()
 
     def _try_shape(self, f: int) -> None:
         s = self._snap

@@ -8,8 +8,9 @@ change of 0.1 takes at least 1/3 s and at most three fit in a second, however th
 the screen's saturated red never changes faster than :data:`MAX_RED_SLEW` (0.1 per second), so a red
 change of 0.1 takes a second or more and red never flashes.
 
-The engine asks :func:`glide_seconds` how long a change of look must take; a change the therapist
-asked for faster is slowed (never dropped), and the session tells the therapist.
+The engine asks :func:`glide_seconds` how long a change of look (or the target appearing or going)
+must take; a change the therapist asked for faster is slowed (never dropped), and the session tells
+the therapist.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ MAX_RED_SLEW = 0.1  # screen-mean saturated red (linear light) per second
 ASPECT = 4.0 / 3.0
 _STEPS = 64
 _EASE_PEAK = math.pi / 2  # peak slope of the raised cosine the look glides along, relative to its mean
-_MARGIN = 1.1  # finite differences see slightly less than the true peak slope
+_MARGIN = 1.03  # finite differences over 1/64 steps see slightly less than the true peak slope
 
 
 def redness(rgb) -> float:
@@ -44,14 +45,17 @@ def screen_redness(look: Look, aspect: float = ASPECT) -> float:
     return redness(look.background) * (1.0 - a) + redness(look.target) * a
 
 
-def glide_seconds(a: Look, b: Look, base_s: float) -> float:
-    """How long a glide from look ``a`` to ``b`` must take: ``base_s``, or longer where the screen's
-    brightness or red would otherwise change faster than the limits."""
+def glide_seconds(a: Look, b: Look, base_s: float) -> tuple[float, bool]:
+    """How long a glide from look ``a`` to ``b`` must take, and whether it may ease in and out (a raised
+    cosine). ``base_s`` eased when that keeps within the limits; else the shortest glide that does, at
+    an even pace (the fastest within the limits), so a big change is slowed as little as it must be."""
     if a == b:
-        return base_s
+        return base_s, True
     lum = [screen_luminance(a.blend(b, i / _STEPS)) for i in range(_STEPS + 1)]
     red = [screen_redness(a.blend(b, i / _STEPS)) for i in range(_STEPS + 1)]
     steep_l = max(abs(y - x) for x, y in zip(lum, lum[1:])) * _STEPS
     steep_r = max(abs(y - x) for x, y in zip(red, red[1:])) * _STEPS
-    need = _EASE_PEAK * _MARGIN * max(steep_l / MAX_LUMINANCE_SLEW, steep_r / MAX_RED_SLEW)
-    return max(base_s, need)
+    even = _MARGIN * max(steep_l / MAX_LUMINANCE_SLEW, steep_r / MAX_RED_SLEW)  # seconds at an even pace
+    if _EASE_PEAK * even <= base_s:
+        return base_s, True
+    return max(base_s, even), False

@@ -25,7 +25,7 @@ from ..core import gentle
 from ..core.clock import AnchorMap
 from ..core.engine import IDLE, PAUSED, RUNNING, SAMPLE_RATE, FrameSample, Status, StimulusEngine
 from ..core.look import look_of
-from ..core.preset import SECTIONS, SPEED_MAX, SPEED_MIN, Preset, _check_value
+from ..core.preset import SECTIONS, SPEED_MAX, SPEED_MIN, Preset, _check_value, clamp_to_schema
 from .policy import CUT_REST, LEAVE_GENTLE, UNLOCK, Policy, Question
 from .record import SessionRecord, set_entry
 
@@ -165,6 +165,7 @@ class SessionCore:
 
     def start(self) -> str:
         """Start a set (or resume a paused one). In gentle mode, early in the rest, this asks."""
+        self.poll()  # a set that just ended on the clock thread owes its rest from now
         state = self.engine.status.state
         if state == PAUSED:
             self.engine.start()
@@ -221,7 +222,14 @@ class SessionCore:
 
     # ------------------------------------------------------------------ settings
 
+    def _supersede(self) -> None:
+        """A new request while a question is open: the question closes with its safe answer first, so
+        the request is made from what then plays."""
+        if self.question is not None:
+            self._close_question(False, "superseded")
+
     def nudge_speed(self, steps: int) -> str:
+        self._supersede()
         m = self.settings.motion
         speed = round(min(SPEED_MAX, max(SPEED_MIN, m.speed_cycles_per_s + steps * SPEED_STEP)), 4)
         return self.change(self.settings.with_("motion", speed_cycles_per_s=speed))
@@ -229,6 +237,7 @@ class SessionCore:
     def set_field(self, path: str, value) -> str:
         """One setting by its preset path ("motion.speed_cycles_per_s"); a value outside the schema is
         refused with a message naming the allowed range, and nothing changes."""
+        self._supersede()
         if path == "gentle":
             if not isinstance(value, bool):
                 raise ValueError(f"gentle: {value!r} is not true or false")
@@ -244,6 +253,7 @@ class SessionCore:
         return self.change(self.settings.with_(section, **{name: checked}))
 
     def set_gentle(self, on: bool) -> str:
+        self._supersede()
         if on == self.settings.gentle:
             return "unchanged"
         if on:
@@ -253,8 +263,9 @@ class SessionCore:
     def change(self, new: Preset, name: str | None = None) -> str:
         """Make ``new`` the live settings (every change glides), asking where the policy says so.
         Returns "applied", "asked" (a question is open; the answer decides) or "unchanged"."""
-        if self.question is not None:
-            self._close_question(False, "superseded")
+        self._supersede()
+        self.poll()  # what happened on the clock thread is recorded before this change
+        new = clamp_to_schema(new)  # beyond the hard caps nothing is asked, recorded or played
         old = self.settings
         if new == old:
             return "unchanged"
@@ -281,8 +292,8 @@ class SessionCore:
         """Another preset: unlocks end. A gentle preset beyond the envelope asks to unlock; kept
         inside the limits, it loads clamped (never leaving the previous preset playing)."""
         name = name or preset.name
-        if self.question is not None:
-            self._close_question(False, "superseded")
+        self._supersede()
+        preset = clamp_to_schema(preset)
         old = self.settings
         if old.gentle and not preset.gentle:
             return self.change(preset, name)  # asks first; a yes forgets the unlocks (gentle ends)
@@ -298,6 +309,8 @@ class SessionCore:
 
             def no():  # kept inside the limits: the preset loads clamped at them
                 self._apply(self.policy.effective(preset), name)
+            if unlocks_before:
+                self.event("unlocks_ended", reason="another preset", limits=sorted(unlocks_before))
             self._ask(Policy.unlock_question(next(self._ids), pending), yes, no)
             return "asked"
         if unlocks_before:
@@ -482,6 +495,12 @@ class SessionCore:
         self.ended = True
 
     def finish(self) -> None:
-        """After :meth:`quit` and the last poll: record the end and write the record."""
+        """After :meth:`quit` (and the clock closed): a set still ending is recorded where it got to
+        (stop reason 'quit'), then the end of the session; the record is written."""
         self.poll()
+        if self.engine.status.state != IDLE:
+            self.engine.owner = object()  # no clock advances the engine any more
+            self.engine.end_now("quit")
+            self.engine.process(0, None, self.engine.owner)  # publishes the status
+            self.poll()
         self.event("session_end")

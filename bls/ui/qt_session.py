@@ -155,5 +155,5 @@ class Session(QObject):
     def finish(self) -> None:
         """After the fade: the last poll, the record written, the clock closed (never blocking long)."""
         self._poll.stop()
-        self.core.finish()
         self.core.clocks.close()
+        self.core.finish()
