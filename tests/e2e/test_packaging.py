@@ -9,11 +9,16 @@ import zipfile
 
 import pytest
 
+from bls.core import gentle, photosafe, preset, tone
+
 from .conftest import REPO, base_env, no_traceback, run
 
 pytestmark = pytest.mark.e2e
 
 BUILTINS = {"standard", "slow", "gentle"}
+CLINICAL_BASIS = "bls/docs/clinical-basis.md"
+#: numbers the clinical basis states, written out literally (never computed from the code under test)
+STATED = ("-12 dBFS", "-24 dBFS", "2 cycles/s", "0.5 cycles/s", "3 flashes", "0.3 per second", "0.1 per second")
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +44,23 @@ def test_wheel_contains_presets_and_entry_point(wheel):
     assert "[console_scripts]" in entry_points
     assert "bls = bls.cli:main" in entry_points.replace("  ", " ")
     assert not any(n.startswith(("tests/", "presets/")) for n in names)  # presets live inside the package
+
+
+def test_wheel_ships_the_clinical_basis_and_it_states_the_enforced_numbers(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        assert CLINICAL_BASIS in z.namelist(), sorted(z.namelist())
+        doc = z.read(CLINICAL_BASIS).decode("utf-8")
+    missing = [s for s in STATED if s not in doc]
+    assert not missing, f"{CLINICAL_BASIS} no longer states {missing}"
+    # ... and those literals are what the code enforces: changing either side fails here
+    assert tone.LEVEL_CAP_DBFS == -12.0  # "-12 dBFS": the hard cap
+    assert preset.Audio().level_dbfs == -24.0  # "-24 dBFS": the default level
+    assert preset.SPEED_MAX == 2.0  # "2 cycles/s": the hard speed limit
+    assert gentle.SPEED_MAX == 0.5  # "0.5 cycles/s": the gentle speed limit
+    # "3 flashes" (WCAG 2.3.1): a general flash needs opposing changes of 0.1 relative luminance, and
+    # the screen-mean luminance slews at most "0.3 per second", so at most 3 such changes fit in a second
+    assert photosafe.MAX_LUMINANCE_SLEW == 0.3
+    assert photosafe.MAX_RED_SLEW == 0.1  # "0.1 per second": saturated red
 
 
 def test_installed_wheel_finds_its_presets_outside_the_checkout(wheel, tmp_path):
