@@ -8,7 +8,7 @@ engine plays (every limit held at the limit, or at the value unlocked, whatever 
 :func:`soften` moves settings to the gentle defaults when gentle mode is switched on.
 
 No published protocol fixes these numbers (see README, "Gentle mode"); they follow the facts in
-CLINICAL.md: slow and quiet, soft attacks, long fades, partial panning so the far ear never goes
+docs/clinical-basis.md: slow and quiet, soft attacks, long fades, partial panning so the far ear never goes
 silent, a large soft low-contrast target on a dark warm background, and nothing that changes abruptly.
 """
 

@@ -1,6 +1,6 @@
 """Where the target is: position along the path as a function of phase.
 
-Phase is counted in cycles (one cycle = left -> right -> left, see CLINICAL.md). Phase 0 is the
+Phase is counted in cycles (one cycle = left -> right -> left, see docs/clinical-basis.md). Phase 0 is the
 centre moving towards the right (or up) end; the ends are reached at phase 0.25 + 0.5 k. A *pass*
 is one sweep from one end to the other, so pass ``k`` (k >= 1) is complete at phase 0.25 + 0.5 k.
 

@@ -28,7 +28,7 @@ from .paths import builtin_presets_dir
 
 SCHEMA_VERSION = 1
 SPEED_MIN = 0.05
-SPEED_MAX = 2.0  # hard limit (CLINICAL.md)
+SPEED_MAX = 2.0  # hard limit (docs/clinical-basis.md, "The 2 cycles/s hard limit")
 SET_MODES = ("passes", "seconds", "free")
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")

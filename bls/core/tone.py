@@ -15,7 +15,7 @@ TONE_LABELS = {"soft_sine": "Soft sine", "warm": "Warm", "pulse": "End-point pul
 PAN_MODES = ("continuous", "alternating")
 ALTERNATE_ZONE = 0.1
 
-#: the hearing-safety cap: no setting can make the output exceed this (CLINICAL.md, "Hearing")
+#: the hearing-safety cap: no setting can make the output exceed this (docs/clinical-basis.md, "Hearing")
 LEVEL_CAP_DBFS = -12.0
 LEVEL_FLOOR_DBFS = -60.0
 LEVEL_CAP = 10.0 ** (LEVEL_CAP_DBFS / 20.0)

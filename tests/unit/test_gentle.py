@@ -1,6 +1,6 @@
 """Gentle mode (ketamine-assisted sessions): the locked envelope holds in what is actually played,
 whatever a preset or a live change asks, unless a limit is deliberately unlocked; changes glide
-slowly; Esc still reaches silence within 1 s (CLINICAL.md, "Ketamine-assisted sessions")."""
+slowly; Esc still reaches silence within 1 s (docs/clinical-basis.md, "Ketamine-assisted sessions")."""
 
 from __future__ import annotations
 

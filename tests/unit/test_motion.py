@@ -14,7 +14,7 @@ phases = st.floats(-1e4, 1e4, allow_nan=False)
 
 @pytest.mark.parametrize("profile", motion.PROFILES)
 def test_landmarks(profile):
-    # phase 0: centre moving right; 0.25: right end; 0.5: centre; 0.75: left end (CLINICAL.md)
+    # phase 0: centre moving right; 0.25: right end; 0.5: centre; 0.75: left end (docs/clinical-basis.md)
     assert motion.sweep(0.0, profile) == pytest.approx(0.0, abs=1e-12)
     assert motion.sweep(0.25, profile) == pytest.approx(1.0, abs=1e-12)
     assert motion.sweep(0.5, profile) == pytest.approx(0.0, abs=1e-12)
@@ -98,7 +98,7 @@ def test_passes_completed_never_negative():
 
 @pytest.mark.parametrize("cps", [0.25, 0.5, 1.0, 1.2, 2.0])
 def test_speed_labels_follow_the_canonical_units(cps):
-    # 1 cycle/s = 2 passes/s = 120 passes/min = 0.5 s per pass (CLINICAL.md)
+    # 1 cycle/s = 2 passes/s = 120 passes/min = 0.5 s per pass (docs/clinical-basis.md)
     a, b, c = motion.speed_labels(cps)
     assert float(a.split()[0]) == pytest.approx(cps, abs=0.005)
     assert float(b.split()[0]) == pytest.approx(cps * 120, abs=0.5)

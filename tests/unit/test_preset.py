@@ -87,7 +87,7 @@ def test_with_and_stimulus_equal():
 
 @pytest.mark.parametrize("passes,speed,seconds", [(24, 1.0, 12), (12, 0.5, 12), (30, 1.5, 10)])
 def test_set_length_label_uses_the_canonical_units(passes, speed, seconds):
-    # one pass is half a cycle: N passes at v cycles/s last N / (2 v) seconds (CLINICAL.md)
+    # one pass is half a cycle: N passes at v cycles/s last N / (2 v) seconds (docs/clinical-basis.md)
     label = Preset().with_("motion", set_passes=passes, speed_cycles_per_s=speed).set_length_label()
     assert label.startswith(f"{passes} passes") and f"~{seconds} s" in label
     label = Preset().with_("motion", set_mode="seconds", set_seconds=30.0, speed_cycles_per_s=speed).set_length_label()
