@@ -93,6 +93,7 @@ class SessionCore:
         self._set_unlocks: dict = {}
         self._set_display_base: dict = {}
         self._look_notice = 0.0
+        self._start_pending = False  # a start was posted; the clock thread has not begun the set yet
         self.ended = False
         # hooks for front ends
         self.settings_changed = Hook()  # (Preset): what now plays, for the controls to show
@@ -181,8 +182,10 @@ class SessionCore:
                 if left > 0:
                     self.event("rest_cut_short", remaining_s=round(left, 2), rest_s=rest)
                 self.engine.start()
+                self._start_pending = True
             return self._ask(Policy.rest_question(next(self._ids), remaining, rest), go)
         self.engine.start()
+        self._start_pending = True
         return "applied"
 
     def pause(self) -> None:
@@ -329,8 +332,8 @@ class SessionCore:
         if name is not None:
             self.preset_name = name
             self.event("preset", name=name)
-        running = self.engine.status.state != IDLE
-        if running:  # every change of a clinical setting during a set is recorded
+        running = self.engine.status.state != IDLE or self._start_pending
+        if running:  # every change of a clinical setting during a set (or as it starts) is recorded
             for path, a, b in settings_diff(old, new):
                 if path != "gentle":
                     self.event("setting", field=path, old=a, new=b)
@@ -368,6 +371,8 @@ class SessionCore:
         st = self.engine.status
         prev = self.status
         self.status = st
+        if st.set_index != prev.set_index:
+            self._start_pending = False
         if st.set_index != prev.set_index and st.state != IDLE:
             self._set_unlocks = dict(self.policy.unlocks)
             self._set_display_base = dict(self.display_info())

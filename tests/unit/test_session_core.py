@@ -290,3 +290,13 @@ def test_resuming_a_paused_gentle_set_never_asks_about_the_rest():
     assert c.key("Space") == "applied" and c.question is None  # resume: no rest is owed mid-set
     r.at(13.0)
     assert c.status.state == RUNNING
+
+
+def test_a_change_made_as_the_set_starts_is_recorded_as_a_change_during_the_set():
+    r = Run(standard())
+    c = r.core
+    c.start()
+    c.set_field("motion.speed_cycles_per_s", 1.5)  # same moment: the clock thread has not begun the set
+    r.at(2.0)
+    assert [(e["kind"], e["field"]) for e in c.record.events if e["kind"] == "setting"] == [
+        ("setting", "motion.speed_cycles_per_s")]
