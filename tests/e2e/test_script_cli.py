@@ -22,7 +22,7 @@ actions:
   - {at: 4.0, do: set, field: motion.speed_cycles_per_s, value: 0.6, answer: yes}
   - {at: 6.0, do: key, key: Up}          # 0.65: further than unlocked, asks again; no
   - {at: 9.0, do: key, key: Escape}
-  - {at: 16.0, do: key, key: Space}      # 12 s into the 30 s rest: asks; the default waits
+  - {at: 16.0, do: key, key: Space}      # 4.5 s into the 30 s rest: asks; the default waits
   - {at: 18.0, do: key, key: Space, answer: yes}
   - {at: 24.0, do: gentle, on: false, answer: open}   # "Leave gentle mode?" stays open ...
   - {at: 25.0, do: key, key: B}          # ... and the clicker's stop still stops the set
