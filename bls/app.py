@@ -201,8 +201,10 @@ class BlsApp(QObject):
             self.session.core.screen_back(back)
         screen, therapist, fullscreen, note = plan_screens(self._client_name)
         if self._lost_screen is not None:
-            note = (f"The client's screen “{self._lost_screen}” is disconnected: the client display waits here, "
-                    "as a window. Reconnect it to continue. " + note)
+            # this note alone: the plan's ("not connected", "opens as a window here") only said it again
+            where = f"is on “{screen.name()}” meanwhile" if fullscreen else "waits here, as a window"
+            note = (f"The client's screen “{self._lost_screen}” is disconnected: the client display {where}. "
+                    "Reconnect it to continue.")
         self.display.hide()  # re-placed from scratch: a window never stays where its screen was
         if moved:  # as at start-up: on one screen the control window (raised) must not hide the client window
             self._lay_out_control(therapist, screen)
