@@ -281,7 +281,8 @@ def test_client_monitor_unplugged_mid_set_and_plugged_back(desk, tmp_path):
 
         # Space on the control window resumes; the set then runs to its end and is recorded
         desk.x("xdotool", "key", "--window", control["id"], "space")
-        doc = wait_for(lambda: (d := _record(log)) and d.get("sets") and d, 30, "the set to end (resumed by Space, it runs to its end)")
+        doc = wait_for(lambda: (d := _record(log)) and d.get("sets") and d, 30,
+                       "the set to end (resumed by Space, it runs to its end)")
         # Ctrl+Q is a window shortcut: it needs the control window active (a key sent with --window is not)
         desk.x("xdotool", "windowactivate", "--sync", control["id"], "key", "ctrl+q")
         rc = app.wait(timeout=15)
