@@ -121,17 +121,7 @@ class BlsApp(QObject):
         QGuiApplication.instance().screenAdded.connect(self._screens_changed)
         QGuiApplication.instance().screenRemoved.connect(self._screens_changed)
 
-        self.control.setScreen(therapist)
-        ag = therapist.availableGeometry()
-        w, h = min(1180, ag.width() - 40), min(980, ag.height() - 40)  # everything in view on 1080p
-        x = ag.x() + (ag.width() - w) // 2
-        if therapist is self.screen:
-            # one screen: the control window to the left, as narrow as it can be beside the client
-            # window (top right, CLIENT_WINDOW_SHARE of the width), so that stays in view
-            beside = ag.width() - int(ag.width() * CLIENT_WINDOW_SHARE) - 60
-            w = max(min(w, beside), min(self.control.minimumSizeHint().width(), ag.width() - 40))
-            x = ag.x() + 20
-        self.control.setGeometry(x, ag.y() + (ag.height() - h) // 2, w, h)
+        self._lay_out_control(therapist, self.screen)
         self.control.show()
         self._place(self.screen, fullscreen, note)
         self._update_badge()
@@ -157,6 +147,20 @@ class BlsApp(QObject):
                 f"{n} preset file{'s' if n > 1 else ''} could not be loaded ({names}): see Preset for why.", 15000)
 
     # ------------------------------------------------------------------ screens
+
+    def _lay_out_control(self, therapist: QScreen, client: QScreen) -> None:
+        """The control window on the therapist's screen; beside the client window if they share it."""
+        self.control.setScreen(therapist)
+        ag = therapist.availableGeometry()
+        w, h = min(1180, ag.width() - 40), min(980, ag.height() - 40)  # everything in view on 1080p
+        x = ag.x() + (ag.width() - w) // 2
+        if therapist is client:
+            # one screen: the control window to the left, as narrow as it can be beside the client
+            # window (top right, CLIENT_WINDOW_SHARE of the width), so that stays in view
+            beside = ag.width() - int(ag.width() * CLIENT_WINDOW_SHARE) - 60
+            w = max(min(w, beside), min(self.control.minimumSizeHint().width(), ag.width() - 40))
+            x = ag.x() + 20
+        self.control.setGeometry(x, ag.y() + (ag.height() - h) // 2, w, h)
 
     def _place(self, screen: QScreen, fullscreen: bool, note: str) -> None:
         self.screen = screen
@@ -188,17 +192,22 @@ class BlsApp(QObject):
         and the therapist resumes."""
         names = [s.name() for s in connected_screens()]
         was = self.screen.name() if self._fullscreen else self._lost_screen
+        moved = False  # the client's screen went or came back: the control window is laid out afresh
         if self._lost_screen is None and self._fullscreen and was not in names:
-            self._lost_screen = was
+            self._lost_screen, moved = was, True
             self.session.core.screen_lost(was)
         elif self._lost_screen is not None and self._lost_screen in names:
-            back, self._lost_screen = self._lost_screen, None
+            back, self._lost_screen, moved = self._lost_screen, None, True
             self.session.core.screen_back(back)
-        screen, _, fullscreen, note = plan_screens(self._client_name)
+        screen, therapist, fullscreen, note = plan_screens(self._client_name)
         if self._lost_screen is not None:
-            note = (f"The client's screen “{self._lost_screen}” is disconnected: the client display waits here, "
-                    "as a window. Reconnect it to continue. " + note)
+            # this note alone: the plan's ("not connected", "opens as a window here") only said it again
+            where = f"is on “{screen.name()}” meanwhile" if fullscreen else "waits here, as a window"
+            note = (f"The client's screen “{self._lost_screen}” is disconnected: the client display {where}. "
+                    "Reconnect it to continue.")
         self.display.hide()  # re-placed from scratch: a window never stays where its screen was
+        if moved:  # as at start-up: on one screen the control window (raised) must not hide the client window
+            self._lay_out_control(therapist, screen)
         self._place(screen, fullscreen, note)
 
     def _remember(self, key: str, value) -> None:
