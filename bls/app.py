@@ -200,6 +200,8 @@ class BlsApp(QObject):
             back, self._lost_screen, moved = self._lost_screen, None, True
             self.session.core.screen_back(back)
         screen, therapist, fullscreen, note = plan_screens(self._client_name)
+        if not moved and (screen.name(), fullscreen) == (self.screen.name(), self._fullscreen):
+            return  # another monitor came or went: the client display stays as it is, mid-set too
         if self._lost_screen is not None:
             # this note alone: the plan's ("not connected", "opens as a window here") only said it again
             where = f"is on “{screen.name()}” meanwhile" if fullscreen else "waits here, as a window"

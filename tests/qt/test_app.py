@@ -308,3 +308,32 @@ def test_between_sets_the_preview_shows_the_look_faintly_while_the_client_screen
     c.show_target.setChecked(False)  # target off: nothing to preview
     qtbot.waitUntil(lambda: abs(sum(_rgb(c.preview.grab().toImage(), preview.width() / 2, preview.height() / 2))
                                 - sum(bg)) <= 6, timeout=4000)
+
+
+def test_a_monitor_that_is_not_the_clients_coming_or_going_leaves_the_client_display_alone(bls_app, monkeypatch):
+    hidden = []
+    monkeypatch.setattr(bls_app.display, "hide", lambda: hidden.append(1))
+    bls_app._screens_changed()  # e.g. a projector plugged in: the same plan for the client display
+    assert hidden == [] and bls_app.display.isVisible()
+    assert bls_app.display.geometry() == next(s for s in QGuiApplication.screens() if s.name() == "CLIENT").geometry()
+
+
+def test_the_clients_screen_gone_mid_set_pauses_and_the_display_moves_onto_a_connected_screen(bls_app, qtbot,
+                                                                                            monkeypatch):
+    # (tests/e2e/test_monitor_unplug.py does the same on a real two-monitor X server)
+    c, s = bls_app.control, bls_app.session
+    c.start_button.click()
+    qtbot.waitUntil(lambda: s.status.state == "running", timeout=2000)
+    therapist = next(x for x in QGuiApplication.screens() if x.name() == "THERAPIST")
+    monkeypatch.setattr("bls.app.connected_screens", lambda: [therapist])
+    bls_app._screens_changed()
+    qtbot.waitUntil(lambda: s.status.state == "paused", timeout=3000)
+    g = bls_app.display.geometry()
+    assert therapist.geometry().contains(g) and bls_app.display.isVisible()
+    assert "disconnected" in c.screen_note.text() and "CLIENT" in c.screen_note.text()
+    monkeypatch.undo()
+    bls_app._screens_changed()  # plugged back
+    assert bls_app.display.screen().name() == "CLIENT" and bls_app._fullscreen
+    assert s.status.state == "paused"  # the therapist resumes
+    kinds = [(e["kind"], e.get("connected")) for e in s.events if e["kind"] == "screen_change"]
+    assert kinds == [("screen_change", False), ("screen_change", True)]
