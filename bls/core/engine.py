@@ -21,7 +21,7 @@ from __future__ import annotations
 import collections
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -290,6 +290,25 @@ def _fade_frames(seconds: float) -> float:
     return _ramp_frames(seconds) * FADE_STRETCH
 
 
+def non_finite(settings: Preset) -> list[str]:
+    """The numeric fields of ``settings`` that are not finite numbers (NaN, infinities)."""
+    bad = []
+    for section in ("motion", "visual", "audio", "timing"):
+        sec = getattr(settings, section)
+        for f in fields(sec):
+            v = getattr(sec, f.name)
+            if isinstance(v, float) and not math.isfinite(v):
+                bad.append(f"{section}.{f.name} = {v!r}")
+    return bad
+
+
+def _checked(settings: Preset) -> Preset:
+    bad = non_finite(settings)
+    if bad:
+        raise ValueError("not a finite number: " + ", ".join(bad))
+    return settings
+
+
 def enforce(settings: Preset, unlocks: Mapping[str, object] = NO_UNLOCKS) -> Preset:
     """What the engine plays for ``settings``: every range of the preset schema (the hard caps:
     speed <= 2 cycles/s, level <= -12 dBFS ...), and in gentle mode every gentle limit, held at the
@@ -302,7 +321,7 @@ class StimulusEngine:
                  unlocks: Mapping[str, object] = NO_UNLOCKS):
         if sample_rate != SAMPLE_RATE:
             raise ValueError(f"bls runs at {SAMPLE_RATE} Hz")
-        settings = enforce(settings, unlocks)
+        settings = enforce(_checked(settings), unlocks)
         self.settings = settings
         #: the clock allowed to advance the engine (None: whoever calls, e.g. an offline render); a
         #: clock that was replaced and calls again is refused, so two clocks never drive one engine
@@ -367,8 +386,9 @@ class StimulusEngine:
         """Live settings changed: every audible or visible change glides from the current value.
 
         The hard caps hold whatever is given, and with gentle mode on every gentle limit too, at the
-        limit or at the value in ``unlocks`` (:func:`enforce`)."""
-        self._commands.append(("apply", enforce(settings, unlocks)))
+        limit or at the value in ``unlocks`` (:func:`enforce`). A value that is not a finite number
+        (NaN, infinity) is refused here, on the caller's thread: ValueError, nothing changes."""
+        self._commands.append(("apply", enforce(_checked(settings), unlocks)))
 
     @property
     def feel(self) -> Feel:

@@ -11,6 +11,8 @@ functions' floating-point operations in the same order, so the output is bit-ide
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import tone
@@ -112,6 +114,8 @@ class ToneRenderer:
         out[:, 0] = np.multiply(sig, left, out=tmp)
         out[:, 1] = np.multiply(sig, right, out=tmp)
         np.clip(out, -tone.LEVEL_CAP, tone.LEVEL_CAP, out=out)  # belt and braces: the cap holds
+        if not math.isfinite(float(out.sum())):  # NaN passes np.clip: never let one reach the ear
+            out[:] = 0.0
 
 
 def _wave_into(kind: str, cph: np.ndarray, env: np.ndarray | None, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:

@@ -241,3 +241,41 @@ def test_a_slowed_brightness_change_is_published_for_the_therapist():
     e, _, st_ = run(p, 3.0, {0.5: lambda e: e.apply(p.with_("visual", **LOOKS["white"]))}, audio=False)
     slowed = [s.look_slowed_s for s in st_ if s.look_slowed_s]
     assert slowed and slowed[0] > 2.0  # dark to white: at 0.3 per second, more than 3 s
+
+
+# ----------------------------------------------------------------------------- the engine trusts no caller
+
+
+@pytest.mark.parametrize("section, field", [("audio", "carrier_hz"), ("audio", "pan_depth_pct"),
+                                            ("motion", "set_seconds"), ("motion", "speed_cycles_per_s"),
+                                            ("audio", "level_dbfs")])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_value_that_is_not_a_finite_number_is_refused_at_the_api(section, field, bad):
+    good = standard()
+    with pytest.raises(ValueError, match=f"not a finite number: {section}.{field}"):
+        eng.StimulusEngine(good.with_(section, **{field: bad}))
+    e = eng.StimulusEngine(good)
+    e.start()
+    with pytest.raises(ValueError, match=field):
+        e.apply(good.with_(section, **{field: bad}))
+    out = np.zeros((4800, 2), np.float32)
+    for _ in range(20):
+        e.process(4800, out)
+    assert np.isfinite(out).all() and np.abs(out).max() > 0  # nothing changed: it plays on
+
+
+def test_the_output_stage_turns_a_nan_into_silence_never_into_nan_samples():
+    # a snapshot poisoned behind the API's back (as a bug elsewhere could): what is played is silence
+    from dataclasses import replace
+
+    from bls.core.ramp import Ramp
+
+    e = eng.StimulusEngine(standard(), max_block=480)
+    e.start()
+    out = np.zeros((480, 2), np.float32)
+    for _ in range(50):
+        e.process(480, out)
+    assert np.abs(out).max() > 0
+    e._snap = replace(e._snap, carrier=Ramp.hold(float("nan"), e.next_frame))
+    e.process(480, out)
+    assert np.isfinite(out).all() and not out.any()
