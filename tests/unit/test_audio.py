@@ -99,8 +99,19 @@ def test_no_parameter_can_exceed_minus_12_dbfs(level, level2, tone_name, tone2, 
                             motion=dataclasses.replace(Preset().motion, speed_cycles_per_s=speed, set_mode="free"),
                             timing=dataclasses.replace(Preset().timing, fade_in_s=0.05))
     p2 = dataclasses.replace(p, audio=dataclasses.replace(audio0, level_dbfs=level2, tone=tone2))
+    if not math.isfinite(level):  # not a number at all: refused at the engine's door
+        with pytest.raises(ValueError, match="not a finite number: audio.level_dbfs"):
+            eng.StimulusEngine(p)
+        return
+
+    def change(e):
+        if math.isfinite(level2):
+            e.apply(p2)
+        else:  # refused; what plays goes on
+            with pytest.raises(ValueError, match="not a finite number: audio.level_dbfs"):
+                e.apply(p2)
     total = sec(0.9)
-    script = {0: [lambda e: e.start()], sec(0.4): [lambda e: e.apply(p2)]}
+    script = {0: [lambda e: e.start()], sec(0.4): [change]}
     run = run_script(p, total, script, random_splits(total, script, np.random.default_rng(seed), 64, 4096))
     audio = run.audio
     assert np.all(np.isfinite(audio))
