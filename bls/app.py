@@ -87,16 +87,16 @@ class BlsApp(QObject):
         if no_audio:
             settings = settings.with_("audio", enabled=False)
         audio_device = audio_device or os.environ.get("BLS_AUDIO_DEVICE") or self.ui_state.get("audio_device", None, str) or None
-        # every session is recorded in the user's data folder; --log writes a copy there too
+        # every session is recorded in the user's data folder; --log writes a copy there too. A folder
+        # that cannot be made or written is told in the control window at the first write (at start)
         try:
             records_dir().mkdir(parents=True, exist_ok=True)
-            record_path = default_record_path(records_dir())
         except OSError:
-            record_path = None  # told below: the record goes to --log only, or nowhere
+            pass
+        record_path = default_record_path(records_dir())
         self.session = Session(settings, audio_device, record_path, [log] if log else [])
         self.session.core.preset_name = name  # the library's name for it (twins are told apart)
         self.session.display_info = self.display_info
-        self.session.setFinished.connect(lambda _rec: self._record_problems())
         self._quitting = False
 
         self._client_name = client_screen or self.ui_state.get("client_screen", None, str)
@@ -136,10 +136,6 @@ class BlsApp(QObject):
         self._show_info()
         if self.ui_state.problem:
             self.control.statusBar().showMessage(self.ui_state.problem, 15000)
-        if record_path is None:
-            self.control.statusBar().showMessage(
-                f"The session record cannot be kept in {records_dir()}: check that folder "
-                "(or give --log FILE.json).", 20000)
         bad = sorted({Path(p.source).name for p in self.library.errors()})
         if bad:
             n, names = len(bad), ", ".join(bad[:3]) + (" …" if len(bad) > 3 else "")
@@ -217,12 +213,6 @@ class BlsApp(QObject):
         problem = self.ui_state.set(key, value)
         if problem:
             self.control.statusBar().showMessage(f"bls could not remember this for the next launch: {problem}", 10000)
-
-    def _record_problems(self) -> None:
-        errors = self.session.core.record.write_errors
-        if errors:
-            self.control.statusBar().showMessage("The session record could not be written: " + "; ".join(errors),
-                                                 20000)
 
     def display_info(self) -> dict:
         core = self.display.core

@@ -105,6 +105,7 @@ class SessionCore:
         self.notice = Hook()  # (text): something the therapist should be told
         self.recorded = Hook()  # (event dict)
         self.audio_changed = Hook()  # (AudioStatus)
+        self.record_state = Hook()  # (list of problems; empty: the record is written again)
         self.audio_changed.connect(lambda _status: self._audio_meta())
         self._audio_meta()
 
@@ -131,9 +132,12 @@ class SessionCore:
         return e
 
     def _write(self) -> None:
+        """Write the record (it stays whole in memory whatever happens); a failure, or the end of one,
+        is told at once through ``record_state``."""
+        before = list(self.record.write_errors)
         errors = self.record.write()
-        if errors:
-            self.notice.emit("The session record could not be written: " + "; ".join(errors))
+        if errors != before:
+            self.record_state.emit(errors)
 
     # ------------------------------------------------------------------ questions
 

@@ -244,6 +244,8 @@ class ControlWindow(QMainWindow):
         session.questionOpened.connect(self.show_question)
         session.questionClosed.connect(self._question_closed)
         session.notice.connect(lambda text: self.statusBar().showMessage(text, 12000))
+        session.recordState.connect(self.show_record_state)
+        self.show_record_state(session.core.record.write_errors)
         self.question_box: QMessageBox | None = None
         self.allow_close = False  # set by the app once the session has ended
         quit_action = QAction("Quit", self)
@@ -321,6 +323,10 @@ class ControlWindow(QMainWindow):
         lay.addWidget(self.last_set)
         self.rest_label = _hint()
         lay.addWidget(self.rest_label)
+        self.record_label = _hint()  # shown while the session record cannot be written
+        self.record_label.setObjectName("notice")
+        self.record_label.hide()
+        lay.addWidget(self.record_label)
         self._resting = False  # a rest is being counted down (by the session, on the stimulus clock)
         col.addWidget(card)
         pcard, play = _card("Client display")
@@ -727,6 +733,15 @@ class ControlWindow(QMainWindow):
         n = rec["passes_delivered"]
         self.last_set.setText(f"Set {rec['index']}: {n} pass{'' if n == 1 else 'es'} in "
                               f"{rec['seconds_delivered']:.1f} s ({why.get(rec['stop_reason'], rec['stop_reason'])}).")
+
+    def show_record_state(self, problems: list) -> None:
+        """Stays in view while the record cannot be written (it is kept whole in memory meanwhile)."""
+        if problems:
+            self.record_label.setText("The session record cannot be written: " + "; ".join(problems)
+                                      + ". It is kept in memory and written as soon as it can be.")
+            self.record_label.show()
+        else:
+            self.record_label.hide()
 
     def show_audio(self, status) -> None:
         mark = "●" if status.ok else "○"

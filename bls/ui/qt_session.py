@@ -27,6 +27,7 @@ class Session(QObject):
     questionOpened = Signal(object)  # Question
     questionClosed = Signal(object, bool, str)  # Question, answer, why
     notice = Signal(str)
+    recordState = Signal(list)  # what keeps the record from being written (empty: written)
 
     def __init__(self, settings: Preset, audio_device=None, record_path: Path | None = None,
                  copies: list[Path] | None = None, parent: QObject | None = None):
@@ -42,6 +43,7 @@ class Session(QObject):
         c.question_closed.connect(self.questionClosed.emit)
         c.notice.connect(self.notice.emit)
         c.audio_changed.connect(self.audioStatusChanged.emit)
+        c.record_state.connect(self.recordState.emit)
         self._poll = QTimer(self)
         self._poll.setTimerType(Qt.PreciseTimer)
         self._poll.setInterval(POLL_MS)

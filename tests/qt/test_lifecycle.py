@@ -9,6 +9,7 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
 from bls.core.engine import IDLE, RUNNING
@@ -205,3 +206,32 @@ def test_rapid_background_changes_reach_the_client_screen_at_most_three_times_a_
     for t_start in done:
         assert sum(1 for d in done if t_start <= d < t_start + 1.0) <= 3, done
     assert "brightness changes over" in c.statusBar().currentMessage()
+
+
+def test_a_record_that_cannot_be_written_is_shown_at_once_and_written_when_it_can_be(qapp, tmp_path, qtbot):
+    from bls.app import BlsApp
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the log's folder should be")
+    log = blocked / "log.json"
+    a = BlsApp(qapp, preset="standard", client_screen="CLIENT", log=log, no_audio=True)
+    try:
+        c = a.control
+        assert c.record_label.isVisible()  # at start, before any set
+        assert "cannot be written" in c.record_label.text() and "log.json" in c.record_label.text()
+        assert "kept in memory" in c.record_label.text()
+        blocked.unlink()  # the therapist frees the path
+        blocked.mkdir()
+        c.start_button.click()
+        qtbot.waitUntil(lambda: a.session.status.state == RUNNING, timeout=2000)
+        QTest.keyClick(c, Qt.Key_Escape)
+        qtbot.waitUntil(lambda: bool(a.session.records), timeout=5000)
+        qtbot.waitUntil(lambda: not c.record_label.isVisible(), timeout=2000)
+        doc = json.loads(log.read_text())
+        assert [e["kind"] for e in doc["events"]][0] == "screen_sleep"  # nothing was lost meanwhile
+        assert len(doc["sets"]) == 1
+    finally:
+        a.shutdown()
+        a.control.deleteLater()
+        a.display.deleteLater()
+
