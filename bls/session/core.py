@@ -26,7 +26,7 @@ from ..core.clock import AnchorMap
 from ..core.engine import IDLE, PAUSED, RUNNING, SAMPLE_RATE, FrameSample, Status, StimulusEngine
 from ..core.look import look_of
 from ..core.preset import SECTIONS, SPEED_MAX, SPEED_MIN, Preset, _check_value, clamp_to_schema
-from .policy import CUT_REST, LEAVE_GENTLE, UNLOCK, Policy, Question
+from .policy import Policy, Question
 from .record import SessionRecord, set_entry
 
 SPEED_STEP = 0.05

@@ -10,7 +10,6 @@ background: a soft edge spreads evenly inside and outside it, so softening never
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QRadialGradient

@@ -184,7 +184,7 @@ def screen_mean_luminance(look, x=0.0) -> float:
 
 def excursions(t, y, size=0.1):
     """Times at which the signal completes a move of ``size`` away from its last turning point."""
-    out, ref, hi, lo, direction = [], y[0], y[0], y[0], 0
+    out, hi, lo, direction = [], y[0], y[0], 0
     for ti, yi in zip(t, y):
         hi, lo = max(hi, yi), min(lo, yi)
         if direction >= 0 and yi <= hi - size:

@@ -9,7 +9,6 @@ import textwrap
 import tomllib
 from pathlib import Path
 
-import pytest
 
 import bls.core
 

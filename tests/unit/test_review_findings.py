@@ -2,7 +2,6 @@
 version did not keep (the test failed), fixed since."""
 
 import numpy as np
-import pytest
 
 from bls.core import gentle
 from bls.core.engine import IDLE, SAMPLE_RATE

@@ -31,9 +31,6 @@ class Run:
     def kinds(self):
         return [e["kind"] for e in self.core.record.events]
 
-    def speeds(self):
-        return [s.speed_cycles_per_s for s in [self.core.engine.status]]
-
 
 def gentle_preset():
     return builtin_presets()["gentle"]
