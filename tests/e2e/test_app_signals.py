@@ -60,7 +60,7 @@ def jack_tap(tmp_path, screens_env):
         with open(log, "w") as out:
             server = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", str(SR), "-p", "1024"],
                                       env=env, stdout=out, stderr=subprocess.STDOUT)
-        ok = subprocess.run(["jack_wait", "-w", "-t", "5"], env=env, capture_output=True).returncode == 0
+        ok = subprocess.run(["jack_wait", "-w", "-t", "5"], check=False, env=env, capture_output=True).returncode == 0
         if ok and server.poll() is None:
             break
         server.kill()
@@ -96,7 +96,7 @@ def _wait_mid_set(proc, raw) -> None:
     want = int((MID_SET_S + 0.5) * SR) * 8
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            out, err = proc.communicate()
+            _, err = proc.communicate()
             pytest.fail(f"the app ended before the signal (status {proc.returncode}): {err}")
         if raw.exists() and raw.stat().st_size >= want:
             return
@@ -134,7 +134,7 @@ def _fade_at_the_end(raw_path, record) -> dict:
     sig = next(e for e in record["events"] if e["kind"] == "signal")
     onset = first_sound(audio.astype(np.float32))
     prefill = onset - 1 - rec["start_frame"]  # recording frame = engine frame + prefill
-    signal_frame = int(round(sig["t_s"] * SR)) + prefill  # where the engine was rendering at the signal
+    signal_frame = round(sig["t_s"] * SR) + prefill  # where the engine was rendering at the signal
     steady = float(np.median(env[(starts > onset + SR) & (starts + ENV_WINDOW < signal_frame)]))
     loud = np.nonzero(np.abs(audio).max(axis=1) > 1e-3 * steady)[0]
     end = int(loud[-1]) + 1  # the first frame of silence for good
