@@ -19,6 +19,8 @@ from .core.paths import config_dir, records_dir
 from .core.preset import Preset
 from .core.uistate import UiState
 from .platform.screen_sleep import sleep_inhibitor
+from .platform.signals import CONSOLE_EVENT_BASE, signal_name, signal_watch
+from .session.clocks import retire
 from .session.record import default_record_path
 from .ui.client_display import CLIENT_WINDOW_SHARE, create_client_display
 from .ui.control_window import ControlWindow
@@ -27,6 +29,25 @@ from .ui.style import apply_style
 
 #: at quit, the running set's stop fade and glide home get this long before the windows close
 QUIT_GLIDE_WAIT_S = 4.0
+#: a second signal: the stop fade already under way gets at most this long to reach silence (the normal
+#: stop fade is 0.15 s, so it usually does; a gentle one, 0.8 s, is cut short where it got to)
+SIGNAL_FADE_WAIT_S = 0.25
+#: a second signal: the audio stream gets this long to stop before the process exits regardless
+SIGNAL_STREAM_WAIT_S = 0.3
+
+
+def signal_exit_status(number: int) -> int:
+    """The exit status of a session ended by a signal: 128 + its number, as a shell reports a process
+    killed by it (SIGINT 130, SIGTERM 143, SIGHUP 129); Windows' console closed, logoff or shutdown: 129,
+    like a POSIX terminal closed (SIGHUP)."""
+    return 128 + (1 if number >= CONSOLE_EVENT_BASE else number)
+
+
+def _silent_from_now(engine) -> bool:
+    """Whether everything the engine renders from now on is silent: its stop fade (or fade-out) has
+    reached zero at the frame the clock renders next."""
+    fade = engine.history[-1].fade
+    return fade.target == 0.0 and engine.next_frame >= fade.end
 
 
 def screen_label(s: QScreen) -> str:
@@ -98,6 +119,9 @@ class BlsApp(QObject):
         self.session.core.preset_name = name  # the library's name for it (twins are told apart)
         self.session.display_info = self.display_info
         self._quitting = False
+        self._signalled = False
+        #: the process's exit status: 0, or the status of the signal that ended the session
+        self.exit_status = 0
 
         self._client_name = client_screen or self.ui_state.get("client_screen", None, str)
         self.screen, therapist, fullscreen, note = plan_screens(self._client_name)
@@ -326,6 +350,49 @@ class BlsApp(QObject):
         timer.timeout.connect(tick)
         timer.start()
 
+    def on_signal(self, number: int) -> None:
+        """SIGTERM, SIGHUP, SIGINT (Windows: Ctrl+C, Ctrl+Break, the console closed), on the GUI thread
+        (:mod:`bls.platform.signals`). The first ends the session as a quit that does not ask: the set
+        stops with its fade, the record is written, the app exits with :func:`signal_exit_status`. A
+        second one exits at once (:meth:`exit_at_once`)."""
+        name = signal_name(number)
+        if self._signalled:
+            self.exit_at_once(name)
+            return
+        self._signalled = True
+        self.exit_status = signal_exit_status(number)
+        print(f"bls: {name}: ending the session (the set stops with its fade, the record is written); "
+              "a second signal exits at once", file=sys.stderr, flush=True)
+        self.session.core.event("signal", signal=name, action="quit")
+        modal = QApplication.activeModalWidget()  # "End the session?" open: the signal has answered it
+        self.request_quit(ask=False)
+        if modal is not None:
+            modal.close()
+
+    def exit_at_once(self, name: str) -> None:
+        """A second signal: no glide, no waiting on Qt. The stop fade under way gets at most
+        SIGNAL_FADE_WAIT_S to reach silence, then the engine is handed to no clock (the audio callback
+        writes silence from its next block), the record is written, the stream gets SIGNAL_STREAM_WAIT_S
+        to stop, and the process exits with the first signal's status."""
+        print(f"bls: {name} again: exiting now", file=sys.stderr, flush=True)
+        session, engine = self.session, self.session.engine
+        deadline = time.monotonic() + SIGNAL_FADE_WAIT_S
+        while not _silent_from_now(engine) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        engine.owner = object()  # no clock advances the engine: the callback writes silence
+        deadline = time.monotonic() + 0.1
+        while engine.busy and time.monotonic() < deadline:  # the callback finishes the block it is in
+            time.sleep(0.001)
+        try:
+            session.core.event("signal", signal=name, action="exit at once")
+            session.core.quit()
+            session.core.finish()  # the set where it got to (stop reason quit), session_end, written
+        finally:
+            retire(session.core.clocks.clock, SIGNAL_STREAM_WAIT_S)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(self.exit_status)
+
     def _confirm_quit(self) -> bool:
         box = QMessageBox(self.control)
         box.setIcon(QMessageBox.Question)
@@ -363,6 +430,18 @@ class BlsApp(QObject):
 
 def run_app(args) -> int:
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    # signals end the session gracefully; they are read on this thread once the event loop runs, so
+    # one that comes while the app starts up waits for it
+    holder: list[BlsApp] = []
+    signals = signal_watch()
+    signals.install(lambda number: holder[0].on_signal(number) if holder else None)
+    try:
+        return _run(qapp, args, holder)
+    finally:
+        signals.uninstall()
+
+
+def _run(qapp: QApplication, args, holder: list) -> int:
     qapp.setApplicationName("bls")
     qapp.setApplicationDisplayName("bls")
     qapp.setQuitOnLastWindowClosed(True)
@@ -373,6 +452,7 @@ def run_app(args) -> int:
     except KeyError as exc:
         print(f"bls: {exc.args[0]}", file=sys.stderr)
         return 2
+    holder.append(app)
     if args.client_screen and app.screen.name() != args.client_screen:
         print(f"bls: screen {args.client_screen!r} not found; available: "
               f"{', '.join(s.name() for s in QGuiApplication.screens())}", file=sys.stderr)
@@ -389,4 +469,5 @@ def run_app(args) -> int:
     print(f"bls: audio — {app.session.audio_status.summary}"
           + (f" ({app.session.audio_status.detail})" if not app.session.audio_status.ok else ""), file=sys.stderr)
     settle_interpreter()
-    return qapp.exec()
+    status = qapp.exec()
+    return app.exit_status or status
