@@ -22,6 +22,7 @@ cfg.write_text(json.dumps({"screens": [
     {"name": "CLIENT", "x": 1280, "y": 0, "width": 1920, "height": 1080, **screen}], "windowFrameMargins": False}))
 os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={cfg}"
 os.environ.setdefault("BLS_CONFIG_DIR", tempfile.mkdtemp())
+os.environ.setdefault("BLS_DATA_DIR", tempfile.mkdtemp())  # the screenshots session is not recorded with yours
 
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402

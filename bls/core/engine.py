@@ -382,6 +382,11 @@ class StimulusEngine:
     def stop(self, reason: str = "stopped") -> None:
         self._commands.append(("stop", reason))
 
+    def hurry(self, fade_s: float = 0.05) -> None:
+        """Silence within ``fade_s`` (a raised-cosine fade, still no click), whatever the set is doing:
+        for a process that must exit at once (a second signal)."""
+        self._commands.append(("hurry", fade_s))
+
     def apply(self, settings: Preset, unlocks: Mapping[str, object] = NO_UNLOCKS) -> None:
         """Live settings changed: every audible or visible change glides from the current value.
 
@@ -504,6 +509,10 @@ class StimulusEngine:
             self._begin_stop(f, cmd[1], self.feel.stop_decel, _ramp_frames(self.feel.stop_fade))
         elif kind == "stop":
             self._hurry(f)
+        elif kind == "hurry":
+            if state in (RUNNING, PAUSED):
+                self._begin_stop(f, "quit", self.feel.stop_decel, _ramp_frames(cmd[1]))
+            self._hurry(f, _ramp_frames(cmd[1]))
         elif kind == "apply":
             self._apply(cmd[1], f)
 
@@ -550,12 +559,12 @@ class StimulusEngine:
         if decel <= 0:
             self._begin_glide(f)
 
-    def _hurry(self, f: int) -> None:
+    def _hurry(self, f: int, fade_frames: float | None = None) -> None:
         """A stop while the set already ends by itself (slowing down at time up, gliding home, or its
         fade-out still sounding after the end): the stop still wins: silence within the stop fade, and
         the slow-down no longer than a stop's."""
         s = self._snap
-        stop_fade = _ramp_frames(self.feel.stop_fade)
+        stop_fade = _ramp_frames(self.feel.stop_fade) if fade_frames is None else fade_frames
         changes = {}
         if s.fade.end > f + stop_fade and s.fade.value_at(f) > 0.0:
             changes["fade"] = s.fade.retarget(f, 0.0, stop_fade, smooth=True)

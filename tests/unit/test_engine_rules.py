@@ -279,3 +279,25 @@ def test_the_output_stage_turns_a_nan_into_silence_never_into_nan_samples():
     e._snap = replace(e._snap, carrier=Ramp.hold(float("nan"), e.next_frame))
     e.process(480, out)
     assert np.isfinite(out).all() and not out.any()
+
+
+@pytest.mark.parametrize("name", ["standard", "gentle"])
+def test_hurry_reaches_silence_within_its_fade_from_any_state(name):
+    # a second signal: the process must exit at once, still without a cut at full level
+    p = builtin_presets()[name].with_("motion", set_mode="free")
+    for when in (2.0, 2.2):  # running; and 0.2 s into a gentle stop fade
+        e = eng.StimulusEngine(p, max_block=480)
+        e.start()
+        out = np.zeros((sec(4.0), 2), np.float32)
+        f = 0
+        while f < len(out):
+            if f == sec(2.0) and when == 2.2:
+                e.stop()  # the stop fade is under way when the hurry comes
+            if f == sec(when):
+                e.hurry(0.05)
+            e.process(480, out[f:f + 480])
+            f += 480
+        after = out[sec(when) + sec(0.05) + 480:]
+        assert not after.any()  # silent 50 ms (and one block) after
+        tail = np.abs(out[sec(when):sec(when) + sec(0.05)]).max(axis=1)
+        assert tail[-48:].max() < 0.05 * max(tail[:48].max(), 1e-9)  # a fade, not a cut
