@@ -18,9 +18,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
+import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -80,10 +82,36 @@ def check_writable(preset: Preset) -> None:
             [Problem(SETTINGS_SOURCE, v.field, str(v)) for v in beyond])
 
 
+#: replaced in file names: characters Windows does not allow (and path separators everywhere)
+_NOT_IN_FILE_NAMES = set('<>:"/\\|?*')
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+STEM_MAX = 80
+
+
 def file_stem(name: str) -> str:
-    """A safe, readable file name for a preset name."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip().lower()).strip("-.")
-    return stem or "preset"
+    """A safe, readable file name (without ``.yaml``) for a preset name, in any script.
+
+    NFC, lower case, runs of white space as "-"; letters of every script are kept (Greek, Cyrillic,
+    CJK names keep their own file names). Only path separators, control characters and the
+    characters Windows does not allow in file names (``<>:"/\\|?*``) are replaced, and dots and
+    dashes at the ends removed. Whenever that loses anything beyond case and spacing (or leaves
+    nothing, or a name Windows reserves), a short hash of the name is added, so two such names
+    never share a stem; names that differ only in case or spacing share one, and the library gives
+    the second file -2 (a save) or refuses to replace the first (an export).
+    """
+    name = unicodedata.normalize("NFC", " ".join(str(name).split()))
+    kept = "".join("-" if (c in _NOT_IN_FILE_NAMES or unicodedata.category(c)[0] == "C") else c for c in name)
+    lossy = kept != name
+    stem = re.sub(r"-{2,}", "-", re.sub(r"\s+", "-", kept.lower()))
+    trimmed = stem.strip("-. ")
+    lossy = lossy or trimmed != stem  # dots and dashes at the ends (".hidden" is not "hidden")
+    if len(trimmed) > STEM_MAX:
+        trimmed, lossy = trimmed[:STEM_MAX].rstrip("-. "), True
+    if not trimmed or trimmed.split(".")[0] in _RESERVED:
+        trimmed, lossy = (trimmed or "preset"), True
+    if lossy:
+        trimmed += "-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return trimmed
 
 
 class PresetLibrary:
