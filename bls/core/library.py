@@ -11,6 +11,7 @@
 - Two presets with the same name are both kept and both listed; the later one is shown with its
   file name, and the therapist is told.
 - Deleting moves the file to a ``.trash`` folder, so a delete can be undone.
+- Exports replace only a regular file, and only when asked (``force``); they never create folders.
 - Nothing outside the schema is ever written (5 cycles/s, -3 dBFS), and a gentle preset is written
   only inside the gentle envelope: unlocks belong to a session and are never saved. A refused save
   writes nothing and says every reason.
@@ -26,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .atomic import atomic_write  # noqa: F401 - also re-exported: it used to live here
+from .atomic import atomic_write, check_target  # noqa: F401 - also re-exported: it used to live here
 from .paths import builtin_presets_dir, user_presets_dir
 from .gentle import violations as gentle_violations
 from .preset import SETTINGS_SOURCE, Preset, Problem, control_character, dump_preset, load_preset_file, schema_problems
@@ -276,11 +277,37 @@ class PresetLibrary:
         self.save(preset)
         return preset, problems
 
-    def export(self, name: str, target: Path) -> Path:
+    def export(self, name: str, target: str | os.PathLike, force: bool = False) -> Path:
+        """Write preset ``name`` to the file ``target`` (or, for an existing folder, to a file in it
+        named after the preset). Never creates a folder; replaces only a regular file, and only with
+        ``force``. LibraryError (or WriteRefused, an OSError) says why not."""
+        if not str(target).strip():
+            raise LibraryError("give a file name to export to")
+        as_folder = str(target).endswith(("/", os.sep))
         target = Path(target)
-        if target.is_dir():
+        if as_folder or target.is_dir() or target.name in ("", ".", ".."):
+            if not target.is_dir():
+                raise LibraryError(f"the folder {target} does not exist: create it first, or give another one")
             target = target / f"{file_stem(name)}.yaml"
+        folder = target.parent
+        if not folder.is_dir():
+            raise LibraryError(f"the folder {folder} does not exist: create it first, or give another one")
         preset = self.get(name)
         check_writable(preset)
-        atomic_write(target, dump_preset(preset), backup=False)
+        check_target(target)  # a link, a folder or a device is refused before anything else
+        if not force and os.path.lexists(target):
+            raise LibraryError(f"{target} already exists and was not replaced: use --force to replace it, "
+                               "or give another file name")
+        try:
+            atomic_write(target, dump_preset(preset), backup=False, overwrite=force, make_dirs=False)
+        except FileExistsError:
+            raise LibraryError(f"{target} already exists and was not replaced: use --force to replace it, "
+                               "or give another file name") from None
         return target
+
+
+def _remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
