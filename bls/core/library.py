@@ -10,7 +10,9 @@
   version, never a truncated one.
 - Two presets with the same name are both kept and both listed; the later one is shown with its
   file name, and the therapist is told.
-- Deleting moves the file to a ``.trash`` folder, so a delete can be undone.
+- Deleting moves the file to a ``.trash`` folder, so a delete can be undone; the trash keeps the
+  last :data:`TRASH_KEEP` files (the oldest go first), and temporary files of bls's own pattern
+  (``.NAME.<hex>.tmp``) left by a crash more than a day ago are removed when the library starts.
 - Exports replace only a regular file, and only when asked (``force``); they never create folders.
 - Nothing outside the schema is ever written (5 cycles/s, -3 dBFS), and a gentle preset is written
   only inside the gentle envelope: unlocks belong to a session and are never saved. A refused save
@@ -22,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import time
 import unicodedata
 from dataclasses import dataclass, replace
@@ -34,6 +37,10 @@ from .preset import SETTINGS_SOURCE, Preset, Problem, control_character, dump_pr
 
 BUILTIN_ORDER = ("standard", "slow", "gentle", "resourcing", "desensitisation", "eyes-closed")
 NAME_MAX = 60
+TRASH_KEEP = 50  # files kept in .trash; the oldest are removed first
+TEMP_MAX_AGE_S = 24 * 3600.0  # a temporary file of bls's own older than this is a crash's leftover
+_TEMP_RE = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")  # bls.core.atomic's temporary files
+_TRASH_RE = re.compile(r"\d{8}-\d{6}-\d{6}__.+")  # what _to_trash names its files
 
 
 class LibraryError(Exception):
@@ -121,6 +128,7 @@ class PresetLibrary:
         self.builtin_dir = Path(builtin_dir) if builtin_dir is not None else builtin_presets_dir()
         self.entries: dict[str, Entry] = {}
         self.problems: list[Problem] = []
+        self.tidy()
         self.reload()
 
     # ------------------------------------------------------------------ reading
@@ -255,7 +263,53 @@ class PresetLibrary:
         trash.mkdir(parents=True, exist_ok=True)
         target = trash / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6:06d}__{path.name}"
         os.replace(path, target)
+        try:
+            os.utime(target)  # its time in the trash counts from now (the file kept its last save's time)
+        except OSError:
+            pass
+        self._prune_trash(keep={target})
         return target
+
+    # ------------------------------------------------------------------ leftovers
+
+    def tidy(self, now: float | None = None) -> None:
+        """Remove what bls itself left behind: its temporary files (``.NAME.<hex>.tmp``) older than a
+        day in the presets folder, and all but the newest :data:`TRASH_KEEP` files in ``.trash``.
+        Only regular files of bls's own patterns are touched (never a link, a folder or anything
+        else); a file that cannot be removed is left."""
+        now = time.time() if now is None else now
+        for path, st in self._own_files(self.user_dir, _TEMP_RE):
+            if now - st.st_mtime > TEMP_MAX_AGE_S:
+                _remove(path)
+        self._prune_trash()
+
+    def _prune_trash(self, keep: set[Path] | frozenset = frozenset()) -> None:
+        files = sorted(self._own_files(self.user_dir / ".trash", _TRASH_RE), key=lambda f: (f[1].st_mtime, f[0].name))
+        excess = len(files) - TRASH_KEEP
+        for path, _ in files:
+            if excess <= 0:
+                break
+            if path not in keep:
+                _remove(path)
+                excess -= 1
+
+    @staticmethod
+    def _own_files(directory: Path, pattern: re.Pattern) -> list[tuple[Path, os.stat_result]]:
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            return []
+        out = []
+        for n in names:
+            if not pattern.fullmatch(n):
+                continue
+            try:
+                st = os.lstat(directory / n)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                out.append((directory / n, st))
+        return out
 
     # ------------------------------------------------------------------ exchange
 
