@@ -27,6 +27,51 @@ def _number_in(lo: float, hi: float, what: str):
 _positive_seconds = _number_in(0.0, 7 * 24 * 3600.0, "seconds")
 
 
+def _reason(exc: OSError) -> str:
+    """Why a file could not be written, in words (never an empty "()")."""
+    if exc.strerror:
+        return str(exc.strerror)
+    return str(exc) or exc.__class__.__name__
+
+
+def _cannot_write(prog: str, exc: OSError, what: str) -> None:
+    """One line on stderr: which file (and which option) could not be written, and why."""
+    print(f"{prog}: cannot write {what}: {_reason(exc)}", file=sys.stderr)
+
+
+def _missing_preset(lib, name: str) -> str:
+    """Why ``name`` is not in ``lib``: a file that holds it but failed to load (with its problems),
+    or simply no such preset (with the names there are)."""
+    import yaml  # noqa: PLC0415 - only to read the name out of a broken file
+
+    from .core.library import file_stem  # noqa: PLC0415
+
+    by_file: dict[str, list] = {}
+    for prob in lib.errors():
+        by_file.setdefault(prob.source, []).append(prob)
+    for source, probs in by_file.items():
+        path = Path(source)
+        said = None
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            said = doc.get("name") if isinstance(doc, dict) else None
+        except Exception:  # noqa: BLE001 - a broken file: fall back to its first "name:" line
+            try:
+                import re  # noqa: PLC0415
+
+                m = re.search(r"^name:\s*['\"]?(.*?)['\"]?\s*$", path.read_text(encoding="utf-8", errors="replace"),
+                              re.MULTILINE)
+                said = m.group(1) if m else None
+            except OSError:
+                pass
+        if said == name or (said is None and path.stem == file_stem(name)):
+            why = "; ".join(", ".join(filter(None, (f"line {p.line}" if p.line else "", p.path))) + ": " + p.message
+                            if (p.line or p.path) else p.message for p in probs)
+            return (f"the preset {name!r} is in {path}, but that file failed to load: {why} "
+                    f"(fix the file; 'bls presets validate {path}' checks it)")
+    return f"no preset named {name!r}; available: {', '.join(lib.names())}"
+
+
 def app_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bls", description="Bilateral stimulation for EMDR: a moving target and a panned tone on one clock.",
@@ -60,31 +105,51 @@ def render_parser() -> argparse.ArgumentParser:
 
 
 def cmd_render(argv: list[str]) -> int:
+    from .core.atomic import AtomicFile
     from .core.engine import SAMPLE_RATE, StimulusEngine
-    from .core.preset import find_preset
+    from .core.library import PresetLibrary
     from .core.render import TRACE_HEADER, WavWriter, render_blocks, trace_lines
     from .core.tone import amplitude_to_db
 
     args = render_parser().parse_args(argv)
+    if args.trace is not None and os.path.abspath(args.trace) == os.path.abspath(args.out):
+        print("bls render: --trace and --out name the same file: give the trace a file of its own", file=sys.stderr)
+        return 2
+    lib = PresetLibrary()
     try:
-        preset = find_preset(args.preset)
-    except KeyError as exc:
-        print(f"bls render: {exc.args[0]}", file=sys.stderr)
+        preset = lib.get(args.preset)
+    except KeyError:
+        print(f"bls render: {_missing_preset(lib, args.preset)}", file=sys.stderr)
         return 2
     frames = int(round(args.seconds * SAMPLE_RATE))
     engine = StimulusEngine(preset)
     peak, n_trace = 0.0, 0
-    try:
-        with WavWriter(Path(args.out), frames, pcm16=args.pcm16) as wav, \
-                (open(args.trace, "w", encoding="utf-8") if args.trace else open(os.devnull, "w")) as tr:
-            tr.write(TRACE_HEADER)
-            for audio, rows in render_blocks(preset, args.seconds, block=4800, fps=args.fps, engine=engine):
-                wav.write(audio)
-                tr.write(trace_lines(rows))
-                n_trace += len(rows)
-                peak = max(peak, float(np.abs(audio).max()))
+    wav = tr = None
+    what = f"--out {args.out}"
+    try:  # both files are streamed into temporary files and renamed into place at the end
+        wav = WavWriter(Path(args.out), frames, pcm16=args.pcm16)
+        if args.trace:
+            what = f"--trace {args.trace}"
+            tr = AtomicFile(args.trace)
+            tr.write(TRACE_HEADER.encode("utf-8"))
+        for audio, rows in render_blocks(preset, args.seconds, block=4800, fps=args.fps, engine=engine):
+            what = f"--out {args.out}"
+            wav.write(audio)
+            if tr is not None:
+                what = f"--trace {args.trace}"
+                tr.write(trace_lines(rows).encode("utf-8"))
+            n_trace += len(rows)
+            peak = max(peak, float(np.abs(audio).max()))
+        if tr is not None:
+            what = f"--trace {args.trace}"
+            tr.commit()
+        what = f"--out {args.out}"
+        wav.close()
     except OSError as exc:
-        print(f"bls render: cannot write: {exc.strerror or exc} ({exc.filename or args.out})", file=sys.stderr)
+        for f in (wav, tr):
+            if f is not None:
+                f.abort()
+        _cannot_write("bls render", exc, what)
         return 1
     sets = list(engine.finished)
     done = f"; set: {sets[0].delivered_passes} passes in {sets[0].delivered_seconds:.2f} s" if sets else ""
@@ -106,9 +171,11 @@ def presets_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="check a preset file and add it to your presets")
     imp.add_argument("file", metavar="FILE")
     imp.add_argument("--name", help="import under this name (e.g. when the name is taken)")
-    exp = sub.add_parser("export", help="write a preset to a file to share it")
+    exp = sub.add_parser("export", help="write a preset to a file to share it (FILE may be an existing folder)")
     exp.add_argument("name")
     exp.add_argument("file", metavar="FILE")
+    exp.add_argument("--force", action="store_true", help="replace FILE if it is already there (only ever a "
+                     "regular file: never a link, a folder or a device)")
     return p
 
 
@@ -156,12 +223,12 @@ def cmd_presets(argv: list[str]) -> int:
                 print(prob)
             print(f"imported {preset.name!r} into {lib.entries[preset.name].path}")
         elif args.action == "export":
-            print(f"exported {args.name!r} to {lib.export(args.name, Path(args.file))}")
+            print(f"exported {args.name!r} to {lib.export(args.name, args.file, force=args.force)}")
     except (KeyError, LibraryError) as exc:
         print(f"bls presets: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"bls presets: cannot write: {exc.strerror or exc} ({exc.filename or ''})", file=sys.stderr)
+        _cannot_write("bls presets", exc, exc.filename or getattr(args, "file", None) or "the file")
         return 1
     return 0
 
@@ -178,34 +245,51 @@ def script_parser() -> argparse.ArgumentParser:
 
 
 def cmd_script(argv: list[str]) -> int:
+    from .core.atomic import check_target
     from .core.library import PresetLibrary
     from .core.render import WavWriter
     from .session.record import SessionRecord
     from .session.script import ScriptError, load_script, run
 
     args = script_parser().parse_args(argv)
+    lib = PresetLibrary()
     try:
         script = load_script(Path(args.script))
-        preset = PresetLibrary().get(script.preset)
+        preset = lib.get(script.preset)
     except ScriptError as exc:
         for problem in exc.problems:
             print(f"bls script: {problem}", file=sys.stderr)
         return 2
-    except KeyError as exc:
-        print(f"bls script: {exc.args[0]}", file=sys.stderr)
+    except KeyError:
+        print(f"bls script: {_missing_preset(lib, script.preset)}", file=sys.stderr)
         return 2
+    if args.log and args.out and os.path.abspath(args.log) == os.path.abspath(args.out):
+        print("bls script: --log and --out name the same file: give each a file of its own", file=sys.stderr)
+        return 2
+    try:  # refuse a link, a folder or a device before the session runs, not after
+        for option, target in (("--log", args.log), ("--out", args.out)):
+            if target:
+                what = f"{option} {target}"
+                check_target(target)
+    except OSError as exc:
+        _cannot_write("bls script", exc, what)
+        return 1
     record = SessionRecord(copies=[Path(args.log)] if args.log else [])
     wav = None
+    what = f"--out {args.out}"
     try:
         if args.out:
             wav = WavWriter(Path(args.out), None)
         core = run(script, preset, record, sink=None if wav is None else wav.write)
-    except OSError as exc:
-        print(f"bls script: cannot write: {exc.strerror or exc} ({exc.filename or args.out})", file=sys.stderr)
-        return 1
-    finally:
         if wav is not None:
             wav.close()
+    except BaseException as exc:
+        if wav is not None:
+            wav.abort()
+        if not isinstance(exc, OSError):
+            raise
+        _cannot_write("bls script", exc, what)
+        return 1
     for s in core.record.sets:
         unlocked = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in s["unlocked"].items())
         print(f"set {s['index']}: {s['started_s']:.2f}–{s['ended_s']:.2f} s, {s['passes_delivered']} passes, "
@@ -220,8 +304,7 @@ def cmd_script(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _run(argv: list[str]) -> int:
     if argv and argv[0] == "script":
         return cmd_script(argv[1:])
     if argv and argv[0] == "render":
@@ -236,6 +319,62 @@ def main(argv: list[str] | None = None) -> int:
     from .app import run_app  # Qt is imported only for the app
 
     return run_app(args)
+
+
+class _StdoutFailed(Exception):
+    """Standard output could not be written (not an OSError: the commands' own ``except OSError``
+    is about their files, and must not take the blame)."""
+
+    def __init__(self, exc: OSError):
+        super().__init__(exc)
+        self.exc = exc
+
+
+class _GuardedStdout:
+    """``sys.stdout`` for the commands: a failure to write or flush it raises :class:`_StdoutFailed`."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise _StdoutFailed(exc) from exc
+
+    def flush(self):
+        try:
+            return self._stream.flush()
+        except OSError as exc:
+            raise _StdoutFailed(exc) from exc
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not (argv and argv[0] in ("script", "render", "presets", "bench")):
+        return _run(argv)  # the app: Qt's own business
+    real = sys.stdout
+    sys.stdout = _GuardedStdout(real)
+    try:
+        status = _run(argv)
+        sys.stdout.flush()
+    except _StdoutFailed as failed:
+        # what could not be printed is dropped: point stdout at nothing, so that the interpreter's
+        # own flush at exit finds nothing to fail on
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, real.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+        print(f"bls: cannot write to standard output: {_reason(failed.exc)}", file=sys.stderr)
+        return 1
+    finally:
+        sys.stdout = real
+    return status
 
 
 if __name__ == "__main__":

@@ -173,25 +173,46 @@ def soak(a) -> int:
     return 0
 
 
+SOAK_MAX_S = 24 * 3600.0  # a soak longer than a day is a typing mistake
+
+
+def _finite(what: str):
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {what}") from None
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of {what}")
+        return v
+    return parse
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="bls bench", description="Measure sync and smoothness of bls against a "
                                 "naive design (fixed step per timer tick, tone on its own clock), side by side.")
-    p.add_argument("--seconds", type=float, default=20.0, help="how long each design runs (default 20)")
+    p.add_argument("--seconds", type=_finite("seconds"), default=20.0, help="how long each design runs (default 20)")
     p.add_argument("--json", metavar="FILE", help="write every figure to FILE")
     p.add_argument("--audio-device", help="PortAudio output for both designs (default: the system default)")
     p.add_argument("--client-screen", metavar="NAME", help="screen to run the display on (default: as the app)")
-    p.add_argument("--drift-minutes", type=float, default=60.0, help="length of the simulated session")
-    p.add_argument("--drift-ppm", type=float, default=200.0, help="sound card clock error for the simulation")
+    p.add_argument("--drift-minutes", type=_finite("minutes"), default=60.0, help="length of the simulated session")
+    p.add_argument("--drift-ppm", type=_finite("ppm"), default=200.0, help="sound card clock error for the simulation")
     p.add_argument("--plot", metavar="FILE.png", help="plot the simulated session's A/V offset (needs matplotlib: "
                    "pip install 'bls[bench]')")
     p.add_argument("--soak", action="store_true", help="bls only, audio figures only: for long real-time runs "
                    "(e.g. 600 s through JACK's dummy driver) that count underflows")
     a = p.parse_args(argv)
     if a.soak:
+        if not 0 < a.seconds <= SOAK_MAX_S:
+            p.error(f"argument --seconds: {a.seconds:g}: give more than 0 and at most {SOAK_MAX_S:g} seconds "
+                    "for --soak")
         return soak(a)
-    if not (0 < a.seconds <= 3600) or not (0 < a.drift_minutes <= 24 * 60):
-        print("bls bench: --seconds must be in (0, 3600] and --drift-minutes in (0, 1440]", file=sys.stderr)
-        return 2
+    if not 0 < a.seconds <= 3600:
+        p.error(f"argument --seconds: {a.seconds:g}: give more than 0 and at most 3600 seconds")
+    if not 0 < a.drift_minutes <= 24 * 60:
+        p.error(f"argument --drift-minutes: {a.drift_minutes:g}: give more than 0 and at most 1440 minutes")
+    if not abs(a.drift_ppm) <= 1e5:
+        p.error(f"argument --drift-ppm: {a.drift_ppm:g}: give a clock error of at most 100000 ppm either way")
     print(f"bls bench: measuring bls for {a.seconds:g} s ...", file=sys.stderr)
     try:
         bls_r = run_child("bls", a.seconds, a.audio_device, a.client_screen)

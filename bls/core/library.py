@@ -10,7 +10,10 @@
   version, never a truncated one.
 - Two presets with the same name are both kept and both listed; the later one is shown with its
   file name, and the therapist is told.
-- Deleting moves the file to a ``.trash`` folder, so a delete can be undone.
+- Deleting moves the file to a ``.trash`` folder, so a delete can be undone; the trash keeps the
+  last :data:`TRASH_KEEP` files (the oldest go first), and temporary files of bls's own pattern
+  (``.NAME.<hex>.tmp``) left by a crash more than a day ago are removed when the library starts.
+- Exports replace only a regular file, and only when asked (``force``); they never create folders.
 - Nothing outside the schema is ever written (5 cycles/s, -3 dBFS), and a gentle preset is written
   only inside the gentle envelope: unlocks belong to a session and are never saved. A refused save
   writes nothing and says every reason.
@@ -18,19 +21,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import stat
 import time
+import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .atomic import atomic_write  # noqa: F401 - also re-exported: it used to live here
+from .atomic import atomic_write, check_target  # noqa: F401 - also re-exported: it used to live here
 from .paths import builtin_presets_dir, user_presets_dir
 from .gentle import violations as gentle_violations
 from .preset import SETTINGS_SOURCE, Preset, Problem, control_character, dump_preset, load_preset_file, schema_problems
 
 BUILTIN_ORDER = ("standard", "slow", "gentle", "resourcing", "desensitisation", "eyes-closed")
 NAME_MAX = 60
+TRASH_KEEP = 50  # files kept in .trash; the oldest are removed first
+TEMP_MAX_AGE_S = 24 * 3600.0  # a temporary file of bls's own older than this is a crash's leftover
+_TEMP_RE = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")  # bls.core.atomic's temporary files
+_TRASH_RE = re.compile(r"\d{8}-\d{6}-\d{6}__.+")  # what _to_trash names its files
 
 
 class LibraryError(Exception):
@@ -80,10 +90,36 @@ def check_writable(preset: Preset) -> None:
             [Problem(SETTINGS_SOURCE, v.field, str(v)) for v in beyond])
 
 
+#: replaced in file names: characters Windows does not allow (and path separators everywhere)
+_NOT_IN_FILE_NAMES = set('<>:"/\\|?*')
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+STEM_MAX = 80
+
+
 def file_stem(name: str) -> str:
-    """A safe, readable file name for a preset name."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip().lower()).strip("-.")
-    return stem or "preset"
+    """A safe, readable file name (without ``.yaml``) for a preset name, in any script.
+
+    NFC, lower case, runs of white space as "-"; letters of every script are kept (Greek, Cyrillic,
+    CJK names keep their own file names). Only path separators, control characters and the
+    characters Windows does not allow in file names (``<>:"/\\|?*``) are replaced, and dots and
+    dashes at the ends removed. Whenever that loses anything beyond case and spacing (or leaves
+    nothing, or a name Windows reserves), a short hash of the name is added, so two such names
+    never share a stem; names that differ only in case or spacing share one, and the library gives
+    the second file -2 (a save) or refuses to replace the first (an export).
+    """
+    name = unicodedata.normalize("NFC", " ".join(str(name).split()))
+    kept = "".join("-" if (c in _NOT_IN_FILE_NAMES or unicodedata.category(c)[0] == "C") else c for c in name)
+    lossy = kept != name
+    stem = re.sub(r"-{2,}", "-", re.sub(r"\s+", "-", kept.lower()))
+    trimmed = stem.strip("-. ")
+    lossy = lossy or trimmed != stem  # dots and dashes at the ends (".hidden" is not "hidden")
+    if len(trimmed) > STEM_MAX:
+        trimmed, lossy = trimmed[:STEM_MAX].rstrip("-. "), True
+    if not trimmed or trimmed.split(".")[0] in _RESERVED:
+        trimmed, lossy = (trimmed or "preset"), True
+    if lossy:
+        trimmed += "-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return trimmed
 
 
 class PresetLibrary:
@@ -92,6 +128,7 @@ class PresetLibrary:
         self.builtin_dir = Path(builtin_dir) if builtin_dir is not None else builtin_presets_dir()
         self.entries: dict[str, Entry] = {}
         self.problems: list[Problem] = []
+        self.tidy()
         self.reload()
 
     # ------------------------------------------------------------------ reading
@@ -226,7 +263,53 @@ class PresetLibrary:
         trash.mkdir(parents=True, exist_ok=True)
         target = trash / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6:06d}__{path.name}"
         os.replace(path, target)
+        try:
+            os.utime(target)  # its time in the trash counts from now (the file kept its last save's time)
+        except OSError:
+            pass
+        self._prune_trash(keep={target})
         return target
+
+    # ------------------------------------------------------------------ leftovers
+
+    def tidy(self, now: float | None = None) -> None:
+        """Remove what bls itself left behind: its temporary files (``.NAME.<hex>.tmp``) older than a
+        day in the presets folder, and all but the newest :data:`TRASH_KEEP` files in ``.trash``.
+        Only regular files of bls's own patterns are touched (never a link, a folder or anything
+        else); a file that cannot be removed is left."""
+        now = time.time() if now is None else now
+        for path, st in self._own_files(self.user_dir, _TEMP_RE):
+            if now - st.st_mtime > TEMP_MAX_AGE_S:
+                _remove(path)
+        self._prune_trash()
+
+    def _prune_trash(self, keep: set[Path] | frozenset = frozenset()) -> None:
+        files = sorted(self._own_files(self.user_dir / ".trash", _TRASH_RE), key=lambda f: (f[1].st_mtime, f[0].name))
+        excess = len(files) - TRASH_KEEP
+        for path, _ in files:
+            if excess <= 0:
+                break
+            if path not in keep:
+                _remove(path)
+                excess -= 1
+
+    @staticmethod
+    def _own_files(directory: Path, pattern: re.Pattern) -> list[tuple[Path, os.stat_result]]:
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            return []
+        out = []
+        for n in names:
+            if not pattern.fullmatch(n):
+                continue
+            try:
+                st = os.lstat(directory / n)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                out.append((directory / n, st))
+        return out
 
     # ------------------------------------------------------------------ exchange
 
@@ -248,11 +331,37 @@ class PresetLibrary:
         self.save(preset)
         return preset, problems
 
-    def export(self, name: str, target: Path) -> Path:
+    def export(self, name: str, target: str | os.PathLike, force: bool = False) -> Path:
+        """Write preset ``name`` to the file ``target`` (or, for an existing folder, to a file in it
+        named after the preset). Never creates a folder; replaces only a regular file, and only with
+        ``force``. LibraryError (or WriteRefused, an OSError) says why not."""
+        if not str(target).strip():
+            raise LibraryError("give a file name to export to")
+        as_folder = str(target).endswith(("/", os.sep))
         target = Path(target)
-        if target.is_dir():
+        if as_folder or target.is_dir() or target.name in ("", ".", ".."):
+            if not target.is_dir():
+                raise LibraryError(f"the folder {target} does not exist: create it first, or give another one")
             target = target / f"{file_stem(name)}.yaml"
+        folder = target.parent
+        if not folder.is_dir():
+            raise LibraryError(f"the folder {folder} does not exist: create it first, or give another one")
         preset = self.get(name)
         check_writable(preset)
-        atomic_write(target, dump_preset(preset), backup=False)
+        check_target(target)  # a link, a folder or a device is refused before anything else
+        if not force and os.path.lexists(target):
+            raise LibraryError(f"{target} already exists and was not replaced: use --force to replace it, "
+                               "or give another file name")
+        try:
+            atomic_write(target, dump_preset(preset), backup=False, overwrite=force, make_dirs=False)
+        except FileExistsError:
+            raise LibraryError(f"{target} already exists and was not replaced: use --force to replace it, "
+                               "or give another file name") from None
         return target
+
+
+def _remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import AtomicFile
 from .engine import SAMPLE_RATE, StimulusEngine
 from .preset import Preset
 
@@ -62,7 +63,12 @@ def render(preset: Preset, seconds: float, block: int = 1024, fps: float = TRACE
 
 class WavWriter:
     """Stereo WAV written block by block: 32-bit float (exact) or 16-bit PCM. With ``frames=None``
-    the length is not known in advance: the header is completed when the writer is closed."""
+    the length is not known in advance: the header is completed when the writer is closed.
+
+    Written through :class:`bls.core.atomic.AtomicFile`: streamed into a temporary file next to
+    ``path`` (memory stays flat) and renamed over it on :meth:`close`; only a regular file is ever
+    replaced (a link, a device or a FIFO at ``path`` raises ``WriteRefused`` before anything is
+    written). An exception inside a ``with`` block, or :meth:`abort`, leaves ``path`` as it was."""
 
     def __init__(self, path: Path, frames: int | None, channels: int = 2, sample_rate: int = SAMPLE_RATE,
                  pcm16: bool = False):
@@ -70,8 +76,13 @@ class WavWriter:
         self.channels, self.sample_rate = channels, sample_rate
         self._declared = frames
         self.written = 0
-        self._fh = open(path, "wb")
-        self._fh.write(self._header(frames or 0))
+        self._out = AtomicFile(path)
+        self._fh = self._out.file
+        try:
+            self._fh.write(self._header(frames or 0))
+        except BaseException:
+            self._out.abort()
+            raise
 
     def _header(self, frames: int) -> bytes:
         fmt_tag, bits = (1, 16) if self.pcm16 else (3, 32)
@@ -94,16 +105,30 @@ class WavWriter:
             self._fh.write(data.astype("<f4").tobytes())
 
     def close(self) -> None:
-        if self._declared is None and not self._fh.closed:
-            self._fh.seek(0)
-            self._fh.write(self._header(self.written))
-        self._fh.close()
+        """Complete the file and put it in place (once; nothing after an abort)."""
+        if self._out.done:
+            return
+        try:
+            if self._declared is None:
+                self._fh.seek(0)
+                self._fh.write(self._header(self.written))
+        except BaseException:
+            self._out.abort()
+            raise
+        self._out.commit()
+
+    def abort(self) -> None:
+        """Discard what was written: ``path`` stays as it was."""
+        self._out.abort()
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, kind, value, tb):
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
 
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE, pcm16: bool = False) -> None:
@@ -145,5 +170,5 @@ def trace_lines(rows) -> str:
 
 
 def write_trace(path: Path, trace) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(TRACE_HEADER + trace_lines(trace))
+    with AtomicFile(path) as fh:
+        fh.write((TRACE_HEADER + trace_lines(trace)).encode("utf-8"))

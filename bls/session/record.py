@@ -105,7 +105,7 @@ class SessionRecord:
         errors = []
         for target in ([self.path] if self.path is not None else []) + self.copies:
             try:
-                atomic_write(target, text, backup=False)
+                atomic_write(target, text, backup=False, private=True)
             except OSError as exc:
                 errors.append(f"{target}: {exc.strerror or exc}")
         self.write_errors = errors

@@ -388,7 +388,10 @@ class PresetPanel(QFrame):
         if not path:
             return
         try:
-            target = self.library.export(name, Path(path))
+            target = self.library.export(name, Path(path), force=True)  # the file dialog asked before replacing
+        except LibraryError as exc:
+            self.ask.tell("Export preset", f"Could not write {path}: {exc}")
+            return
         except OSError as exc:
             self.ask.tell("Export preset", f"Could not write {path}: {exc.strerror or exc}")
             return

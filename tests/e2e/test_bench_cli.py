@@ -152,3 +152,20 @@ def test_the_printed_table_has_both_columns_and_every_row(bench):
         assert line[35:49].strip() and line[50:64].strip(), line  # a bls and a baseline cell
     # the table printed is the table of the figures written: the JSON holds what was shown
     assert table(result) in out
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--soak", "--seconds", "nan"], "not a finite number"),
+    (["--soak", "--seconds", "-1"], "give more than 0"),
+    (["--soak", "--seconds", "inf"], "not a finite number"),
+    (["--seconds", "nan"], "not a finite number"),
+    (["--drift-minutes", "nan"], "not a finite number"),
+    (["--drift-ppm", "inf"], "not a finite number"),
+])
+def test_bad_numbers_are_refused_before_anything_runs(args, says):
+    proc = run([*bls_command(), "bench", *args], base_env(), timeout=30)
+    no_traceback(proc)
+    assert proc.returncode == 2 and proc.stdout == ""
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("bls bench: error: argument --") and says in last, proc.stderr
+    assert "measuring" not in proc.stderr and "soak," not in proc.stderr  # nothing was started

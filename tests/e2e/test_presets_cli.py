@@ -161,7 +161,7 @@ def test_import_then_list_shows_it_as_yours(tmp_path):
     src.write_text(dump_preset(mine("Sam's calm", 0.4)), encoding="utf-8")
     proc = bls("import", str(src))
     assert proc.returncode == 0
-    target = user_dir() / "sam-s-calm.yaml"
+    target = user_dir() / "sam's-calm.yaml"
     assert proc.stdout == f"imported \"Sam's calm\" into {target}\n"
     assert parse_preset_text(target.read_text(encoding="utf-8")) == (mine("Sam's calm", 0.4), [])
     lines = bls("list").stdout.splitlines()
@@ -191,6 +191,7 @@ def test_import_an_invalid_file_exits_1_lists_every_problem_and_adds_nothing(tmp
 
 
 def test_export_then_validate_ok_and_import_elsewhere_equal(tmp_path):
+    (tmp_path / "share").mkdir()
     out = tmp_path / "share" / "gentle-for-sam.yaml"
     proc = bls("export", "gentle", str(out))
     assert proc.returncode == 0 and proc.stdout == f"exported 'gentle' to {out}\n"
@@ -267,3 +268,72 @@ def test_a_gentle_file_beyond_the_envelope_lists_and_shows_at_the_limit_and_is_n
     assert parse_preset_text(shown.stdout)[1] == []  # what is shown is inside the envelope: nothing to say
     assert f.read_bytes() == raw and f.stat().st_mtime_ns == mtime
     assert sorted(p.name for p in user_dir().iterdir()) == ["too-fast.yaml"]
+
+
+# --------------------------------------------------------------------------- what export may replace
+
+
+def _one_message(proc, *words: str) -> str:
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bls presets: "), proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    assert not lines[0].endswith("()")
+    return lines[0]
+
+
+def test_export_to_an_empty_file_name_is_refused_and_writes_nothing_here(tmp_path):
+    _one_message(bls("export", "standard", "", cwd=tmp_path), "give a file name")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_into_a_missing_folder_is_refused_not_created(tmp_path):
+    out = tmp_path / "no" / "such" / "x.yaml"
+    _one_message(bls("export", "standard", str(out)), "the folder", str(out.parent), "does not exist")
+    assert not (tmp_path / "no").exists()
+
+
+def test_export_over_a_file_needs_force(tmp_path):
+    out = tmp_path / "notes.yaml"
+    out.write_text("my own notes\n")
+    _one_message(bls("export", "standard", str(out)), str(out), "already exists", "--force")
+    assert out.read_text() == "my own notes\n"
+    proc = bls("export", "standard", str(out), "--force")
+    assert proc.returncode == 0 and proc.stdout == f"exported 'standard' to {out}\n"
+    assert out.read_text(encoding="utf-8") == (builtin_presets_dir() / "standard.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["symlink", "device"])
+def test_export_never_replaces_a_link_or_a_device_even_with_force(tmp_path, kind):
+    import stat
+
+    target = tmp_path / "out.yaml"
+    if kind == "symlink":
+        (tmp_path / "real").write_text("not bls's\n")
+        target.symlink_to(tmp_path / "real")
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("making a device node needs root")
+        try:
+            os.mknod(target, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # /dev/null's numbers
+        except OSError as exc:
+            pytest.skip(f"mknod is not permitted here: {exc}")
+    before = os.lstat(target)
+    for extra in ([], ["--force"]):
+        _one_message(bls("export", "standard", str(target), *extra), "cannot write", str(target),
+                     "symbolic link" if kind == "symlink" else "a device")
+    after = os.lstat(target)
+    assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino, before.st_rdev)
+    if kind == "symlink":
+        assert (tmp_path / "real").read_text() == "not bls's\n"
+
+
+def test_export_into_a_folder_keeps_a_greek_name(tmp_path):
+    user_dir().mkdir(parents=True)
+    (user_dir() / "x.yaml").write_text(dump_preset(mine("Ήρεμο μέρος")), encoding="utf-8")
+    share = tmp_path / "share"
+    share.mkdir()
+    proc = bls("export", "Ήρεμο μέρος", str(share))
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in share.iterdir()] == ["ήρεμο-μέρος.yaml"]

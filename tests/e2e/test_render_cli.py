@@ -164,3 +164,92 @@ def test_render_unwritable_out(tmp_path, where):
 def test_render_absurd_length_is_refused_with_a_message(tmp_path):
     proc = _render(tmp_path, "--seconds", "1e12", "--out", str(tmp_path / "x.wav"))
     _one_line_error(proc)
+
+
+# --------------------------------------------------------------------------- what --out and --trace replace
+
+
+def _mknod_null(path):
+    import stat
+
+    if os.geteuid() != 0:
+        pytest.skip("making a device node needs root")
+    try:
+        os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # /dev/null's numbers
+    except OSError as exc:
+        pytest.skip(f"mknod is not permitted here: {exc}")
+
+
+@pytest.mark.parametrize("option", ["--out", "--trace"])
+@pytest.mark.parametrize("kind", ["symlink", "device", "fifo", "symlink-to-device"])
+def test_render_never_replaces_a_link_a_device_or_a_fifo(tmp_path, option, kind):
+    target = tmp_path / "target"
+    if kind == "symlink":
+        (tmp_path / "precious").write_bytes(b"not a render")
+        target.symlink_to(tmp_path / "precious")
+    elif kind == "device":
+        _mknod_null(target)
+    elif kind == "fifo":
+        os.mkfifo(target)  # opening it to write would hang the render: it must not be opened at all
+    else:
+        _mknod_null(tmp_path / "null")
+        target.symlink_to(tmp_path / "null")
+    before = os.lstat(target)
+    out = target if option == "--out" else tmp_path / "x.wav"
+    extra = ["--trace", str(target)] if option == "--trace" else []
+    proc = _render(tmp_path, "--seconds", "1", "--out", str(out), *extra)
+    assert proc.returncode == 1
+    msg = _one_line_error(proc, "cannot write", f"{option} {target}")
+    assert ("symbolic link" if kind.startswith("symlink") else "not a file") in msg
+    after = os.lstat(target)
+    assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino, before.st_rdev)
+    if kind == "symlink":
+        assert (tmp_path / "precious").read_bytes() == b"not a render"
+    assert not (tmp_path / "x.wav").exists()  # nothing half done is left either
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_render_trace_to_dev_full_blames_the_trace(tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    proc = _render(tmp_path, "--seconds", "1", "--out", str(tmp_path / "x.wav"), "--trace", "/dev/full")
+    msg = _one_line_error(proc, "cannot write", "--trace /dev/full")
+    assert "--out" not in msg and "()" not in msg
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_render_replaces_a_regular_file_whole_and_keeps_its_mode(tmp_path):
+    out = tmp_path / "x.wav"
+    out.write_bytes(b"an older render")
+    os.chmod(out, 0o600)
+    proc = _render(tmp_path, "--seconds", "1", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    audio, rate = read_wav(out)
+    assert audio.shape == (48_000, 2) and rate == 48_000 and (os.stat(out).st_mode & 0o777) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.wav"]
+
+
+def test_render_to_a_full_stdout_says_so_without_a_traceback(tmp_path):
+    import subprocess
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([*bls_command(), "render", "--seconds", "1", "--out", str(tmp_path / "x.wav")],
+                              env=base_env(), cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, text=True,
+                              timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines() == ["bls: cannot write to standard output: No space left on device"]
+
+
+def test_render_a_preset_whose_file_failed_to_load_says_why(tmp_path):
+    config = tmp_path / "config"
+    (config / "presets").mkdir(parents=True)
+    bad = config / "presets" / "mine.yaml"
+    bad.write_text("name: calm place\nmotion:\n  speed_cycles_per_s: 9\n")
+    proc = run([*bls_command(), "render", "--preset", "calm place", "--seconds", "1", "--out",
+                str(tmp_path / "x.wav")], base_env(BLS_CONFIG_DIR=str(config)), timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2
+    msg = _one_line_error(proc, "'calm place'", str(bad), "failed to load", "line 3",
+                          "motion.speed_cycles_per_s: 9 is out of range")
+    assert "no preset named" not in msg and not (tmp_path / "x.wav").exists()

@@ -111,3 +111,49 @@ def test_a_value_outside_the_schema_is_refused_in_the_record(tmp_path):
     assert proc.returncode == 0 and "refused: motion.speed_cycles_per_s: 5.0 is out of range" in proc.stdout
     doc = json.loads((tmp_path / "r.json").read_text())
     assert max(x["speed_cycles_per_s"] for x in doc["sets"][0]["samples"]) <= 1.0 + 1e-9
+
+
+# --------------------------------------------------------------------------- what --log and --out replace
+
+SHORT = "preset: standard\nactions:\n  - {at: 0.5, do: start}\n  - {at: 1.5, do: stop}\n"
+
+
+def test_the_log_is_private_when_new_and_keeps_its_mode(tmp_path):
+    import os
+
+    log = tmp_path / "log.json"
+    proc = script(tmp_path, SHORT, "--log", str(log))
+    assert proc.returncode == 0, proc.stderr
+    assert (os.stat(log).st_mode & 0o777) == 0o600
+    os.chmod(log, 0o640)
+    assert script(tmp_path, SHORT, "--log", str(log)).returncode == 0
+    assert (os.stat(log).st_mode & 0o777) == 0o640
+
+
+@pytest.mark.parametrize("option", ["--log", "--out"])
+@pytest.mark.parametrize("kind", ["symlink", "device"])
+def test_a_link_or_a_device_is_refused_before_the_session_runs(tmp_path, option, kind):
+    import os
+    import stat
+
+    target = tmp_path / "target"
+    if kind == "symlink":
+        (tmp_path / "precious").write_text("keep me")
+        target.symlink_to(tmp_path / "precious")
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("making a device node needs root")
+        try:
+            os.mknod(target, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # what --log /dev/null would be
+        except OSError as exc:
+            pytest.skip(f"mknod is not permitted here: {exc}")
+    before = os.lstat(target)
+    proc = script(tmp_path, SHORT, option, str(target))
+    no_traceback(proc)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith(f"bls script: cannot write {option} {target}: ")
+    assert ("symbolic link" if kind == "symlink" else "a device") in proc.stderr
+    after = os.lstat(target)
+    assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino, before.st_rdev)
+    if kind == "symlink":
+        assert (tmp_path / "precious").read_text() == "keep me"

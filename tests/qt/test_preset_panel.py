@@ -372,6 +372,8 @@ def test_export_writes_a_file_that_bls_presets_validate_accepts(bls_app, tmp_pat
     bls_app.load_preset("calm")
     ask = script(bls_app)
     out = tmp_path / "shared" / "calm for Sam.yaml"
+    out.parent.mkdir()  # a file dialog offers only folders that exist
+    out.write_text("an older export\n")  # the dialog has asked before replacing it
     ask.files = [str(out)]
     bls_app.control.presets.export()
     assert ask.asked == [("save_file", "Export preset", "calm.yaml")]
