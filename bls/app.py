@@ -17,6 +17,7 @@ from .core.engine import IDLE, PAUSED, RUNNING
 from .core.library import PresetLibrary
 from .core.paths import config_dir, records_dir
 from .core.preset import Preset
+from .core.atomic import check_target
 from .core.uistate import UiState
 from .platform.screen_sleep import sleep_inhibitor
 from .platform.signals import CONSOLE_EVENT_BASE, signal_name, signal_watch
@@ -449,6 +450,12 @@ def _run(qapp: QApplication, args, holder: list) -> int:
     qapp.setApplicationDisplayName("bls")
     qapp.setQuitOnLastWindowClosed(True)
     apply_style(qapp)
+    if args.log:  # a copy of the record goes there: refused at once if it would replace what is not ours
+        try:
+            check_target(Path(args.log))
+        except OSError as exc:
+            print(f"bls: cannot write --log {args.log}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     try:
         app = BlsApp(qapp, args.preset, args.client_screen, Path(args.log) if args.log else None,
                      args.audio_device, args.no_audio)
@@ -473,4 +480,8 @@ def _run(qapp: QApplication, args, holder: list) -> int:
           + (f" ({app.session.audio_status.detail})" if not app.session.audio_status.ok else ""), file=sys.stderr)
     settle_interpreter()
     status = qapp.exec()
+    errors = app.session.core.record.write_errors
+    if errors:  # the therapist saw it in the window; the command line is told too, and fails
+        print("bls: the session record could not be written: " + "; ".join(errors), file=sys.stderr)
+        return app.exit_status or status or 1
     return app.exit_status or status

@@ -161,3 +161,33 @@ def test_app_unknown_client_screen_says_so_and_uses_the_second_screen(desk_scree
     (rec,) = _log(log)["sets"]
     assert rec["client_screen"] == "CLIENT"  # the screen that is not the therapist's
     assert rec["stop_reason"] == "quit"
+
+
+@pytest.mark.parametrize("kind", ["symlink", "device", "folder"])
+def test_app_log_that_would_replace_what_is_not_ours_is_refused_at_start(screens_env, tmp_path, kind):
+    import os
+    import stat
+
+    target = tmp_path / "log.json"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not bls's")
+    if kind == "symlink":
+        target.symlink_to(victim)
+    elif kind == "device":
+        os.mknod(target, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # a /dev/null of our own
+    else:
+        target.mkdir()
+    proc = _app(screens_env, "--preset", "standard", "--log", str(target), exit_after=5)
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot write --log" in proc.stderr and "Traceback" not in proc.stderr
+    assert victim.read_text() == "not bls's"
+    assert target.is_symlink() or not target.is_file()  # left exactly as it was
+
+
+def test_app_whose_record_cannot_be_written_exits_non_zero(screens_env, tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    env = dict(screens_env, BLS_DATA_DIR=str(blocked / "data"))  # a folder inside a file cannot exist
+    proc = _app(env, "--preset", "standard", exit_after=1)
+    assert proc.returncode == 1, proc.stderr
+    assert "the session record could not be written" in proc.stderr
