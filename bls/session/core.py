@@ -418,6 +418,8 @@ class SessionCore:
         output is opened without waiting (the status says so); :meth:`check_clock` records the result."""
         if not self._switch_pending or self.engine.status.state != IDLE or self.engine.finished:
             return  # a set still to be recorded names the output it played through
+        if self.ended:
+            return  # quitting: no output is opened any more (PortAudio could still be at it at exit)
         reopen = getattr(self.clocks, "reopen", None)
         if reopen is None:
             return
