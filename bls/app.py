@@ -12,7 +12,7 @@ from PySide6.QtGui import QGuiApplication, QKeyEvent, QScreen
 from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QLineEdit, QMessageBox, QPlainTextEdit,
                                QTextEdit)
 
-from .audio.output import output_devices, settle_interpreter
+from .audio.output import OutputLister, settle_interpreter
 from .core.engine import IDLE, PAUSED, RUNNING
 from .core.library import PresetLibrary
 from .core.paths import config_dir, records_dir
@@ -131,11 +131,10 @@ class BlsApp(QObject):
         self._lost_screen: str | None = None  # the client's screen, while it is disconnected
         self.display = create_client_display(self.session, self.screen.refreshRate())
         screens = [(s.name(), screen_label(s)) for s in QGuiApplication.screens()]
-        # the list is read afresh when it opens; PortAudio re-scans (a blocking call on this thread, which
-        # also paints the client screen) only between sets and while no stream is open
+        # the list is read afresh when it opens, by a short-lived child process on a thread of its own:
+        # this thread (which also paints the client screen) never waits for PortAudio
         self.control = ControlWindow(self.session, self.library, screens, self.screen.name(), name,
-                                     lambda: output_devices(refresh=not self.session.clock.is_device
-                                                            and self.session.status.state == IDLE))
+                                     lambda lister=OutputLister(): lister.names())
         self.control.outputChosen.connect(self.choose_output)
         self.control.quitRequested.connect(self.request_quit)
         self.control.client_badge.setChecked(self.ui_state.get("client_badge", False, bool))

@@ -6,11 +6,21 @@ has one code path whether or not there is sound.
 
 from __future__ import annotations
 
+import atexit
+import ctypes.util
 import gc
+import importlib.util
 import itertools
+import json
+import os
+import queue
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +45,7 @@ class AudioStatus:
     summary: str  # one line for the therapist
     detail: str = ""  # why, and what to do
     device: str | None = None
+    pending: bool = False  # an output is being opened; the final status follows
 
 
 def settle_interpreter() -> None:
@@ -156,27 +167,227 @@ class MonotonicClock(_Clock):
             self._thread.join(timeout=1.0)
 
 
-def import_sounddevice():
-    """sounddevice, or the reason it cannot be used (returned as a string)."""
+#: opening an output (with its re-scan) that takes longer has failed; the app goes on without it
+OPEN_DEADLINE_S = 5.0
+#: a stream that has not stopped and closed within this is abandoned (a dead JACK server: never)
+CLOSE_DEADLINE_S = 2.0
+#: the child process that lists the outputs is killed after this
+LIST_TIMEOUT_S = 5.0
+JACK_HOSTAPI = "JACK Audio Connection Kit"
+
+
+def _import_first():
     try:
         import sounddevice as sd  # noqa: PLC0415 - imported lazily: the core must run without it
     except OSError as exc:  # libportaudio is missing
         return None, f"the PortAudio library is not installed ({exc}); on Debian/Ubuntu: apt install libportaudio2"
     except ImportError as exc:
         return None, f"the sounddevice package is missing ({exc})"
+    _no_terminate_at_exit(sd)
     return sd, ""
 
 
+def _no_terminate_at_exit(sd) -> None:
+    """sounddevice terminates PortAudio at exit; with a JACK server that died meanwhile that aborts the
+    process (``pa_jack.c: Terminate: Assertion 'err == 0'``) and a dead stream makes it hang: bls leaves
+    PortAudio to the end of the process (its streams are closed before, when they still can be)."""
+    handler = getattr(sd, "_exit_handler", None)
+    if handler is not None:
+        atexit.unregister(handler)
+
+
+def import_sounddevice():
+    """sounddevice (PortAudio's current instance in this process), or the reason it cannot be used."""
+    return portaudio().module()
+
+
+class PortAudio:
+    """The one owner of every PortAudio call that can block (open, start, stop, close, re-scan).
+
+    Calls run on one worker thread, as jobs with a deadline; the GUI thread submits them and polls the
+    futures, never waiting. A job past its deadline (a stream that will not stop because its JACK server
+    died) leaves its thread hanging: the next job gets a fresh worker, the stream stays referenced (never
+    freed under PortAudio's feet), and PortAudio's instance is *tainted*: it is never terminated again.
+
+    Why never: PortAudio's JACK host API keeps a JACK client from ``Pa_Initialize`` on; ``Pa_Terminate``
+    deactivates and closes it and asserts that both worked, so once its server is gone (killed,
+    restarted) any terminate - a re-scan, or sounddevice's exit handler - aborts the process
+    (``pa_jack.c: Terminate: Assertion 'err == 0'``), and with a dead stream open it hangs instead. A
+    re-scan is therefore a terminate/initialize only for a clean instance without a JACK client; otherwise
+    a fresh PortAudio instance is loaded from a private copy of the library and the old one is left alone.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
+        self._job_deadline: float | None = None  # when the worker's current job is overdue
+        self._sd = None
+        self._why = ""
+        self._loaded = False
+        self._kept: list = []  # instances left alone and abandoned streams: referenced for good
+        self.streams: set = set()  # device clocks of the current instance whose stream is open
+        self.generation = 0
+        self.tainted = False
+        self.workers_lost = 0
+
+    # ---------------------------------------------------------------- the instance
+
+    def module(self):
+        """The current instance's sounddevice module, or (None, why)."""
+        if not self._loaded:
+            self._loaded = True
+            self._sd, self._why = _import_first()
+            self.generation = 1
+        return self._sd, self._why
+
+    def rescan(self) -> None:
+        """Make PortAudio look for outputs again (on the worker; never raises)."""
+        sd, _ = self.module()
+        if sd is None or not hasattr(sd, "_terminate"):
+            return
+        if not self.tainted and not self.streams and not _has_jack(sd):
+            try:
+                sd._terminate()  # noqa: SLF001 - sounddevice's documented way to re-scan devices
+                sd._initialize()  # noqa: SLF001
+                return
+            except Exception:  # noqa: BLE001 - a fresh instance instead
+                pass
+        fresh = _fresh_sounddevice(sd)
+        if fresh is None:
+            return  # no private copy possible: the old list stays; opening reports any real problem
+        self._kept.append((sd, set(self.streams)))
+        self._sd, self.streams, self.tainted = fresh, set(), False
+        self.generation += 1
+
+    def taint(self) -> None:
+        self.tainted = True
+
+    # ---------------------------------------------------------------- the worker
+
+    def submit(self, fn, *args, deadline_s: float) -> Future:
+        fut: Future = Future()
+        fut.deadline = time.monotonic() + deadline_s
+        self._jobs.put((fn, args, fut, deadline_s))
+        self.pump()
+        return fut
+
+    def call(self, fn, *args, deadline_s: float):
+        """Run ``fn`` on the worker and wait for it at most ``deadline_s`` (not for the GUI thread)."""
+        return self.submit(fn, *args, deadline_s=deadline_s).result(timeout=deadline_s)
+
+    def pump(self) -> None:
+        """A worker runs, and a fresh one replaces a worker stuck past its job's deadline."""
+        with self._lock:
+            w = self._worker
+            stuck = self._job_deadline is not None and time.monotonic() > self._job_deadline
+            if w is not None and w.is_alive() and not stuck:
+                return
+            if stuck:
+                self.tainted = True
+                self.workers_lost += 1
+            self._job_deadline = None
+            self._worker = threading.Thread(target=self._run, name="bls-portaudio", daemon=True)
+            self._worker.start()
+
+    def stuck(self) -> bool:
+        with self._lock:
+            return self._job_deadline is not None and time.monotonic() > self._job_deadline
+
+    def _run(self) -> None:
+        me = threading.current_thread()
+        while True:
+            job = self._jobs.get()
+            fn, args, fut, deadline_s = job
+            with self._lock:
+                if self._worker is not me:  # replaced while this thread hung: the job is the new one's
+                    self._jobs.put(job)
+                    return
+                self._job_deadline = time.monotonic() + deadline_s
+            if fut.set_running_or_notify_cancel():
+                try:
+                    result = fn(*args)
+                except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
+                    fut.set_exception(exc)
+                else:
+                    fut.set_result(result)
+            with self._lock:
+                if self._worker is not me:
+                    return
+                self._job_deadline = None
+
+
+_portaudio = PortAudio()
+
+
+def portaudio() -> PortAudio:
+    return _portaudio
+
+
+def _has_jack(sd) -> bool:
+    """Whether this PortAudio instance holds a JACK client (its JACK host API is up)."""
+    try:
+        return any(JACK_HOSTAPI in h["name"] or "JACK" in h["name"] for h in sd.query_hostapis())
+    except Exception:  # noqa: BLE001
+        return True
+
+
+def _fresh_sounddevice(sd):
+    """A second sounddevice module bound to a private copy of libportaudio: PortAudio's own state, fresh
+    (a new JACK client on the server running now). None where that cannot be done."""
+    try:
+        lib = getattr(sd, "_libname", None)
+        path = lib if lib and os.path.isabs(lib) else _library_path(lib)
+        if path is None:
+            return None
+        folder = tempfile.mkdtemp(prefix="bls-portaudio-")
+        copy = os.path.join(folder, os.path.basename(path))
+        shutil.copyfile(path, copy)
+        find = ctypes.util.find_library
+        ctypes.util.find_library = lambda name: copy if name == "portaudio" else find(name)
+        try:
+            spec = importlib.util.spec_from_file_location(f"_bls_sounddevice_{time.monotonic_ns()}", sd.__file__)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        finally:
+            ctypes.util.find_library = find
+        _no_terminate_at_exit(module)
+        return module
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _library_path(name: str | None) -> str | None:
+    """The file the dynamic loader maps for ``name`` (e.g. libportaudio.so.2)."""
+    if not name:
+        return None
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as fh:
+            for line in fh:
+                path = line.rsplit(" ", 1)[-1].strip()
+                if os.path.basename(path) == name or os.path.basename(path).startswith(name + "."):
+                    return path
+    except OSError:
+        pass
+    return None
+
+
 class DeviceClock(_Clock):
-    """The sound card's sample clock drives everything; the callback is a thin shim."""
+    """The sound card's sample clock drives everything; the callback is a thin shim.
+
+    Opened on the PortAudio worker (:func:`open_device`); until the engine's owner token is this
+    clock's, the callback plays silence and leaves the engine alone, and so again once it was handed
+    to another clock (the engine is never touched by a clock that does not own it).
+    """
 
     is_device = True
 
-    def __init__(self, engine: StimulusEngine, device=None):
+    def __init__(self, engine: StimulusEngine, device=None, sd=None):
         super().__init__(engine)
-        sd, why = import_sounddevice()
         if sd is None:
-            raise RuntimeError(why)
+            sd, why = import_sounddevice()
+            if sd is None:
+                raise RuntimeError(why)
         self._sd = sd
         self.stream = sd.OutputStream(samplerate=SAMPLE_RATE, channels=2, dtype="float32", blocksize=0,
                                       latency=REQUESTED_LATENCY_S, device=resolve_output(sd, device),
@@ -188,12 +399,19 @@ class DeviceClock(_Clock):
         self.name = f"{info['name']} ({hostapi})"
         self.timestamps_ok = 0
         self.timestamps_bad = 0
+        self.closed = False
 
     def _callback(self, outdata, frames, time_info, status) -> None:
         t_in = time.perf_counter()
         now = time.monotonic()
         if status.output_underflow:
             self.stats.underflows += 1
+        if self.engine.owner is not self.token or self.engine.busy:
+            # not (or no longer) driving, or the clock it takes over from is still inside process():
+            # silence, and the engine is not touched
+            outdata.fill(0)
+            self.last_block_at = now
+            return
         try:
             first = self._advance(frames, outdata)
         except Exception as exc:  # silence, and tell the GUI; never a burst of garbage
@@ -214,10 +432,55 @@ class DeviceClock(_Clock):
         self.stream.start()
 
     def stop(self) -> None:
+        """Stop and close the stream (blocking: on the PortAudio worker in the app)."""
         try:
             self.stream.stop()
         finally:
             self.stream.close()
+            self.closed = True
+            portaudio().streams.discard(self)
+
+
+def open_device(engine: StimulusEngine, device=None, rescan: bool = False) -> DeviceClock:
+    """Open and start ``device`` (on the PortAudio worker): a running clock that plays silence until it
+    is given the engine (``engine.owner = clock.token``). Raises what PortAudio raised."""
+    pa = portaudio()
+    if rescan:
+        pa.rescan()
+    sd, why = pa.module()
+    if sd is None:
+        raise RuntimeError(why)
+    clock = DeviceClock(engine, device, sd)
+    pa.streams.add(clock)
+    try:
+        clock.start()
+    except Exception:
+        try:
+            clock.stream.close()
+            pa.streams.discard(clock)
+        except Exception:  # noqa: BLE001
+            pass
+        raise
+    return clock
+
+
+def close_device(clock, dead: bool = False) -> Future | None:
+    """Stop a clock without waiting for it: a device clock's stream is stopped and closed on the PortAudio
+    worker (a dead one taints PortAudio's instance: it is never terminated); the stand-in at once."""
+    if not getattr(clock, "is_device", False) or not hasattr(clock, "stream"):
+        threading.Thread(target=_stop_quietly, args=(clock,), name="bls-clock-close", daemon=True).start()
+        return None
+    pa = portaudio()
+    if dead:
+        pa.taint()
+    return pa.submit(_stop_quietly, clock, deadline_s=CLOSE_DEADLINE_S)
+
+
+def _stop_quietly(clock) -> None:
+    try:
+        clock.stop()
+    except Exception:  # noqa: BLE001 - a dead stream may refuse to stop; it is dropped either way
+        pass
 
 
 def explain_audio_error(exc: Exception, device=None) -> str:
@@ -234,25 +497,43 @@ def explain_audio_error(exc: Exception, device=None) -> str:
     return "the audio output could not be opened"
 
 
+def device_failed_status(exc: Exception, device=None) -> AudioStatus:
+    return AudioStatus(False, "No sound: " + explain_audio_error(exc, device),
+                       "The target runs on the system clock. Connect headphones and choose the output "
+                       f"again under Sound, or choose another one. (For support: {exc})")
+
+
+def device_status(clock) -> AudioStatus:
+    return AudioStatus(True, f"Audio: {clock.name}", f"output latency {clock.latency_s * 1000:.0f} ms (compensated)",
+                       clock.name)
+
+
+NOT_RESPONDING = ("the audio output did not respond",
+                  "The target runs on the system clock. Check the headphones or the sound server, then choose "
+                  "the output again under Sound.")
+
+
 def open_clock(engine: StimulusEngine, want_audio: bool, device=None, refresh: bool = False,
                ) -> tuple[_Clock, AudioStatus]:
     """The best clock available: the sound card when audio is wanted and works, else the stand-in.
 
-    Never raises for a missing or broken device: the returned status says why there is no sound.
+    Waits for the PortAudio worker at most OPEN_DEADLINE_S (for the command line and start-up; the app
+    opens an output between sets without waiting, see ClockManager). Never raises for a missing or
+    broken device: the returned status says why there is no sound.
     """
     if want_audio:
-        if refresh:
-            refresh_devices()
+        pa = portaudio()
+        fut = pa.submit(open_device, engine, device, refresh, deadline_s=OPEN_DEADLINE_S)
         try:
-            clock = DeviceClock(engine, device)
-            engine.owner = clock.token  # from now on only this clock advances the engine
-            clock.start()
-            return clock, AudioStatus(True, f"Audio: {clock.name}",
-                                      f"output latency {clock.latency_s * 1000:.0f} ms (compensated)", clock.name)
+            clock = fut.result(timeout=OPEN_DEADLINE_S)
+        except TimeoutError:
+            fut.add_done_callback(_close_late)
+            status = AudioStatus(False, "No sound: " + NOT_RESPONDING[0], NOT_RESPONDING[1])
         except Exception as exc:  # PortAudioError, RuntimeError (no library), ValueError (bad device)
-            status = AudioStatus(False, "No sound: " + explain_audio_error(exc, device),
-                                 "The target runs on the system clock. Connect headphones and choose the output "
-                                 f"again under Sound, or choose another one. (For support: {exc})")
+            status = device_failed_status(exc, device)
+        else:
+            engine.owner = clock.token  # from now on only this clock advances the engine
+            return clock, device_status(clock)
     else:
         status = AudioStatus(False, "Audio off", "The target runs on the system clock.")
     clock = MonotonicClock(engine)
@@ -261,15 +542,17 @@ def open_clock(engine: StimulusEngine, want_audio: bool, device=None, refresh: b
     return clock, status
 
 
+def _close_late(fut: Future) -> None:
+    """An output that opened after it was given up on is closed again (it never had the engine)."""
+    if not fut.cancelled() and fut.exception() is None:
+        close_device(fut.result())
+
+
 def refresh_devices() -> None:
-    """Make PortAudio look for outputs again (it lists them once, when it starts): headphones
-    plugged in since become visible. Only while no stream is open; never raises."""
-    sd, _ = import_sounddevice()
-    if sd is None:
-        return
+    """Make PortAudio look for outputs again (headphones plugged in since become visible), on the
+    PortAudio worker; waits at most OPEN_DEADLINE_S; never raises. Not for the GUI thread."""
     try:
-        sd._terminate()  # noqa: SLF001 - sounddevice's documented way to re-scan devices
-        sd._initialize()  # noqa: SLF001
+        portaudio().call(portaudio().rescan, deadline_s=OPEN_DEADLINE_S)
     except Exception:  # noqa: BLE001 - the old list stays; opening reports any real problem
         pass
 
@@ -281,24 +564,97 @@ def _default_hostapi(sd) -> int | None:
         return None
 
 
-def output_devices(refresh: bool = False) -> list[str]:
-    """Names of the stereo outputs PortAudio can see, each once (empty if it cannot be loaded).
+def output_names(devices, default_hostapi) -> list[str]:
+    """Names of the stereo outputs in a device table, each once, the default host API's first.
 
     One output appears once per host API on some systems (Windows: MME, DirectSound, WASAPI);
     the default host API's outputs are listed, others only under names it does not have.
     """
+    devices = [d for d in devices if d["max_output_channels"] >= 2]
+    ordered = ([d for d in devices if d["hostapi"] == default_hostapi]
+               + [d for d in devices if d["hostapi"] != default_hostapi])
+    return list(dict.fromkeys(d["name"] for d in ordered))
+
+
+def output_devices(refresh: bool = False) -> list[str]:
+    """Names of the stereo outputs this process's PortAudio can see (empty if it cannot be loaded).
+    In-process and blocking: the app lists them in a child process instead (:class:`OutputLister`)."""
     if refresh:
         refresh_devices()
     sd, _ = import_sounddevice()
     if sd is None:
         return []
     try:
-        devices = [d for d in sd.query_devices() if d["max_output_channels"] >= 2]
+        devices = list(sd.query_devices())
     except Exception:  # noqa: BLE001
         return []
-    default = _default_hostapi(sd)
-    ordered = [d for d in devices if d["hostapi"] == default] + [d for d in devices if d["hostapi"] != default]
-    return list(dict.fromkeys(d["name"] for d in ordered))
+    return output_names(devices, _default_hostapi(sd))
+
+
+_LIST_CHILD = r"""
+import json, os, sys
+try:
+    import sounddevice as sd
+    devices = [{"name": d["name"], "hostapi": d["hostapi"], "max_output_channels": d["max_output_channels"]}
+               for d in sd.query_devices()]
+    try:
+        default = int(sd.query_devices(kind="output")["hostapi"])
+    except Exception:
+        default = None
+    out = {"devices": devices, "default_hostapi": default}
+except Exception as exc:
+    out = {"error": repr(exc)}
+sys.stdout.write(json.dumps(out))
+sys.stdout.flush()
+os._exit(0)  # never Pa_Terminate: with a JACK server gone it aborts
+"""
+
+
+def list_outputs_in_child(timeout_s: float = LIST_TIMEOUT_S) -> list[str] | None:
+    """The outputs as a fresh PortAudio sees them, listed by a short-lived child process: whatever
+    PortAudio does (hang, abort) happens there, and this process's PortAudio is left as it is. None if
+    the child failed or did not answer within ``timeout_s``."""
+    try:
+        proc = subprocess.run([sys.executable, "-c", _LIST_CHILD], stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=timeout_s, check=False)
+        doc = json.loads(proc.stdout.decode("utf-8", "replace") or "{}")
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    if "devices" not in doc:
+        return [] if "error" in doc else None
+    return output_names(doc["devices"], doc.get("default_hostapi"))
+
+
+class OutputLister:
+    """The output list for the GUI: :meth:`names` returns the last list at once and has it read again
+    by a child process on a thread of its own (at most every ``min_interval_s``)."""
+
+    def __init__(self, lister=None, min_interval_s: float = 5.0):
+        self._lister = lister
+        self.min_interval_s = min_interval_s
+        self.last: list[str] = []
+        self.version = 0
+        self._thread: threading.Thread | None = None
+        self._started = -float("inf")
+
+    def names(self) -> list[str]:
+        self.refresh()
+        return list(self.last)
+
+    def refresh(self, force: bool = False) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        if not force and time.monotonic() - self._started < self.min_interval_s:
+            return
+        self._started = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="bls-list-outputs", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        names = (self._lister or list_outputs_in_child)()
+        if names is not None:
+            self.last = names
+            self.version += 1
 
 
 def resolve_output(sd, device):

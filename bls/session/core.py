@@ -394,7 +394,8 @@ class SessionCore:
 
     def check_clock(self) -> None:
         """A device that died hands over to the system clock at once (the set runs on and can be
-        stopped); a pending change of clock happens once no set runs."""
+        stopped); an output being opened takes over once it plays and no set runs; a pending change of
+        clock happens once no set runs. Never waits for the sound system."""
         check = getattr(self.clocks, "check", None)
         if check is None:
             return
@@ -406,22 +407,34 @@ class SessionCore:
             # therapist chooses the output or turns the tone on again
             self._switch_pending = during
             self.audio_changed.emit(self.clocks.status)
+        settled = getattr(self.clocks, "settled", None)
+        status = settled(self._between_sets()) if settled is not None else None
+        if status is not None:
+            self.event("clock_switch", to=status.device if status.ok else "system clock", status=status.summary)
+            self.audio_changed.emit(status)
         self._switch_clock_if_due()
 
+    def _between_sets(self) -> bool:
+        return self.engine.status.state == IDLE and not self.engine.finished and not self._start_pending
+
     def _switch_clock_if_due(self) -> None:
-        """The sound card or the stand-in clocks the session; a switch happens only between sets."""
+        """The sound card or the stand-in clocks the session; a switch happens only between sets. The
+        output is opened without waiting (the status says so); :meth:`check_clock` records the result."""
         if not self._switch_pending or self.engine.status.state != IDLE or self.engine.finished:
             return  # a set still to be recorded names the output it played through
+        if self.ended:
+            return  # quitting: no output is opened any more (PortAudio could still be at it at exit)
         reopen = getattr(self.clocks, "reopen", None)
         if reopen is None:
             return
         self._switch_pending = False
         want = self.settings.audio.enabled
         c = self.clocks
-        if want == c.is_device and (not want or c.device_opened == c.device):
+        if want == c.is_device and (not want or c.device_opened == c.device) and not getattr(c, "opening", False):
             return
         status = reopen(want, c.device)
-        self.event("clock_switch", to=status.device or "system clock", status=status.summary)
+        if not getattr(status, "pending", False):
+            self.event("clock_switch", to=status.device or "system clock", status=status.summary)
         self.audio_changed.emit(status)
 
     def set_audio_device(self, device) -> bool:

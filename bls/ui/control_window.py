@@ -175,25 +175,49 @@ class _WheelGuard(QObject):
 
 
 class OutputCombo(QComboBox):
-    """The audio outputs, listed afresh each time the list opens (headphones plugged in meanwhile)."""
+    """The audio outputs, listed afresh each time the list opens (headphones plugged in meanwhile).
+
+    ``list_outputs()`` returns at once (the last list known; a new one is read in the background): for a
+    few seconds after the list opens it is asked again, and a changed list is shown as it arrives.
+    """
+
+    FOLLOW_MS = 6500  # longer than the child process that lists the outputs may take
+    FOLLOW_TICK_MS = 200
 
     def __init__(self, list_outputs: Callable[[], list[str]]):
         super().__init__()
         self.list_outputs = list_outputs
+        self._shown: list[str] | None = None
+        self._follow_until = 0.0
+        self._follow = QTimer(self)
+        self._follow.setInterval(self.FOLLOW_TICK_MS)
+        self._follow.timeout.connect(self._follow_tick)
         self.setToolTip("Where the tone plays. Choosing an output again tries it again, e.g. after plugging "
                         "in headphones. A new output takes over between sets.")
 
     def refresh(self, current: str | None) -> None:
+        self._fill(current, self.list_outputs())
+        self._follow_until = time.monotonic() + self.FOLLOW_MS / 1000
+        self._follow.start()
+
+    def _fill(self, current: str | None, names: list[str]) -> None:
+        self._shown = list(names)
         self.blockSignals(True)
         self.clear()
         self.addItem("System default output", None)
-        names = self.list_outputs()
         for name in names:
             self.addItem(name, name)
         if current is not None and current not in names:
             self.addItem(f"{current}  (not connected)", current)
         self.setCurrentIndex(max(0, self.findData(current)))
         self.blockSignals(False)
+
+    def _follow_tick(self) -> None:
+        names = self.list_outputs()
+        if names != self._shown:
+            self._fill(self.currentData(), names)
+        if time.monotonic() > self._follow_until:
+            self._follow.stop()
 
     def showPopup(self) -> None:  # noqa: N802 - Qt API
         self.refresh(self.currentData())

@@ -19,9 +19,18 @@ OUTPUTS = ["Headphones (USB)", "HDMI 1"]
 
 
 class FakeCard(MonotonicClock):
-    """Runs on the system clock but says it is a sound card, as a device clock would."""
+    """Runs on the system clock but says it is a sound card, as a device clock would: opened, it plays
+    silence until the session gives it the engine."""
 
     is_device = True
+    name = device_name = None
+
+    def _run(self):
+        while not self._stop.is_set() and self.engine.owner is not self.token:
+            self.last_block_at = time.monotonic()
+            self._stop.wait(0.005)
+        self._origin_frame, self._origin_time = self.engine.next_frame, time.monotonic()
+        super()._run()
 
 
 @pytest.fixture
@@ -29,18 +38,28 @@ def opened(monkeypatch):
     """Every clock the session opens, as (tone wanted, output asked for)."""
     calls: list[tuple[bool, str | None]] = []
 
-    def fake_open_clock(engine, want_audio, device=None, refresh=False):
+    def fake_open_clock(engine, want_audio, device=None, refresh=False):  # at start-up
         calls.append((want_audio, device))
         if not want_audio:
             clock = MonotonicClock(engine)
+            engine.owner = clock.token
             clock.start()
             return clock, AudioStatus(False, "Audio off")
         clock = FakeCard(engine)
+        engine.owner = clock.token
         clock.start()
         return clock, AudioStatus(True, f"Audio: {device or 'default'}", device=device or "default")
 
+    def fake_open_device(engine, device=None, rescan=False):  # between sets, on the PortAudio worker
+        calls.append((True, device))
+        clock = FakeCard(engine)
+        clock.name = f"{device or 'default'}"
+        clock.start()
+        return clock
+
     monkeypatch.setattr("bls.session.clocks.open_clock", fake_open_clock)
-    monkeypatch.setattr("bls.app.output_devices", lambda refresh=False: list(OUTPUTS))
+    monkeypatch.setattr("bls.session.clocks.open_device", fake_open_device)
+    monkeypatch.setattr("bls.audio.output.list_outputs_in_child", lambda timeout_s=5.0: list(OUTPUTS))
     return calls
 
 
@@ -72,8 +91,9 @@ def choose(combo, name: str | None) -> None:
     combo.activated.emit(i)
 
 
-def test_the_list_offers_the_default_and_each_output_and_is_read_again_when_opened(app):
+def test_the_list_offers_the_default_and_each_output_and_is_read_again_when_opened(app, qtbot):
     combo = app.control.output_combo
+    qtbot.waitUntil(lambda: combo.count() == 3, timeout=3000)  # listed by a child process, not this thread
     assert items(combo) == [("System default output", None), ("Headphones (USB)", "Headphones (USB)"),
                             ("HDMI 1", "HDMI 1")]
     assert combo.currentData() is None
@@ -93,14 +113,17 @@ def test_an_output_that_is_not_connected_is_shown_as_such(qapp, opened):
         a.shutdown()
 
 
-def test_choosing_an_output_when_idle_opens_it_at_once_and_choosing_it_again_retries(app, opened):
+def test_choosing_an_output_when_idle_opens_it_at_once_and_choosing_it_again_retries(app, opened, qtbot):
     c, s = app.control, app.session
     assert opened == [(True, None)]  # the preset's tone is on: the default output
     choose(c.output_combo, "Headphones (USB)")
-    assert opened[-1] == (True, "Headphones (USB)") and s.clock.is_device
+    assert s.audio_status.pending  # opened on the PortAudio worker: this thread goes on
+    qtbot.waitUntil(lambda: s.clock.is_device, timeout=2000)
+    assert opened[-1] == (True, "Headphones (USB)")
     assert s.audio_status.summary == "Audio: Headphones (USB)"
     assert c.audio_label.text().endswith("Audio: Headphones (USB)")
     choose(c.output_combo, "Headphones (USB)")  # the same again: headphones plugged back in
+    qtbot.waitUntil(lambda: len(opened) == 3 and s.clock.is_device, timeout=2000)
     assert opened[-2:] == [(True, "Headphones (USB)")] * 2
 
 
@@ -114,18 +137,19 @@ def test_during_a_set_the_new_output_waits_for_the_set_to_end(app, opened, qtbot
     assert "when this set ends" in c.statusBar().currentMessage()
     QTest.keyClick(c, Qt.Key_Escape)
     qtbot.waitUntil(lambda: s.status.state == IDLE, timeout=4000)
-    qtbot.waitUntil(lambda: len(opened) > before, timeout=2000)
+    qtbot.waitUntil(lambda: len(opened) > before and s.clock.is_device, timeout=2000)
     assert opened[-1] == (True, "HDMI 1") and s.audio_status.device == "HDMI 1"
 
 
-def test_with_the_tone_off_the_choice_waits_for_the_tone(app, opened):
+def test_with_the_tone_off_the_choice_waits_for_the_tone(app, opened, qtbot):
     c, s = app.control, app.session
     c.audio_check.setChecked(False)
-    assert opened[-1] == (False, None)
+    assert not s.clock.is_device and s.audio_status.summary == "Audio off"
     n = len(opened)
     choose(c.output_combo, "HDMI 1")
     assert len(opened) == n  # nothing plays: nothing to open
     c.audio_check.setChecked(True)
+    qtbot.waitUntil(lambda: s.clock.is_device, timeout=2000)
     assert opened[-1] == (True, "HDMI 1")
 
 
@@ -148,6 +172,7 @@ def test_the_output_is_remembered_for_the_next_launch(app, opened, qapp):
 def test_an_output_that_dies_mid_set_hands_over_to_the_system_clock_and_is_retried_after(app, opened, qtbot):
     c, s = app.control, app.session
     choose(c.output_combo, "Headphones (USB)")
+    qtbot.waitUntil(lambda: s.clock.is_device, timeout=2000)
     c.start_button.click()
     qtbot.waitUntil(lambda: s.status.state == RUNNING, timeout=2000)
     card = s.clock
@@ -162,14 +187,15 @@ def test_an_output_that_dies_mid_set_hands_over_to_the_system_clock_and_is_retri
     QTest.keyClick(c, Qt.Key_Escape)
     qtbot.waitUntil(lambda: s.status.state == IDLE, timeout=4000)  # and the set can be stopped
     assert s.records[-1]["stop_reason"] == "stopped"
-    qtbot.waitUntil(lambda: len(opened) > n, timeout=2000)  # between sets the output is tried again
-    assert opened[-1] == (True, "Headphones (USB)") and s.clock.is_device
+    qtbot.waitUntil(lambda: len(opened) > n and s.clock.is_device, timeout=2000)  # tried again between sets
+    assert opened[-1] == (True, "Headphones (USB)")
 
 
 class SilentCard(MonotonicClock):
     """Opens fine and never renders a block: a stalled driver."""
 
     is_device = True
+    name = device_name = None
 
     def start(self):
         self.last_block_at = time.monotonic()
@@ -178,17 +204,18 @@ class SilentCard(MonotonicClock):
 def test_an_output_that_stalls_while_idle_is_not_reopened_in_a_loop(app, opened, monkeypatch, qtbot):
     c, s = app.control, app.session
 
-    def silent_open(engine, want_audio, device=None, refresh=False):
-        opened.append((want_audio, device))
-        clock = SilentCard(engine) if want_audio else MonotonicClock(engine)
+    def silent_open(engine, device=None, rescan=False):
+        opened.append((True, device))
+        clock = SilentCard(engine)
+        clock.name = device
         clock.start()
-        return clock, AudioStatus(bool(want_audio), f"Audio: {device}", device=device)
+        return clock
 
-    monkeypatch.setattr("bls.session.clocks.open_clock", silent_open)
+    monkeypatch.setattr("bls.session.clocks.open_device", silent_open)
     choose(c.output_combo, "HDMI 1")
-    n = len(opened)
     qtbot.waitUntil(lambda: s.audio_status.summary == "No sound: the audio output stopped", timeout=3000)
+    n = len(opened)
     wait_ms(1500)  # three stall periods: no retry while idle, no flicker
     assert len(opened) == n and s.audio_status.summary == "No sound: the audio output stopped"
     choose(c.output_combo, "HDMI 1")  # the therapist's own retry still works
-    assert len(opened) == n + 1
+    qtbot.waitUntil(lambda: len(opened) == n + 1, timeout=2000)
