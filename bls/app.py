@@ -33,8 +33,8 @@ QUIT_GLIDE_WAIT_S = 4.0
 #: a second signal: the stop fade already under way gets at most this long to reach silence (the normal
 #: stop fade is 0.15 s, so it usually does; a gentle one, 0.8 s, is cut short where it got to)
 SIGNAL_FADE_WAIT_S = 0.25
-#: a second signal: the fade to silence before the process exits (raised cosine: no click)
-SIGNAL_HURRY_FADE_S = 0.05
+#: a second signal: the fade to silence before the process exits (raised cosine: no click; within SIGNAL_FADE_WAIT_S)
+SIGNAL_HURRY_FADE_S = 0.15  # the normal stop fade: a gentle 0.8 s one is shortened to it
 #: a second signal: the audio stream gets this long to stop before the process exits regardless
 SIGNAL_STREAM_WAIT_S = 0.3
 
@@ -378,7 +378,7 @@ class BlsApp(QObject):
         to stop, and the process exits with the first signal's status."""
         print(f"bls: {name} again: exiting now", file=sys.stderr, flush=True)
         session, engine = self.session, self.session.engine
-        engine.hurry(SIGNAL_HURRY_FADE_S)  # even a gentle 0.8 s stop fade reaches silence in 50 ms
+        engine.hurry(SIGNAL_HURRY_FADE_S)  # even a gentle 0.8 s stop fade reaches silence in 150 ms
         deadline = time.monotonic() + SIGNAL_FADE_WAIT_S
         while not _silent_from_now(engine) and time.monotonic() < deadline:
             time.sleep(0.002)

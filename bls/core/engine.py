@@ -421,12 +421,12 @@ class StimulusEngine:
         no I/O. A caller that is not the engine's ``owner`` advances nothing and gets silence.
         """
         f0 = self.next_frame
-        if self.owner is not None and token is not self.owner:
-            if out is not None:
-                out[:n] = 0.0
-            return f0
-        self.busy = True
+        self.busy = True  # first: a clock taking over sees it before this one's owner check
         try:
+            if self.owner is not None and token is not self.owner:
+                if out is not None:
+                    out[:n] = 0.0
+                return f0
             return self._process(n, out, f0)
         finally:
             self.busy = False
