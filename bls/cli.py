@@ -318,7 +318,13 @@ def _run(argv: list[str]) -> int:
     args = app_parser().parse_args(argv)
     from .app import run_app  # Qt is imported only for the app
 
-    return run_app(args)
+    status = run_app(args)
+    # the session is over and its record written: the process ends here, without the interpreter's
+    # teardown, which would race with audio threads PortAudio may still run (a stream that would not
+    # close, a JACK client): a crash at exit would hide the status
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 class _StdoutFailed(Exception):
