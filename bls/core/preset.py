@@ -4,7 +4,9 @@ Validation reports every problem at once (file, line where known, field path, th
 what is allowed); unknown keys are warnings, out-of-range values are errors (never silently
 clamped). A gentle preset with values beyond the gentle envelope loads with those values at the
 nearest limit, one warning each (bls.core.envelope). :func:`clamp_to_schema` and
-:func:`schema_problems` hold settings made in code to the same ranges as files. YAML is read with ``yaml.safe_load`` semantics only: no tag can construct an object.
+:func:`schema_problems` hold settings made in code to the same ranges as files. YAML is read with ``yaml.safe_load`` semantics only: no tag can construct an object, and no alias is accepted. A
+file is read only if it is a regular file of at most ``PRESET_MAX_BYTES`` (:func:`read_preset_bytes`:
+never blocks on a FIFO or a device).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import copy
 import difflib
 import math
 import numbers
+import os
 import re
+import stat
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -299,7 +303,7 @@ def schema_problems(p: Preset) -> list[Problem]:
 def _long_number_line(text: str) -> int | None:
     """The line of the first number too long for Python to convert (composing converts nothing)."""
     try:
-        nodes = [yaml.compose(text, Loader=yaml.SafeLoader)]
+        nodes = [yaml.compose(text, Loader=_PresetLoader)]
     except (yaml.YAMLError, ValueError, RecursionError):
         return None
     while nodes:
@@ -319,7 +323,7 @@ def _line_map(text: str) -> tuple[dict[tuple[str, ...], int], list[tuple[tuple[s
     lines: dict[tuple[str, ...], int] = {}
     repeated: list[tuple[tuple[str, ...], int, int]] = []
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_PresetLoader)
     except (yaml.YAMLError, ValueError, RecursionError):
         return lines, repeated
 
@@ -489,9 +493,31 @@ def _plain_yaml_problem(what: str) -> str:
     return what
 
 
+class _AliasUsed(yaml.YAMLError):
+    def __init__(self, mark):
+        super().__init__("an alias")
+        self.problem_mark = mark
+
+
+class _PresetLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses every alias (``*name``) as it composes, before any node is
+    shared: a preset never needs one, and an alias bomb ("billion laughs") stops at its first alias,
+    in time and memory bounded by the size of the text."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise _AliasUsed(self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
+ALIAS_MESSAGE = "uses YAML aliases (&/*), which a preset never needs: write each value out in full"
+
+
 def parse_preset_text(text: str, source: str = "<preset>") -> tuple[Preset | None, list[Problem]]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_PresetLoader)  # noqa: S506 - SafeLoader's constructors, no aliases
+    except _AliasUsed as exc:
+        return None, [Problem(source, "", ALIAS_MESSAGE, exc.problem_mark.line + 1)]
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else None
@@ -519,12 +545,69 @@ def parse_preset_text(text: str, source: str = "<preset>") -> tuple[Preset | Non
     return preset, problems
 
 
-def load_preset_file(path: Path) -> tuple[Preset | None, list[Problem]]:
-    path = Path(path)
+#: a preset is a few kB (the built-ins are under 2 kB): a file above this is refused unread
+PRESET_MAX_BYTES = 256 * 1024
+
+_NOT_REGULAR = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+                (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def _size_words(n: int) -> str:
+    kb = -(-n // 1024)
+    return f"{kb} kB" if kb < 10 * 1024 else f"{n / (1024 * 1024):.0f} MB"
+
+
+def _not_preset_file(st: os.stat_result, max_bytes: int) -> str | None:
+    """Why a file with this status is not read as a preset (None: it may be read)."""
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((what for test, what in _NOT_REGULAR if test(st.st_mode)), "not a file")
+        return f"not a regular file ({kind}): bls reads only preset files"
+    if st.st_size > max_bytes:
+        return f"too big for a preset ({_size_words(st.st_size)}; at most {_size_words(max_bytes)})"
+    return None
+
+
+def read_preset_bytes(path: Path, max_bytes: int = PRESET_MAX_BYTES) -> tuple[bytes | None, str]:
+    """(the bytes of ``path``, "") if it is a regular file of at most ``max_bytes``, else (None, why in
+    words). Never blocks and never reads more than ``max_bytes + 1`` bytes: a FIFO, a device (or a
+    symlink to one) or a socket is refused from its status, before it is opened; the file is opened
+    non-blocking and checked again on the open descriptor (it may have been swapped meanwhile)."""
     try:
-        raw = path.read_bytes()
+        why = _not_preset_file(os.stat(path), max_bytes)
+        if why is not None:
+            return None, why
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
+            | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+        fd = os.open(path, flags)
     except OSError as exc:
-        return None, [Problem(str(path), "", f"cannot read the file: {exc.strerror or exc}")]
+        return None, f"cannot read the file: {exc.strerror or exc}"
+    try:
+        why = _not_preset_file(os.fstat(fd), max_bytes)
+        if why is not None:
+            return None, why
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = os.read(fd, max_bytes + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        return None, f"cannot read the file: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
+    if size > max_bytes:  # it grew while being read
+        return None, f"too big for a preset (more than {_size_words(max_bytes)})"
+    return b"".join(chunks), ""
+
+
+def load_preset_file(path: Path) -> tuple[Preset | None, list[Problem]]:
+    """A preset file, checked before it is parsed: a regular file of at most PRESET_MAX_BYTES (never
+    a FIFO or a device: nothing blocks), UTF-8, YAML without aliases. Every refusal is one Problem."""
+    path = Path(path)
+    raw, why = read_preset_bytes(path)
+    if raw is None:
+        return None, [Problem(str(path), "", why)]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

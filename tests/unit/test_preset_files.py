@@ -303,9 +303,10 @@ def test_control_characters_in_valid_utf8_are_not_valid_yaml(tmp_path, data):
 
 
 def test_an_unreadable_path_is_a_problem_not_an_exception(tmp_path):
-    for path in (tmp_path / "missing.yaml", tmp_path):
+    for path, said in ((tmp_path / "missing.yaml", "cannot read the file: "),
+                       (tmp_path, "not a regular file (a folder): bls reads only preset files")):
         preset, problems = load_preset_file(path)
-        assert preset is None and problems[0].message.startswith("cannot read the file: ")
+        assert preset is None and problems[0].message.startswith(said)
 
 
 def test_a_byte_order_mark_is_fine(tmp_path):
