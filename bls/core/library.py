@@ -21,16 +21,17 @@ from __future__ import annotations
 import os
 import re
 import time
+import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .atomic import atomic_write  # noqa: F401 - also re-exported: it used to live here
 from .paths import builtin_presets_dir, user_presets_dir
 from .gentle import violations as gentle_violations
-from .preset import SETTINGS_SOURCE, Preset, Problem, control_character, dump_preset, load_preset_file, schema_problems
+from .preset import (NAME_MAX, SETTINGS_SOURCE, Preset, Problem, control_character, dump_preset, invisible_character,
+                     load_preset_file, schema_problems, without_invisible)
 
 BUILTIN_ORDER = ("standard", "slow", "gentle", "resourcing", "desensitisation", "eyes-closed")
-NAME_MAX = 60
 
 
 class LibraryError(Exception):
@@ -50,17 +51,59 @@ class Entry:
     builtin: bool
 
 
-def check_name(name: str) -> str:
-    """A clean preset name, or LibraryError saying what is wrong with it."""
+#: letters of other scripts (and dashes) that look like Latin ones, case by case: a small table of the
+#: common ones (after Unicode TR 39's confusables), enough to tell "ѕtandard" (Cyrillic ѕ) from "standard"
+_LOOK_ALIKES = str.maketrans({
+    # Cyrillic
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
+    "У": "Y", "Х": "X", "Ѕ": "S", "І": "I", "Ј": "J", "Һ": "H", "Ӏ": "I", "Ԛ": "Q", "Ԝ": "W", "Ү": "Y",
+    "Ԁ": "D", "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "ѕ": "s", "і": "i",
+    "ј": "j", "ԁ": "d", "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w", "ү": "y", "ѵ": "v",
+    # Greek
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
+    "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "α": "a", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "η": "n",
+    # Armenian, and Latin letters that pass for others
+    "ո": "n", "օ": "o", "ս": "u", "հ": "h", "ı": "i", "ɑ": "a", "ɡ": "g", "ɩ": "i", "ʟ": "L",
+    # dashes and minus signs that pass for a hyphen
+    "‐": "-", "‒": "-", "–": "-", "—": "-", "―": "-", "−": "-", "⁃": "-",
+})
+
+
+def name_skeleton(name: str) -> str:
+    """What a name looks like, roughly: compatibility forms folded (NFKC: full-width letters, ligatures),
+    invisible characters dropped, common look-alike letters of other scripts mapped to Latin, case
+    folded, white space collapsed. Two names with the same skeleton can be mistaken for each other."""
+    text = without_invisible(unicodedata.normalize("NFKC", name))
+    return " ".join(unicodedata.normalize("NFKC", text.translate(_LOOK_ALIKES).casefold()).split())
+
+
+def builtin_look_alike(name: str, builtins=BUILTIN_ORDER) -> str | None:
+    """The built-in name ``name`` can be mistaken for ("ѕtandard", "Standard", "standard\u200b" for
+    "standard"), or None; a name that *is* a built-in's is not a look-alike of it."""
+    skeleton = name_skeleton(name)
+    return next((b for b in builtins if b != name and name_skeleton(b) == skeleton), None)
+
+
+def check_name(name: str, builtins=BUILTIN_ORDER) -> str:
+    """A clean preset name (Unicode NFC, single spaces), or LibraryError saying what is wrong with it:
+    empty, too long, a path character, a control or invisible character, or a look-alike of a built-in
+    name (``builtins``)."""
     if not isinstance(name, str) or not name.strip():
         raise LibraryError("a preset needs a name")
-    name = " ".join(name.split())
+    name = unicodedata.normalize("NFC", " ".join(name.split()))
     if len(name) > NAME_MAX:
         raise LibraryError(f"the name is too long ({len(name)} characters; at most {NAME_MAX})")
     if any(c in name for c in "/\\:"):
         raise LibraryError("a name cannot contain “/”, “\\” or “:”")
     if (bad := control_character(name)) is not None:
         raise LibraryError(f"a name cannot contain control characters (U+{ord(bad):04X})")
+    if (bad := invisible_character(name)) is not None:
+        raise LibraryError(f"a name cannot contain invisible characters (U+{ord(bad):04X}, which shows nothing): "
+                           "type it again without it")
+    if (builtin := builtin_look_alike(name, builtins)) is not None:
+        raise LibraryError(f"{name!r} looks like the built-in preset {builtin!r}: choose a name that cannot be "
+                           "mistaken for it")
     return name
 
 
@@ -86,6 +129,15 @@ def file_stem(name: str) -> str:
     return stem or "preset"
 
 
+def _listed_as(e: Entry, entries: dict[str, Entry]) -> str:
+    """The name a user preset is listed under when its own is taken or looks like a built-in's:
+    "name (file.yaml)", never a name already listed (so no entry hides another)."""
+    shown, n = f"{e.name} ({e.path.name})", 2
+    while shown in entries:
+        shown, n = f"{e.name} ({e.path.name}, {n})", n + 1
+    return shown
+
+
 class PresetLibrary:
     def __init__(self, user_dir: Path | None = None, builtin_dir: Path | None = None):
         self.user_dir = Path(user_dir) if user_dir is not None else user_presets_dir()
@@ -103,17 +155,29 @@ class PresetLibrary:
         builtins.sort(key=lambda e: (BUILTIN_ORDER.index(e.name) if e.name in BUILTIN_ORDER else 99, e.name))
         for e in builtins:
             entries[e.name] = e
+        builtin_names = self._builtin_names(entries)
         for e in sorted(self._read(self.user_dir, False, problems), key=lambda e: e.name.lower()):
-            if e.name in entries:
-                other = entries[e.name]
-                shown = f"{e.name} ({e.path.name})"
-                problems.append(Problem(str(e.path), "name", (
-                    f"{e.name!r} is also the name of " + ("a built-in preset" if other.builtin else other.path.name)
-                    + f"; this one is listed as {shown!r}. Rename one of them to tidy up."), severity="warning"))
+            look_alike = builtin_look_alike(e.name, builtin_names)
+            if e.name in entries or look_alike is not None:
+                shown = _listed_as(e, entries)
+                if e.name in entries:
+                    other = entries[e.name]
+                    said = (f"{e.name!r} is also the name of " + ("a built-in preset" if other.builtin
+                                                                   else other.path.name)
+                            + f"; this one is listed as {shown!r}. Rename one of them to tidy up.")
+                else:
+                    said = (f"{e.name!r} looks like the built-in {look_alike!r}: listed as {shown!r}. Rename it "
+                            "so that the two cannot be mistaken for each other.")
+                problems.append(Problem(str(e.path), "name", said, severity="warning"))
                 e = replace(e, name=shown)
             entries[e.name] = e
         self.entries, self.problems = entries, problems
         return problems
+
+    @staticmethod
+    def _builtin_names(entries: dict[str, Entry]) -> tuple[str, ...]:
+        """The names a user preset may not look like: the shipped built-ins and those of this library."""
+        return tuple(dict.fromkeys(BUILTIN_ORDER + tuple(n for n, e in entries.items() if e.builtin)))
 
     @staticmethod
     def _read(directory: Path, builtin: bool, problems: list[Problem]) -> list[Entry]:
@@ -159,7 +223,7 @@ class PresetLibrary:
         """Save a user preset under ``preset.name``. Refuses built-in names, and existing names
         unless ``overwrite`` (Save on the loaded preset). ``entry`` names the library entry being
         saved when it differs from the preset's name (a duplicate listed as "name (file.yaml)")."""
-        name = check_name(preset.name)
+        name = check_name(preset.name, self._builtin_names(self.entries))
         preset = replace(preset, name=name)
         existing = self.entries.get(entry if entry is not None else name)
         if existing is not None and existing.builtin:
@@ -174,7 +238,7 @@ class PresetLibrary:
 
     def rename(self, old: str, new: str) -> Path:
         entry = self._user_entry(old, "renamed")
-        new = check_name(new)
+        new = check_name(new, self._builtin_names(self.entries))
         if new == old:
             return entry.path
         if new in self.entries:
@@ -190,7 +254,7 @@ class PresetLibrary:
 
     def duplicate(self, name: str, new: str) -> Path:
         preset = self.get(name)
-        return self.save(replace(preset, name=check_name(new)))
+        return self.save(replace(preset, name=check_name(new, self._builtin_names(self.entries))))
 
     def delete(self, name: str) -> Path:
         """Move a user preset to the trash; returns the trashed file (for undo)."""
@@ -240,7 +304,7 @@ class PresetLibrary:
         if preset is None:
             raise LibraryError("\n".join(str(p) for p in problems), problems)
         if name is not None:
-            preset = replace(preset, name=check_name(name))
+            preset = replace(preset, name=check_name(name, self._builtin_names(self.entries)))
         if description is not None:
             preset = replace(preset, description=description)
         if preset.name in self.entries:

@@ -373,6 +373,55 @@ def plain_text(text: str, allowed: str = "") -> str:
     return "".join(" " if _is_control(c, allowed) else c for c in text)
 
 
+#: the longest name a preset may have (a longer one in a file loads cut to this, with a note)
+NAME_MAX = 60
+
+#: characters that show nothing and are not format characters (category Cf): the combining grapheme
+#: joiner, the Hangul fillers, the Mongolian and the other variation selectors
+_INVISIBLE_MORE = frozenset("\u034f\u115f\u1160\u3164\uffa0\u180b\u180c\u180d\u180f"
+                            + "".join(map(chr, range(0xFE00, 0xFE10))) + "".join(map(chr, range(0xE0100, 0xE01F0))))
+
+
+def _is_invisible(c: str) -> bool:
+    return unicodedata.category(c) in ("Cf", "Cs") or c in _INVISIBLE_MORE
+
+
+def invisible_character(text: str) -> str | None:
+    """The first character in ``text`` that shows nothing (a zero-width space or joiner, a direction
+    mark, a soft hyphen: Unicode format characters, and a few fillers), or None."""
+    return next((c for c in text if _is_invisible(c)), None)
+
+
+def without_invisible(text: str) -> str:
+    return "".join(c for c in text if not _is_invisible(c))
+
+
+def _code(c: str) -> str:
+    name = unicodedata.name(c, "")
+    return f"U+{ord(c):04X}" + (f" {name}" if name else "")
+
+
+def tidy_name(raw: str) -> tuple[str, list[str]]:
+    """A name as bls keeps it, read from a file or typed: control characters as spaces, characters that
+    show nothing (zero-width spaces, joiners, direction marks) removed, Unicode NFC, white space
+    collapsed to single spaces, at most NAME_MAX characters. Returns (the name, what changed that a
+    person could see, in words; [] when only spacing or the Unicode composition changed)."""
+    notes = []
+    name = raw.strip()  # a block scalar's final line break is not part of the name
+    if (bad := control_character(name)) is not None:
+        notes.append(f"contains the control character U+{ord(bad):04X} (shown as a space)")
+        name = plain_text(name)
+    if (bad := invisible_character(name)) is not None:
+        notes.append(f"contains the invisible character {_code(bad)} (removed)")
+        name = without_invisible(name)
+    name = " ".join(unicodedata.normalize("NFC", name).split())
+    if len(name) > NAME_MAX:
+        notes.append(f"is {len(name)} characters long (a name has at most {NAME_MAX}): listed as its first "
+                     f"{NAME_MAX}; the file is left as it is")
+        name = unicodedata.normalize("NFC", name[:NAME_MAX]).rstrip()
+    return name, notes
+
+
 def _kind(value: Any) -> str:
     """What a YAML value is, in words: "a list", "the text 'fast'", "the number 3"."""
     if isinstance(value, list):
@@ -439,11 +488,23 @@ def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None 
                 else:
                     kwargs[k2] = checked
             top[key] = section_cls(**kwargs)
-        elif key in ("name", "description", "rationale"):
-            if not isinstance(value, str) or (key == "name" and not value.strip()):
-                problems.append(Problem(source, key, f"{value!r} is not " + ("a non-empty name" if key == "name" else "text"), ln))
+        elif key == "name":
+            if not isinstance(value, str) or not value.strip():
+                problems.append(Problem(source, key, f"{shown_value(value)[:60]} is not a non-empty name", ln))
+                continue
+            # read as a name is saved (NFC, nothing invisible, single spaces, at most NAME_MAX): what
+            # is listed is what can be saved back; the file itself is never changed by a load
+            name, notes = tidy_name(value)
+            problems.extend(Problem(source, key, note, ln, "warning") for note in notes)
+            if not name:
+                what = "control" if control_character(value) is not None else "invisible"
+                problems.append(Problem(source, key, f"is only {what} characters, not a name", ln))
+                continue
+            top[key] = name
+        elif key in ("description", "rationale"):
+            if not isinstance(value, str):
+                problems.append(Problem(source, key, f"{shown_value(value)[:60]} is not text", ln))
             else:
-                value = value.strip() if key == "name" else value
                 allowed = TEXT_CONTROLS_ALLOWED[key]
                 if (bad := control_character(value, allowed)) is not None:
                     # pasted text can carry them (a soft line break from a word processor): the preset
@@ -451,10 +512,7 @@ def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None 
                     problems.append(Problem(source, key, f"contains the control character U+{ord(bad):04X} "
                                             "(shown as a space)", ln, "warning"))
                     value = plain_text(value, allowed)
-                if key == "name" and not value.strip():
-                    problems.append(Problem(source, key, "is only control characters, not a name", ln))
-                    continue
-                top[key] = value.strip() if key == "name" else value
+                top[key] = value
         elif key == "gentle":
             if not isinstance(value, bool):
                 problems.append(Problem(source, key, f"{value!r} is not true or false", ln))
