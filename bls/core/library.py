@@ -11,6 +11,13 @@
 - Two presets with the same name are both kept and both listed; the later one is shown with its
   file name, and the therapist is told.
 - Deleting moves the file to a ``.trash`` folder, so a delete can be undone.
+- The folders are read once (and again on :meth:`PresetLibrary.reload`); a save, rename, duplicate,
+  delete, undelete or import updates the in-memory index with the one file it wrote, moved or
+  restored, so it takes milliseconds however many presets there are, and the list is always what a
+  fresh read would give.
+- Names are read as they are saved (:func:`bls.core.preset.tidy_name`); a user preset whose name looks
+  like a built-in's ("ѕtandard" with a Cyrillic ѕ) is listed with its file name, and such a name is
+  refused on save (:func:`check_name`).
 - Nothing outside the schema is ever written (5 cycles/s, -3 dBFS), and a gentle preset is written
   only inside the gentle envelope: unlocks belong to a session and are never saved. A refused save
   writes nothing and says every reason.
@@ -29,7 +36,7 @@ from .atomic import atomic_write  # noqa: F401 - also re-exported: it used to li
 from .paths import builtin_presets_dir, user_presets_dir
 from .gentle import violations as gentle_violations
 from .preset import (NAME_MAX, SETTINGS_SOURCE, Preset, Problem, control_character, dump_preset, invisible_character,
-                     load_preset_file, schema_problems, without_invisible)
+                     load_preset_file, parse_preset_text, schema_problems, without_invisible)
 
 BUILTIN_ORDER = ("standard", "slow", "gentle", "resourcing", "desensitisation", "eyes-closed")
 
@@ -144,20 +151,46 @@ class PresetLibrary:
         self.builtin_dir = Path(builtin_dir) if builtin_dir is not None else builtin_presets_dir()
         self.entries: dict[str, Entry] = {}
         self.problems: list[Problem] = []
+        #: the index: for each preset file (built-in: True, the user's: False), what loading it gave
+        self._files: dict[bool, dict[Path, tuple[Preset | None, list[Problem]]]] = {True: {}, False: {}}
         self.reload()
 
     # ------------------------------------------------------------------ reading
 
     def reload(self) -> list[Problem]:
+        """Read both folders afresh (e.g. when the user's folder was changed by hand or by another
+        program); returns the problems found. Saves, renames, deletes and imports do not re-read: they
+        update the in-memory index with the one file they wrote, moved or restored."""
+        self._files = {True: self._read(self.builtin_dir), False: self._read(self.user_dir)}
+        return self._rebuild()
+
+    @staticmethod
+    def _read(directory: Path) -> dict[Path, tuple[Preset | None, list[Problem]]]:
+        """Every ``*.yaml`` file of ``directory``: what loading it gave (the preset or None, problems)."""
+        if not directory.is_dir():
+            return {}
+        return {path: load_preset_file(path) for path in sorted(directory.glob("*.yaml"))}
+
+    def _rebuild(self) -> list[Problem]:
+        """``entries`` and ``problems`` from the index of files (no file is read): built-ins first, in
+        clinical order, then the user's presets by name; a twin or a look-alike of a built-in is listed
+        as "name (file.yaml)", with a note."""
         entries: dict[str, Entry] = {}
         problems: list[Problem] = []
-        builtins = self._read(self.builtin_dir, True, problems)
-        builtins.sort(key=lambda e: (BUILTIN_ORDER.index(e.name) if e.name in BUILTIN_ORDER else 99, e.name))
-        for e in builtins:
+        found: dict[bool, list[Entry]] = {}
+        for builtin in (True, False):
+            found[builtin] = []
+            for path, (preset, probs) in sorted(self._files[builtin].items()):
+                problems.extend(probs)
+                if preset is not None:
+                    found[builtin].append(Entry(preset.name, preset, path, builtin))
+        for e in sorted(found[True], key=lambda e: (BUILTIN_ORDER.index(e.name) if e.name in BUILTIN_ORDER
+                                                     else 99, e.name)):
             entries[e.name] = e
         builtin_names = self._builtin_names(entries)
-        for e in sorted(self._read(self.user_dir, False, problems), key=lambda e: e.name.lower()):
-            look_alike = builtin_look_alike(e.name, builtin_names)
+        skeletons = {name_skeleton(b): b for b in reversed(builtin_names)}
+        for e in sorted(found[False], key=lambda e: e.name.lower()):
+            look_alike = skeletons.get(name_skeleton(e.name))
             if e.name in entries or look_alike is not None:
                 shown = _listed_as(e, entries)
                 if e.name in entries:
@@ -174,22 +207,15 @@ class PresetLibrary:
         self.entries, self.problems = entries, problems
         return problems
 
+    def _wrote(self, path: Path, text: str) -> None:
+        """The index learns what was just written to ``path`` (parsed from the text in memory: the same
+        preset and notes a fresh read of the file gives)."""
+        self._files[False][path] = parse_preset_text(text, str(path))
+
     @staticmethod
     def _builtin_names(entries: dict[str, Entry]) -> tuple[str, ...]:
         """The names a user preset may not look like: the shipped built-ins and those of this library."""
         return tuple(dict.fromkeys(BUILTIN_ORDER + tuple(n for n, e in entries.items() if e.builtin)))
-
-    @staticmethod
-    def _read(directory: Path, builtin: bool, problems: list[Problem]) -> list[Entry]:
-        out = []
-        if not directory.is_dir():
-            return out
-        for path in sorted(directory.glob("*.yaml")):
-            preset, probs = load_preset_file(path)
-            problems.extend(probs)
-            if preset is not None:
-                out.append(Entry(preset.name, preset, path, builtin))
-        return out
 
     def names(self) -> list[str]:
         return list(self.entries)
@@ -232,8 +258,10 @@ class PresetLibrary:
             raise LibraryError(f"a preset named {name!r} already exists")
         check_writable(preset)
         path = existing.path if existing is not None else self._path_for(name)
-        atomic_write(path, dump_preset(preset), backup=True)
-        self.reload()
+        text = dump_preset(preset)
+        atomic_write(path, text, backup=True)
+        self._wrote(path, text)
+        self._rebuild()
         return path
 
     def rename(self, old: str, new: str) -> Path:
@@ -246,10 +274,14 @@ class PresetLibrary:
         preset = replace(entry.preset, name=new)
         check_writable(preset)
         path = self._path_for(new)
-        atomic_write(path, dump_preset(preset), backup=False)
-        if path != entry.path:
-            self._to_trash(entry.path)
-        self.reload()
+        text = dump_preset(preset)
+        atomic_write(path, text, backup=False)
+        try:
+            self._wrote(path, text)
+            if path != entry.path:
+                self._to_trash(entry.path)
+        finally:
+            self._rebuild()  # a failed move to the trash leaves both files, both listed
         return path
 
     def duplicate(self, name: str, new: str) -> Path:
@@ -260,7 +292,7 @@ class PresetLibrary:
         """Move a user preset to the trash; returns the trashed file (for undo)."""
         entry = self._user_entry(name, "deleted")
         trashed = self._to_trash(entry.path)
-        self.reload()
+        self._rebuild()
         return trashed
 
     def undelete(self, trashed: Path) -> Path:
@@ -274,7 +306,8 @@ class PresetLibrary:
                 target = self.user_dir / f"{stem}-{n}.yaml"
                 n += 1
         os.replace(trashed, target)
-        self.reload()
+        self._files[False][target] = load_preset_file(target)  # the one file restored, read as it is
+        self._rebuild()
         return target
 
     def _user_entry(self, name: str, what: str) -> Entry:
@@ -290,6 +323,7 @@ class PresetLibrary:
         trash.mkdir(parents=True, exist_ok=True)
         target = trash / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6:06d}__{path.name}"
         os.replace(path, target)
+        self._files[False].pop(path, None)
         return target
 
     # ------------------------------------------------------------------ exchange
