@@ -557,18 +557,37 @@ class _AliasUsed(yaml.YAMLError):
         self.problem_mark = mark
 
 
+class _TooManyValues(yaml.YAMLError):
+    def __init__(self, mark):
+        super().__init__("too many values")
+        self.problem_mark = mark
+
+
+#: a preset holds under 100 values (keys included); a file with more is not one, and is refused as soon
+#: as it is seen, so that no file of PRESET_MAX_BYTES takes more than a moment to read
+VALUES_MAX = 1000
+
+
 class _PresetLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses every alias (``*name``) as it composes, before any node is
     shared: a preset never needs one, and an alias bomb ("billion laughs") stops at its first alias,
-    in time and memory bounded by the size of the text."""
+    in time and memory bounded by the size of the text. It stops as well after VALUES_MAX values."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._values = 0
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             raise _AliasUsed(self.peek_event().start_mark)
+        self._values += 1
+        if self._values > VALUES_MAX:
+            raise _TooManyValues(self.peek_event().start_mark)
         return super().compose_node(parent, index)
 
 
 ALIAS_MESSAGE = "uses YAML aliases (&/*), which a preset never needs: write each value out in full"
+TOO_MANY_MESSAGE = f"holds more than {VALUES_MAX} values (keys included), far more than a preset has"
 
 
 def parse_preset_text(text: str, source: str = "<preset>") -> tuple[Preset | None, list[Problem]]:
@@ -576,6 +595,8 @@ def parse_preset_text(text: str, source: str = "<preset>") -> tuple[Preset | Non
         data = yaml.load(text, Loader=_PresetLoader)  # noqa: S506 - SafeLoader's constructors, no aliases
     except _AliasUsed as exc:
         return None, [Problem(source, "", ALIAS_MESSAGE, exc.problem_mark.line + 1)]
+    except _TooManyValues as exc:
+        return None, [Problem(source, "", TOO_MANY_MESSAGE, exc.problem_mark.line + 1)]
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else None

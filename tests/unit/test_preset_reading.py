@@ -17,8 +17,8 @@ import pytest
 
 from bls.core import preset as P
 from bls.core.library import PresetLibrary
-from bls.core.preset import (ALIAS_MESSAGE, PRESET_MAX_BYTES, Preset, dump_preset, load_preset_file,
-                             parse_preset_text)
+from bls.core.preset import (ALIAS_MESSAGE, PRESET_MAX_BYTES, TOO_MANY_MESSAGE, VALUES_MAX, Preset, dump_preset,
+                             load_preset_file, parse_preset_text)
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs and device files are POSIX")
 
@@ -229,6 +229,28 @@ def test_an_alias_bomb_is_refused_in_bounded_time_and_memory(tmp_path):
         tracemalloc.stop()
     assert preset is None and problems[0].message == ALIAS_MESSAGE
     assert peak < 20 * 2**20, peak
+
+
+def test_a_file_of_many_values_is_refused_as_soon_as_it_passes_the_limit(tmp_path):
+    """A preset holds under 100 values; 256 kB of them (40 000 unknown keys: 40 000 notes and seconds
+    of parsing) is refused at the first value past VALUES_MAX, with its line."""
+    f = tmp_path / "many.yaml"
+    f.write_text("name: x\nmotion:\n" + "".join(f"  k{i}: 1\n" for i in range(20000)))
+    assert f.stat().st_size < PRESET_MAX_BYTES
+    preset, problems = finishes(load_preset_file, f, seconds=5)
+    # values 1-5: the document, name, x, motion, its mapping; then two a line from line 3
+    first_too_many = 3 + (VALUES_MAX + 1 - 6) // 2
+    assert preset is None and [(p.message, p.line) for p in problems] == [(TOO_MANY_MESSAGE, first_too_many)]
+    assert TOO_MANY_MESSAGE == "holds more than 1000 values (keys included), far more than a preset has"
+
+
+@pytest.mark.parametrize("pairs, loads", [((VALUES_MAX - 3) // 2, True), ((VALUES_MAX - 3) // 2 + 1, False)])
+def test_the_limit_of_values_counts_keys_and_values(pairs, loads):
+    # the document itself, name and its value, then the pairs
+    text = "name: x\n" + "".join(f"k{i}: 1\n" for i in range(pairs))
+    preset, problems = parse_preset_text(text)
+    assert (preset is not None) == loads
+    assert loads == (TOO_MANY_MESSAGE not in [p.message for p in problems])
 
 
 def test_an_anchor_that_no_alias_uses_is_harmless():
