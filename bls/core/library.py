@@ -14,6 +14,13 @@
   last :data:`TRASH_KEEP` files (the oldest go first), and temporary files of bls's own pattern
   (``.NAME.<hex>.tmp``) left by a crash more than a day ago are removed when the library starts.
 - Exports replace only a regular file, and only when asked (``force``); they never create folders.
+- The folders are read once (and again on :meth:`PresetLibrary.reload`); a save, rename, duplicate,
+  delete, undelete or import updates the in-memory index with the one file it wrote, moved or
+  restored, so it takes milliseconds however many presets there are, and the list is always what a
+  fresh read would give.
+- Names are read as they are saved (:func:`bls.core.preset.tidy_name`); a user preset whose name looks
+  like a built-in's ("ѕtandard" with a Cyrillic ѕ) is listed with its file name, and such a name is
+  refused on save (:func:`check_name`).
 - Nothing outside the schema is ever written (5 cycles/s, -3 dBFS), and a gentle preset is written
   only inside the gentle envelope: unlocks belong to a session and are never saved. A refused save
   writes nothing and says every reason.
@@ -33,10 +40,10 @@ from pathlib import Path
 from .atomic import atomic_write, check_target  # noqa: F401 - also re-exported: it used to live here
 from .paths import builtin_presets_dir, user_presets_dir
 from .gentle import violations as gentle_violations
-from .preset import SETTINGS_SOURCE, Preset, Problem, control_character, dump_preset, load_preset_file, schema_problems
+from .preset import (NAME_MAX, SETTINGS_SOURCE, Preset, Problem, control_character, dump_preset, invisible_character,
+                     load_preset_file, parse_preset_text, schema_problems, without_invisible)
 
 BUILTIN_ORDER = ("standard", "slow", "gentle", "resourcing", "desensitisation", "eyes-closed")
-NAME_MAX = 60
 TRASH_KEEP = 50  # files kept in .trash; the oldest are removed first
 TEMP_MAX_AGE_S = 24 * 3600.0  # a temporary file of bls's own older than this is a crash's leftover
 _TEMP_RE = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")  # bls.core.atomic's temporary files
@@ -60,17 +67,59 @@ class Entry:
     builtin: bool
 
 
-def check_name(name: str) -> str:
-    """A clean preset name, or LibraryError saying what is wrong with it."""
+#: letters of other scripts (and dashes) that look like Latin ones, case by case: a small table of the
+#: common ones (after Unicode TR 39's confusables), enough to tell "ѕtandard" (Cyrillic ѕ) from "standard"
+_LOOK_ALIKES = str.maketrans({
+    # Cyrillic
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
+    "У": "Y", "Х": "X", "Ѕ": "S", "І": "I", "Ј": "J", "Һ": "H", "Ӏ": "I", "Ԛ": "Q", "Ԝ": "W", "Ү": "Y",
+    "Ԁ": "D", "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "ѕ": "s", "і": "i",
+    "ј": "j", "ԁ": "d", "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w", "ү": "y", "ѵ": "v",
+    # Greek
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
+    "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "α": "a", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "η": "n",
+    # Armenian, and Latin letters that pass for others
+    "ո": "n", "օ": "o", "ս": "u", "հ": "h", "ı": "i", "ɑ": "a", "ɡ": "g", "ɩ": "i", "ʟ": "L",
+    # dashes and minus signs that pass for a hyphen
+    "‐": "-", "‒": "-", "–": "-", "—": "-", "―": "-", "−": "-", "⁃": "-",
+})
+
+
+def name_skeleton(name: str) -> str:
+    """What a name looks like, roughly: compatibility forms folded (NFKC: full-width letters, ligatures),
+    invisible characters dropped, common look-alike letters of other scripts mapped to Latin, case
+    folded, white space collapsed. Two names with the same skeleton can be mistaken for each other."""
+    text = without_invisible(unicodedata.normalize("NFKC", name))
+    return " ".join(unicodedata.normalize("NFKC", text.translate(_LOOK_ALIKES).casefold()).split())
+
+
+def builtin_look_alike(name: str, builtins=BUILTIN_ORDER) -> str | None:
+    """The built-in name ``name`` can be mistaken for ("ѕtandard", "Standard", "standard\u200b" for
+    "standard"), or None; a name that *is* a built-in's is not a look-alike of it."""
+    skeleton = name_skeleton(name)
+    return next((b for b in builtins if b != name and name_skeleton(b) == skeleton), None)
+
+
+def check_name(name: str, builtins=BUILTIN_ORDER) -> str:
+    """A clean preset name (Unicode NFC, single spaces), or LibraryError saying what is wrong with it:
+    empty, too long, a path character, a control or invisible character, or a look-alike of a built-in
+    name (``builtins``)."""
     if not isinstance(name, str) or not name.strip():
         raise LibraryError("a preset needs a name")
-    name = " ".join(name.split())
+    name = unicodedata.normalize("NFC", " ".join(name.split()))
     if len(name) > NAME_MAX:
         raise LibraryError(f"the name is too long ({len(name)} characters; at most {NAME_MAX})")
     if any(c in name for c in "/\\:"):
         raise LibraryError("a name cannot contain “/”, “\\” or “:”")
     if (bad := control_character(name)) is not None:
         raise LibraryError(f"a name cannot contain control characters (U+{ord(bad):04X})")
+    if (bad := invisible_character(name)) is not None:
+        raise LibraryError(f"a name cannot contain invisible characters (U+{ord(bad):04X}, which shows nothing): "
+                           "type it again without it")
+    if (builtin := builtin_look_alike(name, builtins)) is not None:
+        raise LibraryError(f"{name!r} looks like the built-in preset {builtin!r}: choose a name that cannot be "
+                           "mistaken for it")
     return name
 
 
@@ -122,47 +171,87 @@ def file_stem(name: str) -> str:
     return trimmed
 
 
+def _listed_as(e: Entry, entries: dict[str, Entry]) -> str:
+    """The name a user preset is listed under when its own is taken or looks like a built-in's:
+    "name (file.yaml)", never a name already listed (so no entry hides another)."""
+    shown, n = f"{e.name} ({e.path.name})", 2
+    while shown in entries:
+        shown, n = f"{e.name} ({e.path.name}, {n})", n + 1
+    return shown
+
+
 class PresetLibrary:
     def __init__(self, user_dir: Path | None = None, builtin_dir: Path | None = None):
         self.user_dir = Path(user_dir) if user_dir is not None else user_presets_dir()
         self.builtin_dir = Path(builtin_dir) if builtin_dir is not None else builtin_presets_dir()
         self.entries: dict[str, Entry] = {}
         self.problems: list[Problem] = []
+        #: the index: for each preset file (built-in: True, the user's: False), what loading it gave
+        self._files: dict[bool, dict[Path, tuple[Preset | None, list[Problem]]]] = {True: {}, False: {}}
         self.tidy()
         self.reload()
 
     # ------------------------------------------------------------------ reading
 
     def reload(self) -> list[Problem]:
+        """Read both folders afresh (e.g. when the user's folder was changed by hand or by another
+        program); returns the problems found. Saves, renames, deletes and imports do not re-read: they
+        update the in-memory index with the one file they wrote, moved or restored."""
+        self._files = {True: self._read(self.builtin_dir), False: self._read(self.user_dir)}
+        return self._rebuild()
+
+    @staticmethod
+    def _read(directory: Path) -> dict[Path, tuple[Preset | None, list[Problem]]]:
+        """Every ``*.yaml`` file of ``directory``: what loading it gave (the preset or None, problems)."""
+        if not directory.is_dir():
+            return {}
+        return {path: load_preset_file(path) for path in sorted(directory.glob("*.yaml"))}
+
+    def _rebuild(self) -> list[Problem]:
+        """``entries`` and ``problems`` from the index of files (no file is read): built-ins first, in
+        clinical order, then the user's presets by name; a twin or a look-alike of a built-in is listed
+        as "name (file.yaml)", with a note."""
         entries: dict[str, Entry] = {}
         problems: list[Problem] = []
-        builtins = self._read(self.builtin_dir, True, problems)
-        builtins.sort(key=lambda e: (BUILTIN_ORDER.index(e.name) if e.name in BUILTIN_ORDER else 99, e.name))
-        for e in builtins:
+        found: dict[bool, list[Entry]] = {}
+        for builtin in (True, False):
+            found[builtin] = []
+            for path, (preset, probs) in sorted(self._files[builtin].items()):
+                problems.extend(probs)
+                if preset is not None:
+                    found[builtin].append(Entry(preset.name, preset, path, builtin))
+        for e in sorted(found[True], key=lambda e: (BUILTIN_ORDER.index(e.name) if e.name in BUILTIN_ORDER
+                                                     else 99, e.name)):
             entries[e.name] = e
-        for e in sorted(self._read(self.user_dir, False, problems), key=lambda e: e.name.lower()):
-            if e.name in entries:
-                other = entries[e.name]
-                shown = f"{e.name} ({e.path.name})"
-                problems.append(Problem(str(e.path), "name", (
-                    f"{e.name!r} is also the name of " + ("a built-in preset" if other.builtin else other.path.name)
-                    + f"; this one is listed as {shown!r}. Rename one of them to tidy up."), severity="warning"))
+        builtin_names = self._builtin_names(entries)
+        skeletons = {name_skeleton(b): b for b in reversed(builtin_names)}
+        for e in sorted(found[False], key=lambda e: e.name.lower()):
+            look_alike = skeletons.get(name_skeleton(e.name))
+            if e.name in entries or look_alike is not None:
+                shown = _listed_as(e, entries)
+                if e.name in entries:
+                    other = entries[e.name]
+                    said = (f"{e.name!r} is also the name of " + ("a built-in preset" if other.builtin
+                                                                   else other.path.name)
+                            + f"; this one is listed as {shown!r}. Rename one of them to tidy up.")
+                else:
+                    said = (f"{e.name!r} looks like the built-in {look_alike!r}: listed as {shown!r}. Rename it "
+                            "so that the two cannot be mistaken for each other.")
+                problems.append(Problem(str(e.path), "name", said, severity="warning"))
                 e = replace(e, name=shown)
             entries[e.name] = e
         self.entries, self.problems = entries, problems
         return problems
 
+    def _wrote(self, path: Path, text: str) -> None:
+        """The index learns what was just written to ``path`` (parsed from the text in memory: the same
+        preset and notes a fresh read of the file gives)."""
+        self._files[False][path] = parse_preset_text(text, str(path))
+
     @staticmethod
-    def _read(directory: Path, builtin: bool, problems: list[Problem]) -> list[Entry]:
-        out = []
-        if not directory.is_dir():
-            return out
-        for path in sorted(directory.glob("*.yaml")):
-            preset, probs = load_preset_file(path)
-            problems.extend(probs)
-            if preset is not None:
-                out.append(Entry(preset.name, preset, path, builtin))
-        return out
+    def _builtin_names(entries: dict[str, Entry]) -> tuple[str, ...]:
+        """The names a user preset may not look like: the shipped built-ins and those of this library."""
+        return tuple(dict.fromkeys(BUILTIN_ORDER + tuple(n for n, e in entries.items() if e.builtin)))
 
     def names(self) -> list[str]:
         return list(self.entries)
@@ -196,7 +285,7 @@ class PresetLibrary:
         """Save a user preset under ``preset.name``. Refuses built-in names, and existing names
         unless ``overwrite`` (Save on the loaded preset). ``entry`` names the library entry being
         saved when it differs from the preset's name (a duplicate listed as "name (file.yaml)")."""
-        name = check_name(preset.name)
+        name = check_name(preset.name, self._builtin_names(self.entries))
         preset = replace(preset, name=name)
         existing = self.entries.get(entry if entry is not None else name)
         if existing is not None and existing.builtin:
@@ -205,13 +294,15 @@ class PresetLibrary:
             raise LibraryError(f"a preset named {name!r} already exists")
         check_writable(preset)
         path = existing.path if existing is not None else self._path_for(name)
-        atomic_write(path, dump_preset(preset), backup=True)
-        self.reload()
+        text = dump_preset(preset)
+        atomic_write(path, text, backup=True)
+        self._wrote(path, text)
+        self._rebuild()
         return path
 
     def rename(self, old: str, new: str) -> Path:
         entry = self._user_entry(old, "renamed")
-        new = check_name(new)
+        new = check_name(new, self._builtin_names(self.entries))
         if new == old:
             return entry.path
         if new in self.entries:
@@ -219,21 +310,25 @@ class PresetLibrary:
         preset = replace(entry.preset, name=new)
         check_writable(preset)
         path = self._path_for(new)
-        atomic_write(path, dump_preset(preset), backup=False)
-        if path != entry.path:
-            self._to_trash(entry.path)
-        self.reload()
+        text = dump_preset(preset)
+        atomic_write(path, text, backup=False)
+        try:
+            self._wrote(path, text)
+            if path != entry.path:
+                self._to_trash(entry.path)
+        finally:
+            self._rebuild()  # a failed move to the trash leaves both files, both listed
         return path
 
     def duplicate(self, name: str, new: str) -> Path:
         preset = self.get(name)
-        return self.save(replace(preset, name=check_name(new)))
+        return self.save(replace(preset, name=check_name(new, self._builtin_names(self.entries))))
 
     def delete(self, name: str) -> Path:
         """Move a user preset to the trash; returns the trashed file (for undo)."""
         entry = self._user_entry(name, "deleted")
         trashed = self._to_trash(entry.path)
-        self.reload()
+        self._rebuild()
         return trashed
 
     def undelete(self, trashed: Path) -> Path:
@@ -247,7 +342,8 @@ class PresetLibrary:
                 target = self.user_dir / f"{stem}-{n}.yaml"
                 n += 1
         os.replace(trashed, target)
-        self.reload()
+        self._files[False][target] = load_preset_file(target)  # the one file restored, read as it is
+        self._rebuild()
         return target
 
     def _user_entry(self, name: str, what: str) -> Entry:
@@ -263,6 +359,7 @@ class PresetLibrary:
         trash.mkdir(parents=True, exist_ok=True)
         target = trash / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6:06d}__{path.name}"
         os.replace(path, target)
+        self._files[False].pop(path, None)
         try:
             os.utime(target)  # its time in the trash counts from now (the file kept its last save's time)
         except OSError:
@@ -323,7 +420,7 @@ class PresetLibrary:
         if preset is None:
             raise LibraryError("\n".join(str(p) for p in problems), problems)
         if name is not None:
-            preset = replace(preset, name=check_name(name))
+            preset = replace(preset, name=check_name(name, self._builtin_names(self.entries)))
         if description is not None:
             preset = replace(preset, description=description)
         if preset.name in self.entries:

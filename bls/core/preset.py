@@ -4,7 +4,9 @@ Validation reports every problem at once (file, line where known, field path, th
 what is allowed); unknown keys are warnings, out-of-range values are errors (never silently
 clamped). A gentle preset with values beyond the gentle envelope loads with those values at the
 nearest limit, one warning each (bls.core.envelope). :func:`clamp_to_schema` and
-:func:`schema_problems` hold settings made in code to the same ranges as files. YAML is read with ``yaml.safe_load`` semantics only: no tag can construct an object.
+:func:`schema_problems` hold settings made in code to the same ranges as files. YAML is read with ``yaml.safe_load`` semantics only: no tag can construct an object, and no alias is accepted. A
+file is read only if it is a regular file of at most ``PRESET_MAX_BYTES`` (:func:`read_preset_bytes`:
+never blocks on a FIFO or a device).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import copy
 import difflib
 import math
 import numbers
+import os
 import re
+import stat
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -299,7 +303,7 @@ def schema_problems(p: Preset) -> list[Problem]:
 def _long_number_line(text: str) -> int | None:
     """The line of the first number too long for Python to convert (composing converts nothing)."""
     try:
-        nodes = [yaml.compose(text, Loader=yaml.SafeLoader)]
+        nodes = [yaml.compose(text, Loader=_PresetLoader)]
     except (yaml.YAMLError, ValueError, RecursionError):
         return None
     while nodes:
@@ -319,7 +323,7 @@ def _line_map(text: str) -> tuple[dict[tuple[str, ...], int], list[tuple[tuple[s
     lines: dict[tuple[str, ...], int] = {}
     repeated: list[tuple[tuple[str, ...], int, int]] = []
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_PresetLoader)
     except (yaml.YAMLError, ValueError, RecursionError):
         return lines, repeated
 
@@ -367,6 +371,55 @@ def _is_control(c: str, allowed: str) -> bool:
 def plain_text(text: str, allowed: str = "") -> str:
     """``text`` with every control character other than ``allowed`` replaced by a space."""
     return "".join(" " if _is_control(c, allowed) else c for c in text)
+
+
+#: the longest name a preset may have (a longer one in a file loads cut to this, with a note)
+NAME_MAX = 60
+
+#: characters that show nothing and are not format characters (category Cf): the combining grapheme
+#: joiner, the Hangul fillers, the Mongolian and the other variation selectors
+_INVISIBLE_MORE = frozenset("\u034f\u115f\u1160\u3164\uffa0\u180b\u180c\u180d\u180f"
+                            + "".join(map(chr, range(0xFE00, 0xFE10))) + "".join(map(chr, range(0xE0100, 0xE01F0))))
+
+
+def _is_invisible(c: str) -> bool:
+    return unicodedata.category(c) in ("Cf", "Cs") or c in _INVISIBLE_MORE
+
+
+def invisible_character(text: str) -> str | None:
+    """The first character in ``text`` that shows nothing (a zero-width space or joiner, a direction
+    mark, a soft hyphen: Unicode format characters, and a few fillers), or None."""
+    return next((c for c in text if _is_invisible(c)), None)
+
+
+def without_invisible(text: str) -> str:
+    return "".join(c for c in text if not _is_invisible(c))
+
+
+def _code(c: str) -> str:
+    name = unicodedata.name(c, "")
+    return f"U+{ord(c):04X}" + (f" {name}" if name else "")
+
+
+def tidy_name(raw: str) -> tuple[str, list[str]]:
+    """A name as bls keeps it, read from a file or typed: control characters as spaces, characters that
+    show nothing (zero-width spaces, joiners, direction marks) removed, Unicode NFC, white space
+    collapsed to single spaces, at most NAME_MAX characters. Returns (the name, what changed that a
+    person could see, in words; [] when only spacing or the Unicode composition changed)."""
+    notes = []
+    name = raw.strip()  # a block scalar's final line break is not part of the name
+    if (bad := control_character(name)) is not None:
+        notes.append(f"contains the control character U+{ord(bad):04X} (shown as a space)")
+        name = plain_text(name)
+    if (bad := invisible_character(name)) is not None:
+        notes.append(f"contains the invisible character {_code(bad)} (removed)")
+        name = without_invisible(name)
+    name = " ".join(unicodedata.normalize("NFC", name).split())
+    if len(name) > NAME_MAX:
+        notes.append(f"is {len(name)} characters long (a name has at most {NAME_MAX}): listed as its first "
+                     f"{NAME_MAX}; the file is left as it is")
+        name = unicodedata.normalize("NFC", name[:NAME_MAX]).rstrip()
+    return name, notes
 
 
 def _kind(value: Any) -> str:
@@ -435,11 +488,23 @@ def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None 
                 else:
                     kwargs[k2] = checked
             top[key] = section_cls(**kwargs)
-        elif key in ("name", "description", "rationale"):
-            if not isinstance(value, str) or (key == "name" and not value.strip()):
-                problems.append(Problem(source, key, f"{value!r} is not " + ("a non-empty name" if key == "name" else "text"), ln))
+        elif key == "name":
+            if not isinstance(value, str) or not value.strip():
+                problems.append(Problem(source, key, f"{shown_value(value)[:60]} is not a non-empty name", ln))
+                continue
+            # read as a name is saved (NFC, nothing invisible, single spaces, at most NAME_MAX): what
+            # is listed is what can be saved back; the file itself is never changed by a load
+            name, notes = tidy_name(value)
+            problems.extend(Problem(source, key, note, ln, "warning") for note in notes)
+            if not name:
+                what = "control" if control_character(value) is not None else "invisible"
+                problems.append(Problem(source, key, f"is only {what} characters, not a name", ln))
+                continue
+            top[key] = name
+        elif key in ("description", "rationale"):
+            if not isinstance(value, str):
+                problems.append(Problem(source, key, f"{shown_value(value)[:60]} is not text", ln))
             else:
-                value = value.strip() if key == "name" else value
                 allowed = TEXT_CONTROLS_ALLOWED[key]
                 if (bad := control_character(value, allowed)) is not None:
                     # pasted text can carry them (a soft line break from a word processor): the preset
@@ -447,10 +512,7 @@ def preset_from_mapping(data: Any, source: str = "<preset>", lines: dict | None 
                     problems.append(Problem(source, key, f"contains the control character U+{ord(bad):04X} "
                                             "(shown as a space)", ln, "warning"))
                     value = plain_text(value, allowed)
-                if key == "name" and not value.strip():
-                    problems.append(Problem(source, key, "is only control characters, not a name", ln))
-                    continue
-                top[key] = value.strip() if key == "name" else value
+                top[key] = value
         elif key == "gentle":
             if not isinstance(value, bool):
                 problems.append(Problem(source, key, f"{value!r} is not true or false", ln))
@@ -489,9 +551,52 @@ def _plain_yaml_problem(what: str) -> str:
     return what
 
 
+class _AliasUsed(yaml.YAMLError):
+    def __init__(self, mark):
+        super().__init__("an alias")
+        self.problem_mark = mark
+
+
+class _TooManyValues(yaml.YAMLError):
+    def __init__(self, mark):
+        super().__init__("too many values")
+        self.problem_mark = mark
+
+
+#: a preset holds under 100 values (keys included); a file with more is not one, and is refused as soon
+#: as it is seen, so that no file of PRESET_MAX_BYTES takes more than a moment to read
+VALUES_MAX = 1000
+
+
+class _PresetLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses every alias (``*name``) as it composes, before any node is
+    shared: a preset never needs one, and an alias bomb ("billion laughs") stops at its first alias,
+    in time and memory bounded by the size of the text. It stops as well after VALUES_MAX values."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._values = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise _AliasUsed(self.peek_event().start_mark)
+        self._values += 1
+        if self._values > VALUES_MAX:
+            raise _TooManyValues(self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
+ALIAS_MESSAGE = "uses YAML aliases (&/*), which a preset never needs: write each value out in full"
+TOO_MANY_MESSAGE = f"holds more than {VALUES_MAX} values (keys included), far more than a preset has"
+
+
 def parse_preset_text(text: str, source: str = "<preset>") -> tuple[Preset | None, list[Problem]]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_PresetLoader)  # noqa: S506 - SafeLoader's constructors, no aliases
+    except _AliasUsed as exc:
+        return None, [Problem(source, "", ALIAS_MESSAGE, exc.problem_mark.line + 1)]
+    except _TooManyValues as exc:
+        return None, [Problem(source, "", TOO_MANY_MESSAGE, exc.problem_mark.line + 1)]
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else None
@@ -519,12 +624,69 @@ def parse_preset_text(text: str, source: str = "<preset>") -> tuple[Preset | Non
     return preset, problems
 
 
-def load_preset_file(path: Path) -> tuple[Preset | None, list[Problem]]:
-    path = Path(path)
+#: a preset is a few kB (the built-ins are under 2 kB): a file above this is refused unread
+PRESET_MAX_BYTES = 256 * 1024
+
+_NOT_REGULAR = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+                (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def _size_words(n: int) -> str:
+    kb = -(-n // 1024)
+    return f"{kb} kB" if kb < 10 * 1024 else f"{n / (1024 * 1024):.0f} MB"
+
+
+def _not_preset_file(st: os.stat_result, max_bytes: int) -> str | None:
+    """Why a file with this status is not read as a preset (None: it may be read)."""
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((what for test, what in _NOT_REGULAR if test(st.st_mode)), "not a file")
+        return f"not a regular file ({kind}): bls reads only preset files"
+    if st.st_size > max_bytes:
+        return f"too big for a preset ({_size_words(st.st_size)}; at most {_size_words(max_bytes)})"
+    return None
+
+
+def read_preset_bytes(path: Path, max_bytes: int = PRESET_MAX_BYTES) -> tuple[bytes | None, str]:
+    """(the bytes of ``path``, "") if it is a regular file of at most ``max_bytes``, else (None, why in
+    words). Never blocks and never reads more than ``max_bytes + 1`` bytes: a FIFO, a device (or a
+    symlink to one) or a socket is refused from its status, before it is opened; the file is opened
+    non-blocking and checked again on the open descriptor (it may have been swapped meanwhile)."""
     try:
-        raw = path.read_bytes()
+        why = _not_preset_file(os.stat(path), max_bytes)
+        if why is not None:
+            return None, why
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
+            | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+        fd = os.open(path, flags)
     except OSError as exc:
-        return None, [Problem(str(path), "", f"cannot read the file: {exc.strerror or exc}")]
+        return None, f"cannot read the file: {exc.strerror or exc}"
+    try:
+        why = _not_preset_file(os.fstat(fd), max_bytes)
+        if why is not None:
+            return None, why
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = os.read(fd, max_bytes + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        return None, f"cannot read the file: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
+    if size > max_bytes:  # it grew while being read
+        return None, f"too big for a preset (more than {_size_words(max_bytes)})"
+    return b"".join(chunks), ""
+
+
+def load_preset_file(path: Path) -> tuple[Preset | None, list[Problem]]:
+    """A preset file, checked before it is parsed: a regular file of at most PRESET_MAX_BYTES (never
+    a FIFO or a device: nothing blocks), UTF-8, YAML without aliases. Every refusal is one Problem."""
+    path = Path(path)
+    raw, why = read_preset_bytes(path)
+    if raw is None:
+        return None, [Problem(str(path), "", why)]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

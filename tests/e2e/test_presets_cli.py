@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from bls.core.motion import speed_labels
 from bls.core.paths import builtin_presets_dir
 from bls.core.preset import Preset, dump_preset, parse_preset_text
 
-from .conftest import base_env, bls_command, no_traceback, run
+from .conftest import REPO, base_env, bls_command, no_traceback, run
 
 pytestmark = pytest.mark.e2e
 
@@ -337,3 +338,85 @@ def test_export_into_a_folder_keeps_a_greek_name(tmp_path):
     proc = bls("export", "Ήρεμο μέρος", str(share))
     assert proc.returncode == 0, proc.stderr
     assert [p.name for p in share.iterdir()] == ["ήρεμο-μέρος.yaml"]
+
+
+# --------------------------------------------------------------------------- files that are not presets
+
+
+def _capped_child() -> None:
+    """In the child: at most 1 GB of address space, so a read without bound fails fast, not the machine."""
+    import resource  # noqa: PLC0415
+
+    resource.setrlimit(resource.RLIMIT_AS, (2**30, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+
+def bls_quick(*args: str, env: dict[str, str] | None = None):
+    """``bls presets ARGS`` that must finish within 20 s (a FIFO read would block forever)."""
+    proc = subprocess.run(bls_command() + ["presets", *args], env=env or base_env(), cwd=REPO, capture_output=True,
+                          text=True, timeout=20, preexec_fn=_capped_child)
+    no_traceback(proc)
+    return proc
+
+
+#: what follows the file's name in the message for each kind of file that is not a preset
+NOT_PRESETS = {
+    "fifo": ": error: not a regular file (a FIFO): bls reads only preset files",
+    "zero": ": error: not a regular file (a device): bls reads only preset files",
+    "urandom": ": error: not a regular file (a device): bls reads only preset files",
+    "huge": ": error: too big for a preset (200 MB; at most 256 kB)",
+    "bomb": ":2: error: uses YAML aliases (&/*), which a preset never needs: write each value out in full",
+}
+BOMB = ('a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+        + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8))
+        + "name: *i\n")
+
+
+def not_a_preset(kind: str, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{kind}.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind in ("zero", "urandom"):
+        path.symlink_to(f"/dev/{kind}")
+    elif kind == "huge":
+        with open(path, "wb") as fh:
+            fh.truncate(200 * 2**20)  # sparse: refused from its size, never read
+    else:
+        path.write_text(BOMB)
+    return path
+
+
+needs_posix = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs and device files are POSIX")
+
+
+@needs_posix
+@pytest.mark.parametrize("kind", sorted(NOT_PRESETS))
+def test_list_refuses_a_file_that_is_not_a_preset_at_once_and_lists_the_rest(kind):
+    bad = not_a_preset(kind, user_dir())
+    (user_dir() / "calm.yaml").write_text(dump_preset(mine()))
+    proc = bls_quick("list")
+    assert proc.returncode == 0
+    assert [ln.split()[0] for ln in proc.stdout.splitlines()] == BUILTINS + ["calm"]
+    assert proc.stderr == f"bls presets: {bad}{NOT_PRESETS[kind]}\n"
+    show = bls_quick("show", "calm")
+    assert show.returncode == 0 and parse_preset_text(show.stdout) == (mine(), [])
+
+
+@needs_posix
+@pytest.mark.parametrize("kind", sorted(NOT_PRESETS))
+def test_validate_refuses_a_file_that_is_not_a_preset_at_once_and_checks_the_others(kind, tmp_path):
+    bad = not_a_preset(kind, tmp_path)
+    good = builtin_presets_dir() / "slow.yaml"
+    proc = bls_quick("validate", str(bad), str(good))
+    assert proc.returncode == 1 and proc.stderr == ""
+    assert proc.stdout.splitlines() == [f"{bad}{NOT_PRESETS[kind]}", f"{good}: ok (slow)"]
+
+
+@needs_posix
+@pytest.mark.parametrize("kind", sorted(NOT_PRESETS))
+def test_import_refuses_a_file_that_is_not_a_preset_at_once_and_adds_nothing(kind, tmp_path):
+    bad = not_a_preset(kind, tmp_path)
+    proc = bls_quick("import", str(bad), "--name", "imported")
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == f"bls presets: {bad}{NOT_PRESETS[kind]}\n"
+    assert not user_dir().exists() or list(user_dir().iterdir()) == []

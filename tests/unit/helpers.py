@@ -9,6 +9,7 @@ bound from the physics of a smoothly enveloped carrier.
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -259,10 +260,15 @@ def value_strategy(f):
     raise AssertionError(f"no strategy for {f.name}")
 
 
-# free text for names and descriptions: no control characters (validation refuses them) except line
-# breaks and tabs in descriptions; bidi marks and joiners (format characters) are text
+# free text for descriptions: no control characters (validation refuses them) except line breaks and
+# tabs; bidi marks and joiners (format characters) are text. Names as bls keeps them: nothing that shows
+# nothing (format characters and fillers are removed on load), NFC, single spaces, at most 60 characters
 texts = st.text(st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters="\n\t"), max_size=200)
-names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=60).map(str.strip).filter(bool)
+INVISIBLE = ("\u034f\u115f\u1160\u3164\uffa0\u180b\u180c\u180d\u180f" + "".join(map(chr, range(0xFE00, 0xFE10)))
+             + "".join(map(chr, range(0xE0100, 0xE01F0))))
+names = (st.text(st.characters(blacklist_categories=("Cs", "Cc", "Cf"), blacklist_characters=INVISIBLE), max_size=60)
+         .map(lambda s: " ".join(unicodedata.normalize("NFC", s).split()))
+         .filter(lambda s: bool(s) and len(s) <= 60 and s == unicodedata.normalize("NFC", s)))
 
 
 @st.composite

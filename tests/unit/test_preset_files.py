@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import unicodedata
 from dataclasses import fields
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from bls.core.paths import builtin_presets_dir
 from bls.core.preset import (SECTIONS, Audio, Motion, Preset, Problem, Timing, Visual, dump_preset,
                              load_preset_file, migrate, parse_preset_text, preset_from_mapping,
                              preset_to_mapping)
+
+from .helpers import INVISIBLE
 
 TYPES = {"str": str, "float": float, "int": int, "bool": bool}
 
@@ -303,9 +306,10 @@ def test_control_characters_in_valid_utf8_are_not_valid_yaml(tmp_path, data):
 
 
 def test_an_unreadable_path_is_a_problem_not_an_exception(tmp_path):
-    for path in (tmp_path / "missing.yaml", tmp_path):
+    for path, said in ((tmp_path / "missing.yaml", "cannot read the file: "),
+                       (tmp_path, "not a regular file (a folder): bls reads only preset files")):
         preset, problems = load_preset_file(path)
-        assert preset is None and problems[0].message.startswith("cannot read the file: ")
+        assert preset is None and problems[0].message.startswith(said)
 
 
 def test_a_byte_order_mark_is_fine(tmp_path):
@@ -687,7 +691,14 @@ def _field_strategy(f):
 #: free text without control characters (refused: see test_control_characters_written_as_escapes_...),
 #: except line breaks and tabs in descriptions
 texts = st.text(st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters="\n\t"), max_size=200)
-names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=80)
+#: characters that show nothing: format characters (Cf) and these; a name never holds them (they are
+#: removed on load, refused on save)
+names = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Cf"), blacklist_characters=INVISIBLE), max_size=80)
+
+
+def _as_kept(name: str) -> str:
+    """A name as bls keeps it: NFC, single spaces, at most 60 characters."""
+    return unicodedata.normalize("NFC", " ".join(unicodedata.normalize("NFC", name).split())[:60].strip())
 #: inside the gentle envelope, whatever else (a gentle preset always lies inside it: see test_preset_gentle.py)
 GENTLE_FIELDS = {
     "speed_cycles_per_s": st.floats(P.SPEED_MIN, gentle.SPEED_MAX),
@@ -707,7 +718,7 @@ def _presets(gentle_flag: bool):
         return GENTLE_FIELDS[f.name] if gentle_flag and f.name in GENTLE_FIELDS else _field_strategy(f)
     return st.builds(
         Preset,
-        name=names.map(lambda s: s.strip()[:60]).filter(bool),
+        name=names.map(_as_kept).filter(lambda s: bool(s) and len(s) <= 60 and s == " ".join(s.split())),
         description=texts, rationale=texts, gentle=st.just(gentle_flag),
         **{sec: st.builds(cls, **{f.name: strategy(f) for f in fields(cls)}) for sec, cls in SECTIONS.items()})
 
