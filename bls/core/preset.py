@@ -573,6 +573,8 @@ class _PresetLoader(yaml.SafeLoader):
     shared: a preset never needs one, and an alias bomb ("billion laughs") stops at its first alias,
     in time and memory bounded by the size of the text. It stops as well after VALUES_MAX values."""
 
+    max_values = VALUES_MAX
+
     def __init__(self, stream):
         super().__init__(stream)
         self._values = 0
@@ -581,7 +583,7 @@ class _PresetLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             raise _AliasUsed(self.peek_event().start_mark)
         self._values += 1
-        if self._values > VALUES_MAX:
+        if self._values > self.max_values:
             raise _TooManyValues(self.peek_event().start_mark)
         return super().compose_node(parent, index)
 

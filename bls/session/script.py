@@ -30,11 +30,14 @@ import yaml
 
 from ..audio.output import AudioStatus
 from ..core.engine import IDLE, SAMPLE_RATE
+from ..core.preset import _AliasUsed, _PresetLoader, _TooManyValues, read_preset_bytes
 from .core import KEYS, SessionCore
 from .record import SessionRecord
 
 ACTIONS = ("start", "stop", "pause", "quit", "key", "set", "gentle", "preset", "answer", "screen")
 ANSWERS = ("yes", "no", "open")
+SCRIPT_MAX_BYTES = 1024 * 1024  # a script of a whole day of sessions is a few hundred kB
+SCRIPT_MAX_VALUES = 100_000
 BLOCK = 480  # 10 ms: how finely the script's clock advances (actions land on exact frames anyway)
 MAX_SECONDS = 6 * 3600.0
 
@@ -69,10 +72,21 @@ def _answer(value) -> str | None:
     return value if value in ANSWERS else None
 
 
+class _ScriptLoader(_PresetLoader):
+    """Plain values only, no aliases (as presets), and a bound on the values a session script holds."""
+    max_values = SCRIPT_MAX_VALUES
+
+
 def parse_script(text: str, source: str = "<script>") -> Script:
     """A script from YAML text; ScriptError lists every problem (with its action's number)."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_ScriptLoader)  # noqa: S506 - SafeLoader's constructors, no aliases
+    except _AliasUsed as exc:
+        raise ScriptError([f"{source}:{exc.problem_mark.line + 1}: uses YAML aliases (&/*), which a script "
+                           "never needs: write each action out in full"]) from None
+    except _TooManyValues:
+        raise ScriptError([f"{source}: holds more than {SCRIPT_MAX_VALUES} values: too long for a session "
+                           "script"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -137,10 +151,14 @@ def parse_script(text: str, source: str = "<script>") -> Script:
 
 
 def load_script(path: Path) -> Script:
+    """Read defensively, as presets are: a regular file of at most SCRIPT_MAX_BYTES, opened without
+    blocking (a FIFO or a device is refused at once)."""
+    raw, why = read_preset_bytes(Path(path), SCRIPT_MAX_BYTES)
+    if raw is None:
+        why = why.replace("for a preset", "for a session script").replace("preset files", "script files")
+        raise ScriptError([f"{path}: {why}"])
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScriptError([f"{path}: cannot read the script: {exc.strerror or exc}"]) from None
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ScriptError([f"{path}: not a text file (it is not UTF-8)"]) from None
     return parse_script(text, str(path))

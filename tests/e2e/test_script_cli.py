@@ -157,3 +157,20 @@ def test_a_link_or_a_device_is_refused_before_the_session_runs(tmp_path, option,
     assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino, before.st_rdev)
     if kind == "symlink":
         assert (tmp_path / "precious").read_text() == "keep me"
+
+
+def test_a_script_that_is_a_fifo_an_alias_bomb_or_huge_is_refused_at_once(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nactions: [*c]\n")
+    huge = tmp_path / "huge.yaml"
+    with open(huge, "wb") as fh:
+        fh.truncate(200 * 1024 * 1024)  # sparse: refused from its size, never read
+    for path, says in ((fifo, "not a regular file"), (bomb, "aliases"), (huge, "too big for a session script")):
+        proc = run([*bls_command(), "script", str(path)], base_env(), timeout=30, cwd=tmp_path)
+        assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+        no_traceback(proc)
