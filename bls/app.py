@@ -99,7 +99,13 @@ class BlsApp(QObject):
                  log: Path | None = None, audio_device=None, no_audio: bool = False):
         super().__init__()
         self.qapp = qapp
-        config_dir().mkdir(parents=True, exist_ok=True)
+        config_problem = ""
+        try:
+            config_dir().mkdir(parents=True, exist_ok=True)
+        except (OSError, RuntimeError) as exc:  # a file in the way, a symlink loop, no permission
+            why = getattr(exc, "strerror", None) or exc
+            config_problem = (f"bls cannot use its settings folder {config_dir()} ({why}): it starts with its "
+                              "defaults and the built-in presets; nothing is remembered.")
         self.ui_state = UiState(config_dir())
         self.library = PresetLibrary()
         if preset is not None and preset not in self.library:
@@ -160,8 +166,10 @@ class BlsApp(QObject):
         self._info_timer.timeout.connect(self._show_info)
         self._info_timer.start()
         self._show_info()
-        if self.ui_state.problem:
-            self.control.statusBar().showMessage(self.ui_state.problem, 15000)
+        if config_problem or self.ui_state.problem:
+            self.control.statusBar().showMessage(config_problem or self.ui_state.problem, 20000)
+            if config_problem:
+                print(f"bls: {config_problem}", file=sys.stderr)
         bad = sorted({Path(p.source).name for p in self.library.errors()})
         if bad:
             n, names = len(bad), ", ".join(bad[:3]) + (" …" if len(bad) > 3 else "")

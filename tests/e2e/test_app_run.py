@@ -191,3 +191,27 @@ def test_app_whose_record_cannot_be_written_exits_non_zero(screens_env, tmp_path
     proc = _app(env, "--preset", "standard", exit_after=1)
     assert proc.returncode == 1, proc.stderr
     assert "the session record could not be written" in proc.stderr
+
+
+@pytest.mark.parametrize("state", ["a file", "a symlink loop", "cannot be created", "ui.ini oddities"])
+def test_app_starts_whatever_state_the_config_folder_is_in(screens_env, tmp_path, state):
+    cfg = tmp_path / "cfg"
+    if state == "a file":
+        cfg.write_text("not a folder")
+    elif state == "a symlink loop":
+        cfg.symlink_to(tmp_path / "cfg2")
+        (tmp_path / "cfg2").symlink_to(cfg)
+    elif state == "cannot be created":
+        (tmp_path / "file").write_text("x")
+        cfg = tmp_path / "file" / "cfg"
+    else:
+        cfg.mkdir()
+        (cfg / "ui.ini").write_text("[General]\nlast_preset=a, b\nclient_badge=maybe\n\x00\xff garbage\n",
+                                    encoding="latin-1")
+    env = dict(screens_env, BLS_CONFIG_DIR=str(cfg))
+    log = tmp_path / "L.json"
+    proc = _app(env, "--preset", "standard", "--start", "--log", str(log), exit_after=2)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(log.read_text())["sets"][0]["preset"] == "standard"  # it ran a set
+    if state != "ui.ini oddities":
+        assert "cannot use its settings folder" in proc.stderr
