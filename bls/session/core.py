@@ -18,6 +18,7 @@ Rules decided here, never in a widget:
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import fields
 
@@ -130,6 +131,20 @@ class SessionCore:
         self.recorded.emit(e)
         self._write()
         return e
+
+    def add_record_copy(self, path) -> str:
+        """Write the record to ``path`` too, now and after every change (the therapist's way out when
+        the record cannot be written where it should be). Returns what went wrong ("" when written)."""
+        path = Path(path)
+        if path not in self.record.copies:
+            self.record.copies.append(path)
+        self._write()
+        problems = [p for p in self.record.write_errors if p.startswith(f"{path}:")]
+        if problems:
+            self.record.copies.remove(path)
+            return "; ".join(problems)
+        self.event("record_copy", path=str(path))
+        return ""
 
     def _write(self) -> None:
         """Write the record (it stays whole in memory whatever happens); a failure, or the end of one,

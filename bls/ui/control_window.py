@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter
-from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFrame, QGridLayout,
+from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFileDialog,
+                               QFrame, QGridLayout,
                                QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSizePolicy,
                                QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
@@ -351,6 +352,11 @@ class ControlWindow(QMainWindow):
         self.record_label.setObjectName("notice")
         self.record_label.hide()
         lay.addWidget(self.record_label)
+        self.record_copy_button = QPushButton("Save the record elsewhere…")
+        self.record_copy_button.setFocusPolicy(Qt.NoFocus)
+        self.record_copy_button.clicked.connect(self.save_record_copy)
+        self.record_copy_button.hide()
+        lay.addWidget(self.record_copy_button, 0, Qt.AlignLeft)
         self._resting = False  # a rest is being counted down (by the session, on the stimulus clock)
         col.addWidget(card)
         pcard, play = _card("Client display")
@@ -760,12 +766,31 @@ class ControlWindow(QMainWindow):
 
     def show_record_state(self, problems: list) -> None:
         """Stays in view while the record cannot be written (it is kept whole in memory meanwhile)."""
+        copies = [str(p) for p in self.session.core.record.copies]
         if problems:
             self.record_label.setText("The session record cannot be written: " + "; ".join(problems)
-                                      + ". It is kept in memory and written as soon as it can be.")
-            self.record_label.show()
+                                      + ". It is kept in memory and written as soon as it can be."
+                                      + (f" It is written to {', '.join(copies)} meanwhile." if copies else ""))
+        self.record_label.setVisible(bool(problems))
+        self.record_copy_button.setVisible(bool(problems))
+
+    def ask_record_copy_path(self) -> str:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the session record", "session-record.json",
+                                              "Session record (*.json)")
+        return path
+
+    def save_record_copy(self) -> None:
+        """The therapist's way out when the record cannot be written: a copy where they choose, kept
+        up to date after every set."""
+        path = self.ask_record_copy_path()
+        if not path:
+            return
+        problem = self.session.core.add_record_copy(path)
+        if problem:
+            QMessageBox.warning(self, "Save the session record", f"The record could not be written there: {problem}")
         else:
-            self.record_label.hide()
+            self.statusBar().showMessage(f"The session record is written to {path} too, after every set.", 12000)
+        self.show_record_state(self.session.core.record.write_errors)
 
     def show_audio(self, status) -> None:
         mark = "●" if status.ok else "○"

@@ -235,3 +235,32 @@ def test_a_record_that_cannot_be_written_is_shown_at_once_and_written_when_it_ca
         a.control.deleteLater()
         a.display.deleteLater()
 
+
+
+def test_a_record_that_cannot_be_written_can_be_saved_elsewhere_and_stays_up_to_date(qapp, tmp_path, qtbot,
+                                                                                     monkeypatch):
+    from bls.app import BlsApp
+
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    monkeypatch.setenv("BLS_DATA_DIR", str(blocked / "data"))  # the data folder cannot exist
+    a = BlsApp(qapp, preset="standard", client_screen="CLIENT", no_audio=True)
+    try:
+        c = a.control
+        assert c.record_label.isVisible() and c.record_copy_button.isVisible()
+        copy = tmp_path / "usb" / "record.json"
+        copy.parent.mkdir()
+        monkeypatch.setattr(c, "ask_record_copy_path", lambda: str(copy))
+        c.record_copy_button.click()
+        first = json.loads(copy.read_text())
+        assert first["events"][0]["kind"] == "screen_sleep"  # everything since the start
+        assert f"written to {copy}" in c.record_label.text()
+        c.start_button.click()
+        qtbot.waitUntil(lambda: a.session.status.state == RUNNING, timeout=2000)
+        QTest.keyClick(c, Qt.Key_Escape)
+        qtbot.waitUntil(lambda: bool(a.session.records), timeout=5000)
+        assert len(json.loads(copy.read_text())["sets"]) == 1  # kept up to date
+    finally:
+        a.shutdown()
+        a.control.deleteLater()
+        a.display.deleteLater()
