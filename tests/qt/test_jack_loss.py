@@ -7,7 +7,12 @@ process does not abort (PortAudio is never terminated after its JACK server died
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
@@ -16,6 +21,26 @@ from bls.core.engine import IDLE, RUNNING
 
 from .._jack import JackServer, missing
 from .conftest import wait_ms
+
+#: the scenario runs in a process of its own: in a test process where many tests before it opened and
+#: listed outputs with JACK's ALSA plugin and a CI JACK server, re-initialising PortAudio after the server
+#: restart crashed the whole test run (SIGSEGV inside Pa_Initialize); see the closing note of issue 14
+ISOLATED = os.environ.get("BLS_JACK_LOSS_CHILD") == "1"
+in_its_own_process = pytest.mark.skipif(not ISOLATED, reason="run by test_the_jack_loss_scenario_in_its_own_process")
+
+
+@pytest.mark.skipif(ISOLATED, reason="this is the child")
+def test_the_jack_loss_scenario_in_its_own_process():
+    why = missing()
+    if why:
+        pytest.skip(why)
+    env = dict(os.environ, BLS_JACK_LOSS_CHILD="1")
+    proc = subprocess.run([sys.executable, "-m", "pytest", str(Path(__file__)), "-q", "-s", "-p", "no:cacheprovider"],
+                          env=env, capture_output=True, text=True, timeout=240, cwd=str(Path(__file__).parents[2]))
+    print(proc.stdout[-3000:])
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert re.search(r"\b2 passed", proc.stdout), proc.stdout[-2000:]
+
 
 #: the longest the GUI thread may go without running its timers after the kill (the issue's target is
 #: 100 ms; this bound leaves room for a loaded machine, the figure is printed)
@@ -93,6 +118,7 @@ def plays_again_after_a_restart(app, jack, qtbot) -> None:
     plays_on_jack(app, qtbot)
 
 
+@in_its_own_process
 def test_jack_killed_mid_set(app, jack, qtbot, tmp_path):
     s = app.session
     plays_on_jack(app, qtbot)
@@ -117,6 +143,7 @@ def test_jack_killed_mid_set(app, jack, qtbot, tmp_path):
     plays_again_after_a_restart(app, jack, qtbot)
 
 
+@in_its_own_process
 def test_jack_killed_while_idle(app, jack, qtbot):
     s = app.session
     plays_on_jack(app, qtbot)
