@@ -112,7 +112,7 @@ def cmd_render(argv: list[str]) -> int:
     from .core.tone import amplitude_to_db
 
     args = render_parser().parse_args(argv)
-    if args.trace is not None and os.path.abspath(args.trace) == os.path.abspath(args.out):
+    if args.trace is not None and _same_file(args.trace, args.out):
         print("bls render: --trace and --out name the same file: give the trace a file of its own", file=sys.stderr)
         return 2
     lib = PresetLibrary()
@@ -263,7 +263,7 @@ def cmd_script(argv: list[str]) -> int:
     except KeyError:
         print(f"bls script: {_missing_preset(lib, script.preset)}", file=sys.stderr)
         return 2
-    if args.log and args.out and os.path.abspath(args.log) == os.path.abspath(args.out):
+    if args.log and args.out and _same_file(args.log, args.out):
         print("bls script: --log and --out name the same file: give each a file of its own", file=sys.stderr)
         return 2
     try:  # refuse a link, a folder or a device before the session runs, not after
@@ -356,6 +356,11 @@ class _GuardedStdout:
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name the same file, through symbolic links and ``..`` too."""
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -151,6 +151,9 @@ class AtomicFile:
             raise FileExistsError(errno.EEXIST, "a file is already there", str(self.path))
         if make_dirs:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        #: a replaced file keeps its owner too (bls run as root replacing a user's file)
+        self.owner = (st.st_uid, st.st_gid) if st is not None and hasattr(os, "geteuid") and os.geteuid() == 0 \
+            and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()) else None
         if mode is None and st is not None:
             mode = stat.S_IMODE(st.st_mode)
         elif mode is None and private:
@@ -175,6 +178,8 @@ class AtomicFile:
             fh = self.file
             with fh:
                 fh.flush()
+                if self.owner is not None:
+                    os.fchown(fh.fileno(), *self.owner)
                 if self.mode is not None and hasattr(os, "fchmod"):
                     os.fchmod(fh.fileno(), self.mode)
                 os.fsync(fh.fileno())

@@ -384,8 +384,10 @@ class StimulusEngine:
 
     def hurry(self, fade_s: float = 0.05) -> None:
         """Silence within ``fade_s`` (a raised-cosine fade, still no click), whatever the set is doing:
-        for a process that must exit at once (a second signal)."""
-        self._commands.append(("hurry", fade_s))
+        for a process that must exit at once (a second signal). ``fade_s`` between 5 ms and 1 s."""
+        if not (isinstance(fade_s, (int, float)) and math.isfinite(fade_s) and 0.005 <= fade_s <= 1.0):
+            raise ValueError(f"hurry: {fade_s!r} is not a fade between 0.005 and 1 s")
+        self._commands.append(("hurry", float(fade_s)))
 
     def apply(self, settings: Preset, unlocks: Mapping[str, object] = NO_UNLOCKS) -> None:
         """Live settings changed: every audible or visible change glides from the current value.

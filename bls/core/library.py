@@ -74,7 +74,9 @@ _LOOK_ALIKES = str.maketrans({
     "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
     "У": "Y", "Х": "X", "Ѕ": "S", "І": "I", "Ј": "J", "Һ": "H", "Ӏ": "I", "Ԛ": "Q", "Ԝ": "W", "Ү": "Y",
     "Ԁ": "D", "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "ѕ": "s", "і": "i",
-    "ј": "j", "ԁ": "d", "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w", "ү": "y", "ѵ": "v",
+    "ј": "j", "ԁ": "d", "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w", "ү": "y", "ѵ": "v", "г": "r",
+    # small capitals and other Latin letters that pass for lower case ones
+    "ꜱ": "s", "ʀ": "r", "ᴅ": "d", "ɴ": "n", "ᴛ": "t", "ᴏ": "o", "ᴄ": "c", "ᴇ": "e", "ɢ": "g", "ᴡ": "w",
     # Greek
     "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
     "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "α": "a", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
@@ -91,7 +93,9 @@ def name_skeleton(name: str) -> str:
     invisible characters dropped, common look-alike letters of other scripts mapped to Latin, case
     folded, white space collapsed. Two names with the same skeleton can be mistaken for each other."""
     text = without_invisible(unicodedata.normalize("NFKC", name))
-    return " ".join(unicodedata.normalize("NFKC", text.translate(_LOOK_ALIKES).casefold()).split())
+    text = text.translate(_LOOK_ALIKES).casefold()
+    # a capital I passes for a small l ("sIow") as much as for an i: l and i count as one letter
+    return " ".join(unicodedata.normalize("NFKC", text).replace("l", "i").split())
 
 
 def builtin_look_alike(name: str, builtins=BUILTIN_ORDER) -> str | None:

@@ -378,7 +378,7 @@ NAME_MAX = 60
 
 #: characters that show nothing and are not format characters (category Cf): the combining grapheme
 #: joiner, the Hangul fillers, the Mongolian and the other variation selectors
-_INVISIBLE_MORE = frozenset("\u034f\u115f\u1160\u3164\uffa0\u180b\u180c\u180d\u180f"
+_INVISIBLE_MORE = frozenset("\u034f\u115f\u1160\u3164\uffa0\u180b\u180c\u180d\u180f\u2800"
                             + "".join(map(chr, range(0xFE00, 0xFE10))) + "".join(map(chr, range(0xE0100, 0xE01F0))))
 
 

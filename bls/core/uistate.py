@@ -56,7 +56,7 @@ class UiState:
             text = _read_small_regular(self.path)
             try:
                 data = json.loads(text) if text is not None else None
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON, a number too long to convert, nested too deep
                 data = None
             if isinstance(data, dict):
                 self._data = {str(k): v for k, v in data.items() if isinstance(v, (str, bool, int, float))}

@@ -87,6 +87,9 @@ def parse_script(text: str, source: str = "<script>") -> Script:
     except _TooManyValues:
         raise ScriptError([f"{source}: holds more than {SCRIPT_MAX_VALUES} values: too long for a session "
                            "script"]) from None
+    except (ValueError, RecursionError):  # a number too long to convert, nesting far too deep
+        raise ScriptError([f"{source}: not a session script: a number far too long, or nesting far too deep"]) \
+            from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
