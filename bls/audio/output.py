@@ -188,12 +188,21 @@ def _import_first():
 
 
 def _no_terminate_at_exit(sd) -> None:
-    """sounddevice terminates PortAudio at exit; with a JACK server that died meanwhile that aborts the
-    process (``pa_jack.c: Terminate: Assertion 'err == 0'``) and a dead stream makes it hang: bls leaves
-    PortAudio to the end of the process (its streams are closed before, when they still can be)."""
+    """sounddevice terminates PortAudio at exit. That is needed: left running, PortAudio's threads (an
+    ALSA plugin's, a JACK client's) crash the interpreter's teardown (SIGSEGV). But with a JACK server
+    that died meanwhile it aborts the process (``pa_jack.c: Terminate: Assertion 'err == 0'``), and a
+    dead stream makes it hang. So PortAudio is terminated at exit only while bls's instance is clean
+    (never tainted, no instance or stream left behind); otherwise it is left alone (the app itself
+    ends with ``os._exit``, see bls.cli)."""
     handler = getattr(sd, "_exit_handler", None)
     if handler is not None:
         atexit.unregister(handler)
+
+        def terminate_if_clean():
+            pa = _portaudio
+            if not pa.tainted and not pa._kept and pa._sd in (None, sd):
+                handler()
+        atexit.register(terminate_if_clean)
 
 
 def import_sounddevice():
