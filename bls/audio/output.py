@@ -192,15 +192,19 @@ def _no_terminate_at_exit(sd) -> None:
     ALSA plugin's, a JACK client's) crash the interpreter's teardown (SIGSEGV). But with a JACK server
     that died meanwhile it aborts the process (``pa_jack.c: Terminate: Assertion 'err == 0'``), and a
     dead stream makes it hang. So PortAudio is terminated at exit only while bls's instance is clean
-    (never tainted, no instance or stream left behind); otherwise it is left alone (the app itself
-    ends with ``os._exit``, see bls.cli)."""
+    (never tainted; an instance a re-scan replaced, if it was clean then); otherwise it is left alone
+    (the app itself ends with ``os._exit``, see bls.cli)."""
     handler = getattr(sd, "_exit_handler", None)
     if handler is not None:
         atexit.unregister(handler)
 
         def terminate_if_clean():
             pa = _portaudio
-            if not pa.tainted and not pa._kept and pa._sd in (None, sd):
+            if pa._sd is None or pa._sd is sd:
+                clean = not pa.tainted
+            else:  # an instance a re-scan replaced: clean if nothing had gone wrong with it by then
+                clean = any(m is sd and not tainted for m, _streams, tainted in pa._kept)
+            if clean:
                 handler()
         atexit.register(terminate_if_clean)
 
@@ -265,12 +269,16 @@ class PortAudio:
         fresh = _fresh_sounddevice(sd)
         if fresh is None:
             return  # no private copy possible: the old list stays; opening reports any real problem
-        self._kept.append((sd, set(self.streams)))
+        self._kept.append((sd, set(self.streams), self.tainted))
         self._sd, self.streams, self.tainted = fresh, set(), False
         self.generation += 1
 
     def taint(self) -> None:
+        """Something went wrong under PortAudio (a stream died or would not stop, perhaps its JACK
+        server): no instance of it is terminated at exit any more, the replaced ones included (their
+        JACK clients may have been on the same server)."""
         self.tainted = True
+        self._kept = [(m, streams, True) for m, streams, _ in self._kept]
 
     # ---------------------------------------------------------------- the worker
 
@@ -293,7 +301,7 @@ class PortAudio:
             if w is not None and w.is_alive() and not stuck:
                 return
             if stuck:
-                self.tainted = True
+                self.taint()
                 self.workers_lost += 1
             self._job_deadline = None
             self._worker = threading.Thread(target=self._run, name="bls-portaudio", daemon=True)

@@ -35,7 +35,8 @@ def test_the_jack_loss_scenario_in_its_own_process():
     if why:
         pytest.skip(why)
     env = dict(os.environ, BLS_JACK_LOSS_CHILD="1")
-    proc = subprocess.run([sys.executable, "-m", "pytest", str(Path(__file__)), "-q", "-s", "-p", "no:cacheprovider"],
+    proc = subprocess.run([sys.executable, "-m", "pytest", str(Path(__file__)), "-q", "-s", "-p", "no:cacheprovider",
+                           "-p", "tests.qt._exit_at_once"],
                           env=env, capture_output=True, text=True, timeout=240, cwd=str(Path(__file__).parents[2]))
     print(proc.stdout[-3000:])
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
