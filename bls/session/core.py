@@ -25,7 +25,6 @@ from dataclasses import fields
 from ..core import gentle
 from ..core.clock import AnchorMap
 from ..core.engine import IDLE, PAUSED, RUNNING, SAMPLE_RATE, FrameSample, Status, StimulusEngine
-from ..core.look import look_of
 from ..core.preset import SECTIONS, SPEED_MAX, SPEED_MIN, Preset, _check_value, clamp_to_schema
 from .policy import Policy, Question
 from .record import SessionRecord, set_entry
@@ -373,10 +372,6 @@ class SessionCore:
         if not self.anchor_map.locked:
             return self.engine.sample(self.engine.next_frame)
         return self.engine.sample(self.anchor_map.frame_at(t))
-
-    def look_now(self):
-        """The look the client screen shows now (or will once the current glide ends)."""
-        return self.engine.sample(self.engine.next_frame).look or look_of(self.effective)
 
     # ------------------------------------------------------------------ polling
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..core import gentle
-from ..core.engine import SAMPLE_RATE
-from ..core.preset import Preset, clamp_to_schema
+from ..core.engine import SAMPLE_RATE, enforce
+from ..core.preset import Preset
 
 #: kinds of question a session can put to the therapist
 UNLOCK, LEAVE_GENTLE, CUT_REST = "unlock", "leave_gentle", "cut_rest"
@@ -35,9 +35,6 @@ class Question:
     details: tuple[str, ...] = ()
     yes: str = "Yes"
     no: str = "No"
-
-    def describe(self) -> str:
-        return "\n".join((self.text, *(f"• {d}" for d in self.details)))
 
 
 @dataclass
@@ -66,7 +63,7 @@ class Policy:
 
     def effective(self, settings: Preset) -> Preset:
         """What plays for ``settings``: hard caps, and the gentle limits at the limit or the unlock."""
-        return gentle.effective(clamp_to_schema(settings), self.unlocks)
+        return enforce(settings, self.unlocks)
 
     # ------------------------------------------------------------------ rest
 
