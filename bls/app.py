@@ -23,6 +23,7 @@ from .platform.screen_sleep import sleep_inhibitor
 from .platform.signals import CONSOLE_EVENT_BASE, signal_name, signal_watch
 from .session.clocks import retire
 from .session.record import default_record_path
+from .session.store import RecordStore, default_db_path
 from .ui.client_display import CLIENT_WINDOW_SHARE, create_client_display
 from .ui.control_window import ControlWindow
 from .ui.qt_session import Session
@@ -124,7 +125,8 @@ class BlsApp(QObject):
         except OSError:
             pass
         record_path = default_record_path(records_dir())
-        self.session = Session(settings, audio_device, record_path, [log] if log else [])
+        self.session = Session(settings, audio_device, record_path, [log] if log else [],
+                               store=RecordStore(default_db_path()))
         self.session.core.preset_name = name  # the library's name for it (twins are told apart)
         self.session.display_info = self.display_info
         self._quitting = False
@@ -490,5 +492,10 @@ def _run(qapp: QApplication, args, holder: list) -> int:
     errors = app.session.core.record.write_errors
     if errors:  # the therapist saw it in the window; the command line is told too, and fails
         print("bls: the session record could not be written: " + "; ".join(errors), file=sys.stderr)
+        return app.exit_status or status or 1
+    problem = getattr(app.session, "store_problem", "")
+    if problem:
+        print(f"bls: the session record database could not be written ({problem}); this session's clinical "
+              f"record is kept in {app.session.core.record.path}", file=sys.stderr)
         return app.exit_status or status or 1
     return app.exit_status or status

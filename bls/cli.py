@@ -241,6 +241,9 @@ def script_parser() -> argparse.ArgumentParser:
     p.add_argument("script", metavar="SCRIPT.yaml")
     p.add_argument("--log", metavar="FILE.json", help="write the session record (JSON) to FILE.json")
     p.add_argument("--out", metavar="FILE.wav", help="also write the audio the session played (48 kHz float)")
+    p.add_argument("--no-record", action="store_true",
+                   help="keep nothing in the session record database (a rehearsal); by default the scripted "
+                        "session is kept there like any other")
     return p
 
 
@@ -250,6 +253,7 @@ def cmd_script(argv: list[str]) -> int:
     from .core.render import WavWriter
     from .session.record import SessionRecord
     from .session.script import ScriptError, load_script, run
+    from .session.store import RecordStore
 
     args = script_parser().parse_args(argv)
     lib = PresetLibrary()
@@ -275,12 +279,13 @@ def cmd_script(argv: list[str]) -> int:
         _cannot_write("bls script", exc, what)
         return 1
     record = SessionRecord(copies=[Path(args.log)] if args.log else [])
+    store = None if args.no_record else RecordStore()
     wav = None
     what = f"--out {args.out}"
     try:
         if args.out:
             wav = WavWriter(Path(args.out), None)
-        core = run(script, preset, record, sink=None if wav is None else wav.write)
+        core = run(script, preset, record, sink=None if wav is None else wav.write, store=store)
         if wav is not None:
             wav.close()
     except BaseException as exc:
@@ -297,6 +302,14 @@ def cmd_script(argv: list[str]) -> int:
     kinds = [e["kind"] for e in core.record.events]
     print(f"{len(core.record.sets)} set(s), {len(kinds)} events"
           + (f"; record: {args.log}" if args.log else "") + (f"; audio: {args.out}" if args.out else ""))
+    problem = core.close_store() if store is not None else ""
+    if store is not None and not problem and core.clinical.started:
+        print(f"session record: {store.path}")
+    if problem:
+        print(f"bls script: the session record database could not be written: {problem}"
+              + ("; the clinical record is in " + args.log if args.log and not core.record.write_errors else ""),
+              file=sys.stderr)
+        return 1
     if core.record.write_errors:
         for e in core.record.write_errors:
             print(f"bls script: the record could not be written: {e}", file=sys.stderr)

@@ -17,20 +17,28 @@ Rules decided here, never in a widget:
 
 from __future__ import annotations
 
+import datetime as _dt
 import itertools
+import json
 from pathlib import Path
 from collections.abc import Callable
 from dataclasses import fields
 
 from ..core import gentle
 from ..core.clock import AnchorMap
-from ..core.engine import IDLE, PAUSED, RUNNING, SAMPLE_RATE, FrameSample, Status, StimulusEngine
+from ..core.engine import GLIDING, IDLE, PAUSED, RUNNING, SAMPLE_RATE, STOPPING, FrameSample, Status, StimulusEngine
 from ..core.preset import SECTIONS, SPEED_MAX, SPEED_MIN, Preset, _check_value, clamp_to_schema
+from .. import __version__
+from .clinical import (MEDICINE_TEXT_MAX, NOTE_MAX, ClinicalRecord, EntryError, EntryKeys, check_code, check_sud,
+                       check_target, check_text, check_voc, delivered_summary, iso, now_local)
 from .policy import Policy, Question
 from .record import SessionRecord, set_entry
 
 SPEED_STEP = 0.05
-KEYS = ("Space", "Escape", "Up", "Down", "PageUp", "PageDown", "B")
+STIMULUS_KEYS = ("Space", "Escape", "Up", "Down", "PageUp", "PageDown", "B")
+ENTRY_KEYS = tuple("0123456789") + ("V", "N", "R")  # SUD digits, V+digit VOC, N note, R repeat the set
+KEYS = STIMULUS_KEYS + ENTRY_KEYS
+MEDICINE_PAST_LIMIT = _dt.timedelta(hours=24)
 
 
 class Hook:
@@ -74,9 +82,12 @@ def settings_diff(a: Preset, b: Preset) -> list[tuple[str, object, object]]:
 
 class SessionCore:
     def __init__(self, settings: Preset, clocks_factory: Callable | None = None,
-                 record: SessionRecord | None = None):
+                 record: SessionRecord | None = None, store=None,
+                 wall: Callable[[], _dt.datetime] | None = None):
         """``clocks_factory(engine, want_audio)`` returns the object that clocks the engine (a
-        :class:`~bls.session.clocks.ClockManager` in the app, a manual clock in ``bls script``)."""
+        :class:`~bls.session.clocks.ClockManager` in the app, a manual clock in ``bls script``).
+        ``store`` keeps the clinical record (a :class:`~bls.session.store.RecordStore`; None: kept in
+        memory only); ``wall()`` is the local date and time (a script gives its own)."""
         self.policy = Policy()
         self.settings = self.policy.effective(settings)  # a session never starts beyond a limit
         self.preset_name = settings.name
@@ -106,6 +117,21 @@ class SessionCore:
         self.recorded = Hook()  # (event dict)
         self.audio_changed = Hook()  # (AudioStatus)
         self.record_state = Hook()  # (list of problems; empty: the record is written again)
+        self.clinical_changed = Hook()  # (what: "client", "target", "medicine", "entry", "set")
+        self.note_requested = Hook()  # (): the therapist pressed N; the front end asks for the line
+        self.store_state = Hook()  # (problem: str; "": the clinical record is kept again)
+        # the clinician's record (SUD/VOC, notes, target, medicine): kept in the database by ``store``
+        self.wall = wall or now_local
+        self.store = store
+        self._store_problem = ""
+        self.clinical = ClinicalRecord(started_at=iso(self.wall()), app_version=__version__,
+                                       record_file=str(self.record.path) if self.record.path else None)
+        self.record.meta["session_uid"] = self.clinical.uid
+        self.entry_keys = EntryKeys()
+        self._set_begun: dict[int, tuple] = {}  # set index -> (wall time, settings, preset name) at its start
+        self._last_set: tuple | None = None  # (settings, preset name) the last set started with
+        self._repeat_after = False
+        self._ending_entry: dict = {}  # SUD/VOC/note typed while the set fades out and glides home
         self.audio_changed.connect(lambda _status: self._audio_meta())
         self._audio_meta()
 
@@ -171,10 +197,13 @@ class SessionCore:
     def _close_question(self, yes: bool, why: str) -> None:
         q, on_yes, on_no = self.question, self._on_yes, self._on_no
         self.question = self._on_yes = self._on_no = None
+        repeat, self._repeat_after = self._repeat_after, False
         self.event("answer", question=q.kind, answer="yes" if yes else "no", why=why)
         self.question_closed.emit(q, yes, why)
         if yes and on_yes is not None:
             on_yes()
+            if repeat:
+                self.start()
         elif not yes:
             if on_no is not None:
                 on_no()
@@ -231,8 +260,12 @@ class SessionCore:
     def key(self, name: str) -> str:
         """A key from the therapist (keyboard, presenter clicker, foot pedal, script)."""
         if name in ("Escape", "PageUp", "B"):
+            self.entry_keys.reset()
             self.stop("stopped")
             return "applied"
+        if name in ENTRY_KEYS:
+            return self._entry_key(name)
+        self.entry_keys.reset()
         if self.question is not None and name in ("Space", "PageDown", "Up", "Down"):
             return "unchanged"  # a question is open: it is answered first (only a stop gets past it)
         if name in ("Space", "PageDown"):
@@ -388,6 +421,9 @@ class SessionCore:
         if st.set_index != prev.set_index:
             self._start_pending = False
         if st.set_index != prev.set_index and st.state != IDLE:
+            self._set_begun[st.set_index] = (self.wall(), self.settings, self.preset_name)
+            self._last_set = (self.settings, self.preset_name)
+            self.entry_keys.reset()
             self._set_unlocks = dict(self.policy.unlocks)
             self._set_display_base = dict(self.display_info())
             self.set_started.emit(st.set_index)
@@ -401,6 +437,7 @@ class SessionCore:
         if st != prev:
             self.status_changed.emit(st)
         self.check_clock()
+        self._check_store()
 
     def check_clock(self) -> None:
         """A device that died hands over to the system clock at once (the set runs on and can be
@@ -501,6 +538,7 @@ class SessionCore:
         self.policy.set_ended(result.end_frame, self.effective.timing.rest_s, entry["gentle"])
         self._set_display_base = {}
         self._write()
+        self._clinical_set(entry)
         self.set_finished.emit(entry)
 
     def _audio_meta(self) -> None:
@@ -536,3 +574,215 @@ class SessionCore:
             self.engine.process(0, None, self.engine.owner)  # publishes the status
             self.poll()
         self.event("session_end")
+        if self.clinical.started:
+            self.clinical.ended_at = iso(self.wall())
+            self._store_put()
+
+    def close_store(self, timeout: float = 5.0) -> str:
+        """At the very end: the clinical record is written (waiting at most ``timeout``). Returns what
+        went wrong ("" when everything is in the database); what could not be stored is then kept in
+        the technical JSON record, so nothing is lost."""
+        if self.store is None:
+            return ""
+        written = self.store.close(timeout)
+        if written:
+            return ""
+        problem = self.store.problem or "the record database did not answer in time"
+        self.record.meta["clinical"] = self.clinical_document()
+        self._write()
+        return problem
+
+    # ------------------------------------------------------------------ the clinician's record
+
+    def clinical_document(self) -> dict:
+        """The clinical record of this session as plain data (what the database holds)."""
+        c = self.clinical
+        sets = [{**{k: v for k, v in s.items() if k != "facts"}, "unlocked": json.loads(s["unlocked"])}
+                for s in c.sets]
+        return {"id": None, **c.session_row(), "targets": [dict(t) for t in c.targets],
+                "medicine": [dict(m) for m in c.medicine], "sets": sets}
+
+    def _store_put(self, kind: str | None = None, n: int = 0, row: dict | None = None) -> None:
+        self.clinical.started = True
+        if self.store is not None:
+            self.store.put(self.clinical.session_row(), kind, n, row)
+            if self.store.problem:
+                self.record.meta["clinical"] = self.clinical_document()  # kept in the JSON record meanwhile
+
+    def _check_store(self) -> None:
+        problem = self.store.problem if self.store is not None else ""
+        if problem == self._store_problem:
+            return
+        self._store_problem = problem
+        if problem:
+            self.record.meta["clinical"] = self.clinical_document()
+            self.event("record_db", ok=False, why=problem)
+        else:
+            self.record.meta.pop("clinical", None)
+            self.event("record_db", ok=True)
+        self.store_state.emit(problem)
+
+    def set_client(self, code) -> str:
+        """The client this session belongs to (a pseudonym such as C-017); EntryError if it is not one."""
+        code = check_code(code)
+        if code == self.clinical.client:
+            return "unchanged"
+        self.clinical.client = code
+        self._store_put()
+        self.clinical_changed.emit("client")
+        return "applied"
+
+    def set_target(self, fields: dict, new: bool | None = None) -> int:
+        """The target being processed (the EMDR assessment fields, all optional). A target that no set
+        has gone with yet is corrected in place; otherwise (or with ``new``) a new target begins.
+        Returns its number."""
+        checked = check_target(fields)
+        c = self.clinical
+        current = c.target
+        used = current is not None and any(s.get("target_n") == current["n"] for s in c.sets)
+        if new is None:
+            new = current is None or used
+        if new or current is None:
+            current = {"n": len(c.targets) + 1}
+            c.targets.append(current)
+        current.update(checked, set_at=iso(self.wall()))
+        self._store_put("target", current["n"], current)
+        self.clinical_changed.emit("target")
+        return current["n"]
+
+    def mark_medicine(self, route="", dose="", taken_at: _dt.datetime | None = None) -> int:
+        """The time the medicine was taken (ketamine-assisted sessions); route and dose are free text,
+        recorded as given, never advised or checked. Returns the mark's number."""
+        route = check_text("route", route, MEDICINE_TEXT_MAX)
+        dose = check_text("dose", dose, MEDICINE_TEXT_MAX)
+        now = self.wall()
+        taken_at = taken_at or now
+        if taken_at.tzinfo is None:
+            taken_at = taken_at.astimezone()
+        if taken_at > now + _dt.timedelta(minutes=1):
+            raise EntryError("medicine: the time taken is in the future; give the time it was taken")
+        if taken_at < now - MEDICINE_PAST_LIMIT:
+            raise EntryError("medicine: the time taken is more than 24 hours ago; give today's time")
+        n = len(self.clinical.medicine) + 1
+        row = {"n": n, "taken_at": iso(taken_at), "route": route, "dose": dose}
+        self.clinical.medicine.append(row)
+        self.event("medicine", n=n)  # the technical record notes that a time was marked, nothing more
+        self._store_put("medicine", n, row)
+        self.clinical_changed.emit("medicine")
+        return n
+
+    def minutes_since_medicine(self) -> float | None:
+        return self.clinical.minutes_since_medicine(self.wall())
+
+    def _entry_place(self, what: str) -> tuple[str, dict]:
+        """Where an entry typed now goes: the set that just ended, or, before the first set, the
+        target's starting values. EntryError during a set."""
+        state = self.engine.status.state
+        if state in (STOPPING, GLIDING) or (state == IDLE and self.engine.finished):
+            return "ending", self._ending_entry  # the set is ending: the entry goes with it as it ends
+        if state != IDLE or self._start_pending:
+            raise EntryError(f"{what} goes with a set that has ended: enter it in the rest after the set")
+        c = self.clinical
+        if c.sets:
+            return "set", c.sets[-1]
+        if what == "a note":
+            raise EntryError("a note goes with a set: enter it in the rest after a set")
+        if c.target is None:
+            c.targets.append({"n": 1, "set_at": iso(self.wall()), **check_target({})})
+        return "target", c.target
+
+    def _enter(self, field: str, value, what: str) -> tuple[str, int]:
+        kind, row = self._entry_place(what)
+        row[field] = value
+        if kind == "ending":
+            self.clinical_changed.emit("entry")
+            return kind, self.engine.status.set_index
+        self._store_put(kind, row["n"], {k: v for k, v in row.items()})
+        self.clinical_changed.emit("entry")
+        return kind, row["n"]
+
+    def enter_sud(self, value) -> tuple[str, int]:
+        """A SUD (0-10) for the set that just ended (before any set: the target's starting SUD).
+        Returns ("set" or "target", its number)."""
+        return self._enter("sud", check_sud(value), "a SUD")
+
+    def enter_voc(self, value) -> tuple[str, int]:
+        return self._enter("voc", check_voc(value), "a VOC")
+
+    def enter_note(self, text) -> tuple[str, int]:
+        """One line: what the client noticed after the set (an empty line clears it)."""
+        return self._enter("note", check_text("note", text, NOTE_MAX), "a note")
+
+    def _entry_key(self, name: str) -> str:
+        if name == "N":
+            self.entry_keys.reset()
+            try:
+                self._entry_place("a note")
+            except EntryError as exc:
+                self.notice.emit(str(exc)[0].upper() + str(exc)[1:] + ".")
+                return "unchanged"
+            self.note_requested.emit()
+            return "asked"
+        if name == "R":
+            self.entry_keys.reset()
+            return self.repeat()
+        meaning = self.entry_keys.key(name, self.now_s)
+        if meaning is None:
+            return "unchanged"
+        kind, value = meaning
+        try:
+            if kind == "sud":
+                self.enter_sud(value)
+            elif kind == "voc":
+                self.enter_voc(value)
+            elif kind == "voc_bad":
+                self.notice.emit(f"VOC {value}: a VOC is 1 (completely false) to 7 (completely true).")
+                return "unchanged"
+            else:
+                return "asked"  # V: waiting for its digit
+        except EntryError as exc:
+            self.entry_keys.reset()
+            self.notice.emit(str(exc)[0].upper() + str(exc)[1:] + ".")
+            return "unchanged"
+        return "applied"
+
+    def repeat(self) -> str:
+        """Another set with the settings the last set started with."""
+        if self.engine.status.state != IDLE or self._start_pending or self.ended:
+            return "unchanged"
+        if self._last_set is None:
+            self.notice.emit("No set to repeat yet: start the first one with Space.")
+            return "unchanged"
+        settings, name = self._last_set
+        if settings != self.settings:
+            outcome = self.change(settings, name if name != self.preset_name else None)
+            if outcome == "asked":
+                self._repeat_after = True
+                return "asked"
+        self.event("repeat")
+        return self.start()
+
+    def _clinical_set(self, entry: dict) -> None:
+        c = self.clinical
+        n = entry["index"]
+        begun = self._set_begun.pop(n, None)
+        end_wall = self.wall()
+        start_wall = begun[0] if begun else end_wall - _dt.timedelta(seconds=entry["ended_s"] - entry["started_s"])
+        events = [e for e in self.record.events if entry["started_s"] <= e["t_s"] <= entry["ended_s"]]
+        t = c.target
+        row = {"n": n, "target_n": t["n"] if t else None, "started_at": iso(start_wall), "ended_at": iso(end_wall),
+               "started_s": entry["started_s"], "ended_s": entry["ended_s"], "preset": entry["preset"],
+               "stop_reason": entry["stop_reason"], "set_mode": entry["set_mode"],
+               "passes_requested": entry["passes_requested"], "passes_delivered": entry["passes_delivered"],
+               "seconds_requested": entry["seconds_requested"], "seconds_delivered": entry["seconds_delivered"],
+               **delivered_summary(entry), "gentle": bool(entry["gentle"]),
+               "unlocked": json.dumps(entry["unlocked"], sort_keys=True),
+               "sud": None, "voc": None, "note": "", **self._ending_entry,
+               "medicine_min": c.minutes_since_medicine(start_wall),
+               "audio_device": entry.get("audio_device"), "display": entry.get("display"),
+               "facts": json.dumps({**entry, "events": events}, ensure_ascii=False, allow_nan=False)}
+        row["tone"], row["visual"] = bool(row["tone"]), bool(row["visual"])
+        self._ending_entry = {}
+        c.sets.append(row)
+        self._store_put("set", n, row)
+        self.clinical_changed.emit("set")

@@ -9,11 +9,20 @@ actions:                             # in time order (session seconds)
   - {at: 4.0, do: gentle, on: true}
   - {at: 5.0, do: preset, name: standard, answer: no}
   - {at: 9.0, do: stop}              # also: pause, quit
+  - {at: 9.5, do: client, code: C-017}
+  - {at: 9.6, do: target, image: "the crash", nc: "I am helpless", pc: "I survived", voc: 3, sud: 7}
+  - {at: 12.0, do: sud, value: 6}    # the set that just ended (before any set: the target's SUD)
+  - {at: 12.5, do: voc, value: 4}
+  - {at: 13.0, do: note, text: "calmer, image further away"}
+  - {at: 13.5, do: medicine, route: sublingual, dose: "as prescribed", minutes_ago: 20}
+  - {at: 14.0, do: repeat}           # another set with the settings the last one started with
 ```
 
 ``answer`` replies to a question the action raises: ``yes``, ``no`` (the default, the safe choice) or
 ``open`` (the question stays open while the following actions happen; ``{do: answer, answer: yes}``
 answers it later). Also ``{do: screen, connected: false}`` (the client's monitor unplugged / back).
+Clinical entries are checked as the script is read (a SUD of 11 is refused before anything runs) and
+land in the record database like the app's (``$BLS_DATA_DIR`` applies).
 
 It runs the same :class:`~bls.session.core.SessionCore` as the app, clocked by a loop instead of the
 sound card, so it runs faster than real time; session time starts at 0. After the last action it runs
@@ -31,10 +40,13 @@ import yaml
 from ..audio.output import AudioStatus
 from ..core.engine import IDLE, SAMPLE_RATE
 from ..core.preset import _AliasUsed, _PresetLoader, _TooManyValues, read_preset_bytes
+from .clinical import (MEDICINE_TEXT_MAX, NOTE_MAX, TARGET_FIELDS, EntryError, check_code, check_sud, check_target,
+                       check_text, check_voc, now_local)
 from .core import KEYS, SessionCore
 from .record import SessionRecord
 
-ACTIONS = ("start", "stop", "pause", "quit", "key", "set", "gentle", "preset", "answer", "screen")
+ACTIONS = ("start", "stop", "pause", "quit", "key", "set", "gentle", "preset", "answer", "screen",
+           "client", "target", "sud", "voc", "note", "medicine", "repeat")
 ANSWERS = ("yes", "no", "open")
 SCRIPT_MAX_BYTES = 1024 * 1024  # a script of a whole day of sessions is a few hundred kB
 SCRIPT_MAX_VALUES = 100_000
@@ -136,7 +148,8 @@ def parse_script(text: str, source: str = "<script>") -> Script:
             continue
         args = {k: v for k, v in a.items() if k not in ("at", "do", "answer")}
         need = {"key": ["key"], "set": ["field", "value"], "gentle": ["on"], "preset": ["name"],
-                "screen": ["connected"]}.get(do, [])
+                "screen": ["connected"], "client": ["code"], "sud": ["value"], "voc": ["value"],
+                "note": ["text"]}.get(do, [])
         missing = [k for k in need if k not in args]
         if missing:
             problems.append(f"{where}: do: {do} needs {', '.join(missing)}")
@@ -147,10 +160,44 @@ def parse_script(text: str, source: str = "<script>") -> Script:
         if do in ("gentle", "screen") and not isinstance(args[need[0]], bool):
             problems.append(f"{where}: {need[0]}: {args[need[0]]!r} is not true or false")
             continue
+        try:
+            _check_entry(do, args)
+        except EntryError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
         actions.append(Action(float(at), do, args, answer))
     if problems:
         raise ScriptError(problems)
     return Script(preset, actions, None if until is None else float(until))
+
+
+def _check_entry(do: str, args: dict) -> None:
+    """A clinical action's values, checked as the script is read (EntryError says what is wrong)."""
+    allowed = {"client": {"code"}, "target": set(TARGET_FIELDS) | {"new"}, "sud": {"value"}, "voc": {"value"},
+               "note": {"text"}, "medicine": {"route", "dose", "minutes_ago"}, "repeat": set()}.get(do)
+    if allowed is None:
+        return
+    unknown = sorted(str(k) for k in args if k not in allowed)
+    if unknown:
+        raise EntryError(f"do: {do}: unknown {', '.join(unknown)} (known: {', '.join(sorted(allowed)) or 'none'})")
+    if do == "client":
+        check_code(args["code"])
+    elif do == "target":
+        check_target({k: v for k, v in args.items() if k != "new"})
+        if not isinstance(args.get("new", False), bool):
+            raise EntryError(f"new: {args['new']!r} is not true or false")
+    elif do == "sud":
+        check_sud(args["value"])
+    elif do == "voc":
+        check_voc(args["value"])
+    elif do == "note":
+        check_text("note", args["text"], NOTE_MAX)
+    elif do == "medicine":
+        check_text("route", args.get("route"), MEDICINE_TEXT_MAX)
+        check_text("dose", args.get("dose"), MEDICINE_TEXT_MAX)
+        ago = args.get("minutes_ago", 0)
+        if isinstance(ago, bool) or not isinstance(ago, (int, float)) or not 0 <= ago <= 24 * 60:
+            raise EntryError(f"minutes_ago: {ago!r} is not a number of minutes (0 to 1440)")
 
 
 def load_script(path: Path) -> Script:
@@ -191,18 +238,29 @@ class ScriptClock:
             core.poll()
 
 
-def run(script: Script, preset, record: SessionRecord, sink=None, say=print) -> SessionCore:
-    """Run ``script`` from ``preset`` (a Preset), recording into ``record``; ``sink(block)`` gets the
-    audio if given. ``say`` reports each action and its outcome. Returns the core (its record written)."""
+def run(script: Script, preset, record: SessionRecord, sink=None, say=print, store=None,
+        started=None) -> SessionCore:
+    """Run ``script`` from ``preset`` (a Preset), recording into ``record`` (and the clinical record
+    into ``store``, a RecordStore, if given); ``sink(block)`` gets the audio if given. ``say`` reports
+    each action and its outcome. The session's date and time run from ``started`` (default now) on the
+    script's clock. Returns the core (its record written; the store is left to the caller to close)."""
+    import datetime as _dt  # noqa: PLC0415
+
     from ..core.library import PresetLibrary  # noqa: PLC0415 - only for 'preset' actions
 
     holder = {}
+    started = started or now_local()
 
     def clocks(engine, _want_audio):
         holder["clock"] = ScriptClock(engine)
+        holder["engine"] = engine
         return holder["clock"]
 
-    core = SessionCore(preset, clocks, record)
+    def wall():
+        engine = holder.get("engine")
+        return started + _dt.timedelta(seconds=engine.next_frame / SAMPLE_RATE if engine is not None else 0.0)
+
+    core = SessionCore(preset, clocks, record, store=store, wall=wall)
     clock: ScriptClock = holder["clock"]
     core.record.meta["script"] = True
     core.notice.connect(lambda text: say(f"  note: {text}"))
@@ -239,6 +297,22 @@ def run(script: Script, preset, record: SessionRecord, sink=None, say=print) -> 
                 if core.question is not None:
                     core.answer(a.answer == "yes")
                     outcome = "answered"
+            elif a.do == "client":
+                outcome = core.set_client(a.args["code"])
+            elif a.do == "target":
+                fields = {k: v for k, v in a.args.items() if k != "new"}
+                n = core.set_target(fields, new=True if a.args.get("new") else None)
+                outcome = f"target {n}"
+            elif a.do in ("sud", "voc", "note"):
+                enter = {"sud": core.enter_sud, "voc": core.enter_voc, "note": core.enter_note}[a.do]
+                kind, n = enter(a.args["value" if a.do != "note" else "text"])
+                outcome = f"{a.do} for {'set' if kind != 'target' else 'target'} {n}"
+            elif a.do == "medicine":
+                taken = wall() - _dt.timedelta(minutes=float(a.args.get("minutes_ago", 0)))
+                core.mark_medicine(a.args.get("route", ""), a.args.get("dose", ""), taken)
+                outcome = "marked"
+            elif a.do == "repeat":
+                outcome = core.repeat()
         except (ValueError, KeyError) as exc:
             say(f"{a.at:8.2f} s  {a.do}: refused: {exc.args[0] if exc.args else exc}")
             core.event("script_refused", action=a.do, why=str(exc.args[0] if exc.args else exc))

@@ -16,6 +16,7 @@ from ..session import SessionCore, SessionRecord
 from ..session.clocks import ClockManager
 
 POLL_MS = 50
+STORE_CLOSE_WAIT_S = 5.0  # at the end: the clinical record database gets this long to take the last rows
 
 
 class Session(QObject):
@@ -28,12 +29,15 @@ class Session(QObject):
     questionClosed = Signal(object, bool, str)  # Question, answer, why
     notice = Signal(str)
     recordState = Signal(list)  # what keeps the record from being written (empty: written)
+    clinicalChanged = Signal(str)  # "client", "target", "medicine", "entry", "set"
+    noteRequested = Signal()  # the therapist pressed N: ask for the line
+    storeState = Signal(str)  # what keeps the clinical record database from being written ("": written)
 
     def __init__(self, settings: Preset, audio_device=None, record_path: Path | None = None,
-                 copies: list[Path] | None = None, parent: QObject | None = None):
+                 copies: list[Path] | None = None, parent: QObject | None = None, store=None):
         super().__init__(parent)
         self.core = SessionCore(settings, lambda engine, want: ClockManager(engine, want, audio_device),
-                                SessionRecord(record_path, copies))
+                                SessionRecord(record_path, copies), store=store)
         c = self.core
         c.settings_changed.connect(self.settingsChanged.emit)
         c.status_changed.connect(self.statusChanged.emit)
@@ -44,6 +48,9 @@ class Session(QObject):
         c.notice.connect(self.notice.emit)
         c.audio_changed.connect(self.audioStatusChanged.emit)
         c.record_state.connect(self.recordState.emit)
+        c.clinical_changed.connect(self.clinicalChanged.emit)
+        c.note_requested.connect(self.noteRequested.emit)
+        c.store_state.connect(self.storeState.emit)
         self._poll = QTimer(self)
         self._poll.setTimerType(Qt.PreciseTimer)
         self._poll.setInterval(POLL_MS)
@@ -159,3 +166,4 @@ class Session(QObject):
         self._poll.stop()
         self.core.clocks.close()
         self.core.finish()
+        self.store_problem = self.core.close_store(STORE_CLOSE_WAIT_S)

@@ -1,0 +1,495 @@
+"""The clinical record database: SQLite (the standard library's ``sqlite3``), one file per user.
+
+Where: ``records.sqlite3`` in the user's data folder (:func:`bls.core.paths.data_dir`; ``BLS_DATA_DIR``
+overrides it). The file is readable and writable by the user only (0600), its folder 0700. No network.
+
+How it is written: a :class:`RecordStore` owns one writer thread and one connection; the session hands
+it rows (the session, its targets, medicine, sets) and never waits. The thread commits each batch in one
+transaction in WAL mode with ``synchronous=FULL``, so a set is on disk within milliseconds of its end and
+a crash or power loss loses at most the set that was running. Rows are upserts keyed by (session, number):
+a batch that fails (the database locked by another program, read-only, a full disk, damaged) stays
+pending in memory and is written again, whole, when the fault clears; ``problem`` says what is wrong.
+
+Schema versions: ``PRAGMA user_version``; :data:`MIGRATIONS` takes a database from each earlier version
+to the next. A database from a newer bls is refused and never modified; a file that is not a bls
+database (another program's SQLite file, a damaged file) is refused and never modified.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import threading
+from pathlib import Path
+
+from ..core.paths import data_dir
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x626C7301  # "bls" 1: marks the file as bls's
+DB_NAME = "records.sqlite3"
+BUSY_TIMEOUT_S = 1.0  # another program holding a lock: wait this long, then retry later
+RETRY_S = 3.0
+
+
+def default_db_path() -> Path:
+    return data_dir() / DB_NAME
+
+
+class StoreError(Exception):
+    """The record database cannot be used; the message says why in a therapist's words."""
+
+
+# --------------------------------------------------------------------------- schema
+
+_V1 = """
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    client_code TEXT,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    app_version TEXT,
+    record_file TEXT
+);
+CREATE INDEX sessions_by_client ON sessions(client_code);
+CREATE TABLE targets (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    set_at TEXT,
+    image TEXT, nc TEXT, pc TEXT,
+    voc INTEGER CHECK (voc BETWEEN 1 AND 7),
+    emotions TEXT,
+    sud INTEGER CHECK (sud BETWEEN 0 AND 10),
+    body TEXT,
+    PRIMARY KEY (session_id, n)
+);
+CREATE TABLE medicine (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    taken_at TEXT NOT NULL,
+    route TEXT, dose TEXT,
+    PRIMARY KEY (session_id, n)
+);
+CREATE TABLE sets (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    target_n INTEGER,
+    started_at TEXT, ended_at TEXT,
+    started_s REAL, ended_s REAL,
+    preset TEXT, stop_reason TEXT, set_mode TEXT,
+    passes_requested INTEGER, passes_delivered REAL,
+    seconds_requested REAL, seconds_delivered REAL,
+    speed_min REAL, speed_max REAL, level_min REAL, level_max REAL,
+    carrier_min REAL, carrier_max REAL, target_min REAL, target_max REAL,
+    tone INTEGER, visual INTEGER, gentle INTEGER NOT NULL, unlocked TEXT NOT NULL,
+    sud INTEGER CHECK (sud BETWEEN 0 AND 10),
+    voc INTEGER CHECK (voc BETWEEN 1 AND 7),
+    note TEXT,
+    medicine_min REAL,
+    audio_device TEXT, display TEXT,
+    facts TEXT NOT NULL,
+    PRIMARY KEY (session_id, n)
+);
+"""
+
+
+def _to_v1(db: sqlite3.Connection) -> None:
+    db.executescript(_V1)
+
+
+MIGRATIONS = {0: _to_v1}  # version k -> k + 1; every earlier version is tested (tests/unit/test_store.py)
+
+SET_COLUMNS = ("n", "target_n", "started_at", "ended_at", "started_s", "ended_s", "preset", "stop_reason",
+               "set_mode", "passes_requested", "passes_delivered", "seconds_requested", "seconds_delivered",
+               "speed_min", "speed_max", "level_min", "level_max", "carrier_min", "carrier_max", "target_min",
+               "target_max", "tone", "visual", "gentle", "unlocked", "sud", "voc", "note", "medicine_min", "audio_device",
+               "display", "facts")
+TARGET_COLUMNS = ("n", "set_at", "image", "nc", "pc", "voc", "emotions", "sud", "body")
+MEDICINE_COLUMNS = ("n", "taken_at", "route", "dose")
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def explain(exc: BaseException) -> str:
+    """An SQLite or OS error in a therapist's words."""
+    if isinstance(exc, StoreError):
+        return str(exc)
+    text = str(exc)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        return "the record database is in use by another program (another bls?)"
+    if "readonly" in low or "read-only" in low or "read only" in low:
+        return "the record database is read-only"
+    if "full" in low:
+        return "the disk is full"
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        return "the record database is damaged (left as it is)"
+    if "unable to open" in low:
+        return "the record database cannot be opened"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return text or exc.__class__.__name__
+
+
+def _prepare(path: Path, create: bool) -> None:
+    """The folder exists and is the user's only (0700); the file is a regular file (or absent and, if
+    ``create``, made 0600 before SQLite opens it, so its WAL and shared-memory files are 0600 too)."""
+    folder = path.parent
+    if create:
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot make the folder {folder}: {explain(exc)}") from None
+        try:
+            st = folder.stat()
+            if os.name == "posix" and st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
+                os.chmod(folder, stat.S_IMODE(st.st_mode) & 0o700)
+        except OSError:
+            pass  # a folder the user cannot change: the file itself is still 0600
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        if not create:
+            raise StoreError(f"no record database at {path} yet (bls makes it with the first set)") from None
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            os.close(fd)
+        except FileExistsError:
+            return _prepare(path, create)
+        except OSError as exc:
+            raise StoreError(f"cannot make {path}: {explain(exc)}") from None
+        return None
+    except OSError as exc:
+        raise StoreError(f"cannot open {path}: {explain(exc)}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a link" if stat.S_ISLNK(st.st_mode) else "not a regular file"
+        raise StoreError(f"{path} is {kind}: bls keeps its records only in a file of its own (left as it is)")
+    if os.name == "posix" and create and st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
+        try:
+            os.chmod(path, 0o600)
+        except OSError:
+            pass
+    return None
+
+
+def _check_version(db: sqlite3.Connection, path: Path) -> int:
+    app_id = db.execute("PRAGMA application_id").fetchone()[0]
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if app_id not in (0, APPLICATION_ID):
+        raise StoreError(f"{path} is another program's database, not bls's (left as it is)")
+    if app_id == 0:
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if tables:
+            raise StoreError(f"{path} is another program's database, not bls's (left as it is)")
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{path} was written by a newer bls (record schema {version}; this bls knows up to "
+                         f"{SCHEMA_VERSION}): update bls; the database is left as it is")
+    return version
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection to the record database at ``path``, at the current schema (migrated forwards when
+    writable). StoreError for anything that makes it unusable; nothing is modified in that case."""
+    path = Path(path)
+    _prepare(path, create=not readonly)
+    uri = f"file:{path.as_posix()}?mode={'ro' if readonly else 'rw'}"
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                             check_same_thread=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: {explain(exc)}") from None
+    try:
+        db.row_factory = sqlite3.Row
+        version = _check_version(db, path)
+        if readonly:
+            if version < SCHEMA_VERSION:
+                if version == 0:
+                    raise StoreError(f"{path} holds no sessions yet")
+                raise StoreError(f"{path} is from an older bls; open bls once to bring it up to date")
+            return db
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA secure_delete=ON")  # deleted records are overwritten, not left in free pages
+        if version < SCHEMA_VERSION:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                version = _check_version(db, path)  # another bls may have migrated it meanwhile
+                while version < SCHEMA_VERSION:
+                    MIGRATIONS[version](db)
+                    version += 1
+                    db.execute(f"PRAGMA user_version={version}")
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        problem = db.execute("PRAGMA quick_check").fetchone()[0]
+        if problem != "ok":
+            raise StoreError(f"{path}: the record database is damaged ({problem}); it is left as it is")
+        return db
+    except StoreError:
+        db.close()
+        raise
+    except sqlite3.Error as exc:
+        db.close()
+        raise StoreError(f"{path}: {explain(exc)}") from None
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _upsert(db: sqlite3.Connection, table: str, columns: tuple[str, ...], session_id: int, row: dict) -> None:
+    cols = ("session_id",) + columns
+    values = [session_id] + [row.get(c) for c in columns]
+    db.execute(f"INSERT OR REPLACE INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+               values)
+
+
+def write_batch(db: sqlite3.Connection, session: dict, rows: dict) -> None:
+    """One transaction: the session row, then every (kind, n) -> row given."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute(
+            "INSERT INTO sessions (uid, client_code, started_at, ended_at, app_version, record_file) "
+            "VALUES (:uid, :client_code, :started_at, :ended_at, :app_version, :record_file) "
+            "ON CONFLICT(uid) DO UPDATE SET client_code=excluded.client_code, ended_at=excluded.ended_at, "
+            "record_file=excluded.record_file", session)
+        sid = db.execute("SELECT id FROM sessions WHERE uid=?", (session["uid"],)).fetchone()[0]
+        for (kind, _n), row in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+            if kind == "target":
+                _upsert(db, "targets", TARGET_COLUMNS, sid, row)
+            elif kind == "medicine":
+                _upsert(db, "medicine", MEDICINE_COLUMNS, sid, row)
+            elif kind == "set":
+                _upsert(db, "sets", SET_COLUMNS, sid, row)
+        db.execute("COMMIT")
+    except BaseException:
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        raise
+
+
+class RecordStore:
+    """Writes one session's clinical rows on a thread of its own; the caller never waits (except in
+    :meth:`flush` and :meth:`close`, at the end of a session). Thread-safe ``put``."""
+
+    def __init__(self, path: Path | None = None, retry_s: float = RETRY_S):
+        self.path = Path(path) if path is not None else default_db_path()
+        self.retry_s = retry_s
+        self._cond = threading.Condition()
+        self._pending: dict[tuple, tuple[int, dict]] = {}
+        self._session: dict | None = None
+        self._version = 0
+        self._attempts = 0
+        self._closing = False
+        self._kick = False
+        self.problem = ""  # what stops the record being kept ("" while it is written)
+        self.written = 0  # batches committed
+        self._db: sqlite3.Connection | None = None
+        self._thread = threading.Thread(target=self._run, name="bls-record-db", daemon=True)
+        self._thread.start()
+
+    # -- the session's side
+
+    def put(self, session: dict, kind: str | None = None, n: int = 0, row: dict | None = None) -> None:
+        """Queue the session row and (optionally) one row of ``kind`` ("target", "medicine", "set")."""
+        with self._cond:
+            self._version += 1
+            self._session = dict(session)
+            key = ("session", 0) if kind is None else (kind, n)
+            self._pending[key] = (self._version, dict(row) if row is not None else {})
+            self._kick = True  # a store that is failing tries again at once
+            self._cond.notify_all()
+
+    @property
+    def pending(self) -> int:
+        """Rows not yet on disk."""
+        with self._cond:
+            return len(self._pending)
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything queued is committed (True), or one attempt failed, or ``timeout``."""
+        with self._cond:
+            start = self._attempts
+            self._kick = True
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: not self._pending or (self._attempts > start and bool(self.problem)),
+                                timeout)
+            return not self._pending
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Write what is pending (one more attempt if the store is failing) and stop the thread; returns
+        whether everything was written."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        with self._cond:
+            return not self._pending
+
+    # -- the thread
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending or self._closing)
+                if not self._pending:
+                    break
+                batch = dict(self._pending)
+                self._kick = False
+                session = dict(self._session or {})
+                closing = self._closing
+            error = self._write(session, batch)
+            with self._cond:
+                self._attempts += 1
+                if error is None:
+                    for key, (version, _row) in batch.items():
+                        if self._pending.get(key, (None,))[0] == version:
+                            del self._pending[key]
+                    self.written += 1
+                    self.problem = ""
+                else:
+                    self.problem = error
+                self._cond.notify_all()
+                if error is not None:
+                    if closing:
+                        break  # one more attempt at the end; what failed stays in the JSON record
+                    self._cond.wait_for(lambda: self._closing or self._kick, self.retry_s)
+        if self._db is not None:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+            self._db = None
+
+    def _write(self, session: dict, batch: dict) -> str | None:
+        rows = {k: row for k, (_v, row) in batch.items() if k[0] != "session"}
+        try:
+            if self._db is None:
+                self._db = connect(self.path)
+            write_batch(self._db, session, rows)
+            return None
+        except StoreError as exc:
+            return str(exc)
+        except (sqlite3.Error, OSError) as exc:
+            why = explain(exc)
+            if self._db is not None and "in use" not in why:
+                try:
+                    self._db.close()
+                except sqlite3.Error:
+                    pass
+                self._db = None  # opened again (and checked again) at the next attempt
+            return f"{self.path}: {why}"
+
+
+# --------------------------------------------------------------------------- reading and erasing
+
+
+def _row(r: sqlite3.Row) -> dict:
+    return {k: r[k] for k in r.keys()}
+
+
+class Records:
+    """Read access to the record database (``bls sessions``, exports, the control window's history)."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path) if path is not None else default_db_path()
+        self.db = connect(self.path, readonly=True)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Records:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def sessions(self, client: str | None = None) -> list[dict]:
+        where, args = ("WHERE s.client_code = ?", (client,)) if client is not None else ("", ())
+        rows = self.db.execute(
+            "SELECT s.id, s.uid, s.client_code, s.started_at, s.ended_at, "
+            "(SELECT count(*) FROM sets WHERE session_id = s.id) AS sets, "
+            "(SELECT coalesce(max(gentle), 0) FROM sets WHERE session_id = s.id) AS gentle, "
+            "(SELECT count(*) FROM medicine WHERE session_id = s.id) AS medicine, "
+            "(SELECT image FROM targets WHERE session_id = s.id ORDER BY n LIMIT 1) AS target "
+            f"FROM sessions s {where} ORDER BY s.started_at, s.id", args).fetchall()
+        return [_row(r) for r in rows]
+
+    def session(self, session_id: int, facts: bool = False) -> dict:
+        r = self.db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if r is None:
+            raise StoreError(f"no session {session_id} in {self.path} ('bls sessions list' shows them)")
+        out = _row(r)
+        out["targets"] = [_row(t) for t in self.db.execute(
+            "SELECT * FROM targets WHERE session_id = ? ORDER BY n", (session_id,))]
+        out["medicine"] = [_row(m) for m in self.db.execute(
+            "SELECT * FROM medicine WHERE session_id = ? ORDER BY taken_at, n", (session_id,))]
+        sets = []
+        for s in self.db.execute("SELECT * FROM sets WHERE session_id = ? ORDER BY n", (session_id,)):
+            d = _row(s)
+            d["unlocked"] = json.loads(d["unlocked"] or "{}")
+            d["gentle"] = bool(d["gentle"])
+            facts_text = d.pop("facts")
+            if facts:
+                d["facts"] = json.loads(facts_text)
+            sets.append(d)
+        out["sets"] = sets
+        return out
+
+    def clients(self) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT client_code FROM sessions WHERE client_code IS NOT NULL ORDER BY client_code")]
+
+    def count_client(self, code: str) -> tuple[int, int]:
+        """(sessions, sets) kept for the client ``code``."""
+        n_sessions = self.db.execute("SELECT count(*) FROM sessions WHERE client_code = ?", (code,)).fetchone()[0]
+        n_sets = self.db.execute("SELECT count(*) FROM sets JOIN sessions ON sets.session_id = sessions.id "
+                                 "WHERE sessions.client_code = ?", (code,)).fetchone()[0]
+        return n_sessions, n_sets
+
+
+def delete_client(path: Path, code: str, records_folder: Path | None = None) -> tuple[int, int, list[str]]:
+    """Remove every session of client ``code`` for good: their rows (sets, targets, medicine), the
+    technical JSON records bls wrote for those sessions (in ``records_folder`` only), then VACUUM and a
+    truncating WAL checkpoint so nothing lingers in free pages or the log. Returns (sessions, sets,
+    files removed)."""
+    db = connect(Path(path))
+    try:
+        rows = db.execute("SELECT id, record_file FROM sessions WHERE client_code = ?", (code,)).fetchall()
+        n_sets = db.execute("SELECT count(*) FROM sets JOIN sessions ON sets.session_id = sessions.id "
+                            "WHERE sessions.client_code = ?", (code,)).fetchone()[0]
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM sessions WHERE client_code = ?", (code,))  # cascades to its rows
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: {explain(exc)}; nothing was deleted") from None
+    finally:
+        db.close()
+    removed = []
+    folder = Path(records_folder).resolve() if records_folder is not None else None
+    for r in rows:
+        f = r["record_file"]
+        if not f or folder is None:
+            continue
+        p = Path(f)
+        try:
+            if p.resolve().parent == folder and p.name.startswith("session-") and p.suffix == ".json" \
+                    and stat.S_ISREG(os.lstat(p).st_mode):
+                p.unlink()
+                removed.append(str(p))
+        except OSError:
+            pass
+    return len(rows), n_sets, removed
