@@ -263,6 +263,8 @@ def run(script: Script, preset, record: SessionRecord, sink=None, say=print, sto
     core = SessionCore(preset, clocks, record, store=store, wall=wall)
     clock: ScriptClock = holder["clock"]
     core.record.meta["script"] = True
+    if store is not None:  # a script runs faster than real time: each set is on disk before the next action,
+        core.set_finished.connect(lambda _entry: store.flush(5.0))  # as a real rest would let it be
     core.notice.connect(lambda text: say(f"  note: {text}"))
     library = None
     for a in script.actions:
