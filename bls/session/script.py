@@ -154,6 +154,8 @@ def parse_script(text: str, source: str = "<script>") -> Script:
         if missing:
             problems.append(f"{where}: do: {do} needs {', '.join(missing)}")
             continue
+        if do == "key" and isinstance(args["key"], int) and not isinstance(args["key"], bool) and 0 <= args["key"] <= 9:
+            args["key"] = str(args["key"])  # key: 5 (a YAML number) is the digit key
         if do == "key" and args["key"] not in KEYS:
             problems.append(f"{where}: key: {args['key']!r} is not one of: {', '.join(KEYS)}")
             continue
