@@ -171,6 +171,38 @@ def span(lo, hi, digits: int = 2) -> str:
     return f"{a}–{b}"
 
 
+def fixed(value, digits: int) -> str:
+    """A number with exactly ``digits`` decimals, for columns ("0.35", "-30.0"), or "" for none."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""
+    text = f"{value:.{digits}f}"
+    return text.lstrip("-") if text.lstrip("-").strip("0.") == "" else text
+
+
+def fixed_span(lo, hi, digits: int) -> str:
+    """"0.35" or "0.35–0.60" (fixed decimals; " to " between negative numbers), or ""."""
+    a, b = fixed(lo, digits), fixed(hi, digits)
+    if not a or not b or a == b:
+        return a or b
+    return f"{a}{' to ' if '-' in a + b else '–'}{b}"
+
+
+def gentle_groups(sets: list[dict]) -> list[tuple[int, int, str]]:
+    """The limits unlocked, in words with the limit, as (first set, last set, words) for each run of
+    consecutive sets that had the same unlocks."""
+    out: list[list] = []
+    for x in sets:
+        words = unlock_words(x.get("unlocked"), limits=True) if x.get("gentle") else ""
+        n = x.get("n")
+        if words and out and out[-1][2] == words and isinstance(n, int) and n == out[-1][1] + 1:
+            out[-1][1] = n
+        elif words and isinstance(n, int):
+            out.append([n, n, words])
+    return [tuple(g) for g in out]
+
+
 def yes_no(value) -> str:
     if value is None:
         return ""
@@ -298,3 +330,100 @@ def write_csv(session: dict, path: str | os.PathLike) -> None:
     device there is refused with :class:`bls.core.atomic.WriteRefused` (an OSError saying why)."""
     text = "\ufeff" + csv_text(session)
     atomic_write(path, text, private=True, mode=PRIVATE_MODE, make_dirs=False)
+
+
+# --------------------------------------------------------------------------- plain text (bls sessions show)
+
+
+def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    """Columns padded to their widest cell; the last column is left as long as it is (it may wrap)."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    out = []
+    for cells in [headers] + rows:
+        parts = []
+        for i, c in enumerate(cells):
+            if i == len(cells) - 1:
+                parts.append(c)
+            else:
+                parts.append(c.rjust(widths[i]) if i in right else c.ljust(widths[i]))
+        out.append("  ".join(parts).rstrip())
+    return out
+
+
+def session_text(session: dict) -> str:
+    """The session as readable text: who and when, the target(s), medicine, a table of sets (every note
+    in full), the limits unlocked. Empty fields are shown as "—"."""
+    from .clinical import TARGET_LABELS  # noqa: PLC0415
+
+    s = session
+    dash = EMPTY
+    sets = s.get("sets") or []
+    lines = []
+    head = "EMDR session record" + (f" — session {s['id']}" if s.get("id") is not None else " — the session as it runs")
+    n_gentle = sum(1 for x in sets if x.get("gentle"))
+    lines += [head, ""]
+    start, end = clock(s.get("started_at")), clock(s.get("ended_at"))
+    when = f"{start}–{end}" if end else f"from {start or dash} (in progress)"
+    if utc_offset(s.get("started_at")):
+        when += f" ({utc_offset(s.get('started_at'))})"
+    dur = duration(s.get("started_at"), s.get("ended_at"))
+    facts = [("Client", s.get("client_code") or dash), ("Date", long_day(s.get("started_at")) or dash),
+             ("Time", when + (f", {dur}" if dur else "")),
+             ("Sets", str(len(sets)) + ("" if not n_gentle else " (all in gentle mode)" if n_gentle == len(sets)
+                                         else f" ({n_gentle} in gentle mode)")),
+             ("Recorded with", f"bls {s.get('app_version')}" if s.get("app_version") else dash),
+             ("Session uid", s.get("uid") or dash)]
+    lines += [f"{k:<15}{v}" for k, v in facts]
+    labels = dict(TARGET_LABELS, nc="Negative cognition (NC)", pc="Positive cognition (PC)",
+                  voc="VOC at assessment (1–7)", sud="SUD at assessment (0–10)")
+    targets = s.get("targets") or []
+    if not targets:
+        lines += ["", "Target", "  No target was recorded for this session."]
+    for t in targets:
+        lines += ["", "Target" if len(targets) == 1 else f"Target {t.get('n')}"]
+        for key in ("image", "nc", "pc", "voc", "emotions", "sud", "body"):
+            v = t.get(key)
+            v = number(v) if key in ("voc", "sud") else (v or "")
+            lines.append(f"  {labels[key]:<26}{v or dash}")
+    lines += ["", "Medicine (as recorded by the therapist; bls does not advise on medicine)"]
+    med = s.get("medicine") or []
+    if not med:
+        lines.append("  No medicine was marked in this session.")
+    for m in med:
+        lines.append(f"  taken at {time_in_session(m.get('taken_at'), s.get('started_at')) or dash}  "
+                     f"route: {m.get('route') or dash}  dose: {m.get('dose') or dash}")
+    lines += ["", "Sets (passes, seconds, speed and level as delivered by the stimulus engine)"]
+    if not sets:
+        lines.append("  No set was run in this session.")
+        return "\n".join(lines) + "\n"
+    several = len(targets) > 1
+    rows = []
+    for x in sets:
+        gentle = "" if x.get("gentle") is None else ("on" if x.get("gentle") else "off")
+        if x.get("gentle") and unlock_words(x.get("unlocked")):
+            gentle += "*"
+        passes = number(x.get("passes_delivered"), 1)
+        if passes and isinstance(x.get("passes_requested"), int) and number(x.get("passes_requested"), 1) != passes:
+            passes += f" of {x.get('passes_requested')}"
+        if x.get("stop_reason") == "stopped":
+            passes += ", stopped"
+        row = [number(x.get("n")) or dash, time_in_session(x.get("started_at"), s.get("started_at")) or dash]
+        if several:
+            row.append(str(x.get("target_n") if x.get("target_n") is not None else dash))
+        row += [passes or dash, fixed(x.get("seconds_delivered"), 1) or dash,
+                fixed_span(x.get("speed_min"), x.get("speed_max"), 2) or dash,
+                fixed_span(x.get("level_min"), x.get("level_max"), 1) or dash, gentle or dash,
+                number(x.get("sud")) or dash, number(x.get("voc")) or dash,
+                number(x.get("medicine_min"), 1) or dash, x.get("note") or dash]
+        rows.append(row)
+    headers = ["Set", "Started"] + (["Target"] if several else []) + [
+        "Passes", "Seconds", "Speed c/s", "Level dBFS", "Gentle", "SUD", "VOC", "Since medicine (min)", "Note"]
+    right = {i for i, h in enumerate(headers) if h not in ("Started", "Gentle", "Note", "SUD", "VOC")}
+    lines += ["  " + line for line in _table(headers, rows, right=right)]
+    groups = gentle_groups(sets)
+    if groups:
+        lines.append("")
+        for first, last, words in groups:
+            which = f"set {first}" if first == last else f"sets {first}–{last}"
+            lines.append(f"  * {which}: the therapist unlocked {words}")
+    return "\n".join(lines) + "\n"

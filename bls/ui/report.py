@@ -89,20 +89,11 @@ def _or_empty(text) -> str:
 
 
 def _fixed(value, digits: int) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return ""
-    text = f"{value:.{digits}f}"
-    if text.lstrip("-").strip("0.") == "":
-        text = text.lstrip("-")
-    return text.replace("-", MINUS)
+    return ex.fixed(value, digits).replace("-", MINUS)
 
 
 def _fixed_span(lo, hi, digits: int) -> str:
-    a, b = _fixed(lo, digits), _fixed(hi, digits)
-    if not a or not b or a == b:
-        return a or b or ex.EMPTY
-    joiner = " to " if MINUS in a + b else "–"
-    return f"{a}{joiner}{b}"
+    return ex.fixed_span(lo, hi, digits).replace("-", MINUS) or ex.EMPTY
 
 
 def _passes(s: dict) -> str:
