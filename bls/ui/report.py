@@ -163,10 +163,13 @@ class _Text:
         self.layout.beginLayout()
         h = 0.0
         self.width = 0.0
+        self.ascent = 0.0  # of the first line: to line up baselines of different sizes
         while True:
             line = self.layout.createLine()
             if not line.isValid():
                 break
+            if not h:
+                self.ascent = line.ascent()
             line.setLineWidth(width)
             line.setPosition(QPointF(0.0, h))
             h += line.height()
@@ -296,7 +299,7 @@ class _Doc:
             y = self.y
 
             def op(p, lt=lt, vt=vt, y=y, empty=value == ex.EMPTY):
-                lt.draw(p, self.mm(LEFT), y + self.mm(0.35), MUTED)
+                lt.draw(p, self.mm(LEFT), y + vt.ascent - lt.ascent, MUTED)
                 vt.draw(p, self.mm(LEFT + label_mm), y, MUTED if empty else INK)
             self.draw(op)
             self.y += h
