@@ -481,7 +481,11 @@ def _sessions_delete(path: Path, code: str, yes: bool) -> int:
               "not touched. It cannot be undone.", file=sys.stderr)
         print(f"Type the client code ({code}) to delete, or press Enter to keep everything: ", end="",
               file=sys.stderr, flush=True)
-        answer = sys.stdin.readline()
+        try:
+            answer = sys.stdin.readline()
+        except KeyboardInterrupt:
+            print("\nNothing deleted.", file=sys.stderr)
+            return 1
         if answer.strip() != code:
             print("Nothing deleted" + (" (the code typed does not match)." if answer.strip() else "."),
                   file=sys.stderr)
