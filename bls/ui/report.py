@@ -24,7 +24,7 @@ import re
 import sys
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QPointF, QRectF, Qt
-from PySide6.QtGui import (QColor, QFont, QGuiApplication, QPageLayout, QPageSize, QPainter, QPainterPath,
+from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QGuiApplication, QPageLayout, QPageSize, QPainter, QPainterPath,
                            QPdfWriter, QPen, QTextLayout, QTextOption)
 
 from .. import __version__
@@ -93,7 +93,8 @@ def _fixed(value, digits: int) -> str:
 
 
 def _fixed_span(lo, hi, digits: int) -> str:
-    return ex.fixed_span(lo, hi, digits).replace("-", MINUS) or ex.EMPTY
+    """A delivered range for the table; "−30.0 to" and "−24.0" on two lines, to keep the column narrow."""
+    return ex.fixed_span(lo, hi, digits).replace(" to ", " to\n").replace("-", MINUS) or ex.EMPTY
 
 
 def _passes(s: dict) -> str:
@@ -333,10 +334,18 @@ class _Doc:
               size: float = 7.5, keep_rows: int = 1, title: str | None = None) -> None:
         """A table with a header row; rows flow onto further pages, the header (and ``title_again``)
         repeated there. A row is a list of cell texts, or ("group", text) for a row across the table."""
-        fixed = sum(w for _, w, _ in headers)
-        widths = [w if w else WIDTH - fixed for _, w, _ in headers]
         pad_x, pad_y = 1.1, 0.9
         hf, cf = self.font(size - 0.5, QFont.DemiBold), self.font(size)
+        # a column of numbers (right-aligned or centred) is widened to its widest line: a number never breaks
+        fm = QFontMetricsF(cf, self.dev)
+        widths = []
+        for i, (_, w, a) in enumerate(headers):
+            if w and a in ("r", "c"):
+                lines = [line for r in rows if not (isinstance(r, tuple) and r and r[0] == "group")
+                         for line in str(r[i]).split("\n")]
+                w = max([w] + [fm.horizontalAdvance(line) / self.k + 2 * pad_x + 0.4 for line in lines])
+            widths.append(w)
+        widths = [w if w else max(WIDTH - sum(widths), 30.0) for w in widths]
         xs = [LEFT]
         for w in widths[:-1]:
             xs.append(xs[-1] + w)
