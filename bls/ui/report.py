@@ -24,8 +24,8 @@ import re
 import sys
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QPointF, QRectF, Qt
-from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QGuiApplication, QPageLayout, QPageSize, QPainter, QPainterPath,
-                           QPdfWriter, QPen, QTextLayout, QTextOption)
+from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QGuiApplication, QPageLayout, QPageSize, QPainter,
+                           QPainterPath, QPdfWriter, QPen, QTextLayout, QTextOption)
 
 from .. import __version__
 from ..core.atomic import atomic_write
@@ -33,8 +33,7 @@ from ..session import export as ex
 from ..session.clinical import TARGET_LABELS
 
 RESOLUTION = 1200  # dots per inch of the PDF's coordinates (vector output: only the precision of placement)
-PAGE_W, PAGE_H = 210.0, 297.0  # A4, mm
-LEFT, RIGHT = 18.0, 192.0
+LEFT, RIGHT = 18.0, 192.0  # on A4 (210 x 297 mm)
 TOP, BOTTOM = 15.0, 273.0  # the content; the footer lies below BOTTOM
 WIDTH = RIGHT - LEFT
 
@@ -63,8 +62,8 @@ class ReportError(RuntimeError):
 
 
 def ensure_gui_app() -> QGuiApplication:
-    """The QGuiApplication the drawing needs: the one running, else a new one (offscreen on a Linux
-    machine without a display, so a PDF never needs one)."""
+    """The QGuiApplication the drawing needs: the one running, else a new one (offscreen on a Linux or
+    BSD machine without a display, so a PDF never needs one)."""
     global _app
     from PySide6.QtCore import QCoreApplication
 
@@ -106,6 +105,8 @@ def _passes(s: dict) -> str:
         text = f"{text} of {ex.number(asked, 1)}"
     if s.get("stop_reason") == "stopped":
         text += "\nstopped"
+    elif s.get("stop_reason") == "quit":
+        text += "\nsession ended"
     return text
 
 
@@ -169,10 +170,10 @@ class _Text:
             line = self.layout.createLine()
             if not line.isValid():
                 break
-            if not h:
-                self.ascent = line.ascent()
             line.setLineWidth(width)
             line.setPosition(QPointF(0.0, h))
+            if not h:
+                self.ascent = line.ascent()
             h += line.height()
             self.width = max(self.width, line.naturalTextWidth())
         self.layout.endLayout()
