@@ -359,7 +359,7 @@ def session_text(session: dict) -> str:
     dash = EMPTY
     sets = s.get("sets") or []
     lines = []
-    head = "EMDR session record" + (f" — session {s['id']}" if s.get("id") is not None else " — the session as it runs")
+    head = "EMDR session record — " + (f"session {s['id']}" if s.get("id") is not None else "the session as it runs")
     n_gentle = sum(1 for x in sets if x.get("gentle"))
     lines += [head, ""]
     start, end = clock(s.get("started_at")), clock(s.get("ended_at"))
