@@ -36,6 +36,7 @@ RESOLUTION = 1200  # dots per inch of the PDF's coordinates (vector output: only
 LEFT, RIGHT = 18.0, 192.0  # on A4 (210 x 297 mm)
 TOP, BOTTOM = 15.0, 273.0  # the content; the footer lies below BOTTOM
 WIDTH = RIGHT - LEFT
+PAGE_ROOM = BOTTOM - TOP - 20.0  # the height a block may take on a page below its headings, mm
 
 INK = QColor("#1f2933")
 TEXT = QColor("#323f4b")
@@ -215,6 +216,23 @@ class _Doc:
     def draw(self, op) -> None:
         self.pages[-1].append(op)
 
+    def chunks(self, text: str, font: QFont, width_mm: float, max_mm: float) -> list[str]:
+        """``text`` cut at line starts into pieces no taller than ``max_mm`` each when laid out at
+        ``width_mm`` (one piece for anything that fits a page: only a text longer than bls ever stores,
+        from a damaged record, needs more)."""
+        t = self.text(text, font, width_mm)
+        if t.height <= self.mm(max_mm):
+            return [text]
+        s = t.layout.text()
+        out, start, top = [], 0, 0.0
+        for i in range(t.layout.lineCount()):
+            line = t.layout.lineAt(i)
+            if line.y() + line.height() - top > self.mm(max_mm) and line.textStart() > start:
+                out.append(s[start:line.textStart()])
+                start, top = line.textStart(), line.y()
+        out.append(s[start:])
+        return out
+
     def room(self) -> float:
         return self.mm(BOTTOM) - self.y
 
@@ -293,7 +311,11 @@ class _Doc:
         """Label and value, one pair a row; a long value wraps in its column (and moves to the next page
         whole if it does not fit)."""
         lf, vf = self.font(9.0), self.font(9.5)
+        split = []
         for label, value in pairs:
+            pieces = self.chunks(value, vf, WIDTH - label_mm, PAGE_ROOM)
+            split += [(label if i == 0 else "", piece) for i, piece in enumerate(pieces)]
+        for label, value in split:
             lt = self.text(label, lf, label_mm - 3.0)
             vt = self.text(value, vf, WIDTH - label_mm)
             h = max(lt.height, vt.height) + self.mm(1.5)
@@ -370,6 +392,14 @@ class _Doc:
             return max(self.text(h, hf, w - 2 * pad_x, a).height for (h, _, a), w in zip(headers, widths)) \
                 + self.mm(2 * pad_y)
 
+        def fit(r: list[str]) -> list[list[str]]:
+            """A row taller than a page (a note longer than bls stores) as several rows, its text
+            continued in the next."""
+            pieces = [self.chunks(c, cf, w - 2 * pad_x, PAGE_ROOM - 20.0) for c, w in zip(r, widths)]
+            depth = max(len(p) for p in pieces)
+            return [[p[i] if i < len(p) else "" for p in pieces] for i in range(depth)]
+
+        rows = [piece for r in rows for piece in ([r] if isinstance(r, tuple) else fit(r))]
         laid = []
         for r in rows:
             if isinstance(r, tuple) and r and r[0] == "group":

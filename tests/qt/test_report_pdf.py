@@ -138,6 +138,23 @@ def test_forty_sets_flow_onto_more_pages_and_nothing_is_cut(qapp, tmp_path):
     assert_inside_margins(long)
 
 
+def test_a_note_longer_than_a_page_continues_on_the_next(qapp, tmp_path):
+    """bls stores at most 1000 characters a note, but a damaged or hand-edited record may hold more: the
+    report carries it over as many pages as it needs, every word in order, nothing past the margins."""
+    session = make_session(3)
+    words = [f"w{i:04d}" for i in range(1800)]
+    session["sets"][1]["note"] = " ".join(words)
+    session["targets"][0]["image"] = " ".join(f"i{i:04d}" for i in range(1200))
+    path = tmp_path / "long-note.pdf"
+    pages = report.write_pdf(session, path)
+    assert pages >= 3
+    text = flat(pdftotext(path, "-raw"))
+    found = re.findall(r"\bw\d{4}\b", text)
+    assert found == words
+    assert re.findall(r"\bi\d{4}\b", text) == [f"i{i:04d}" for i in range(1200)]
+    assert_inside_margins(path)
+
+
 def assert_inside_margins(path: Path) -> None:
     """Every word lies inside the page's side margins; below the footer rule there is the footer and
     nothing else (no row ran into it)."""
