@@ -1,4 +1,5 @@
-"""The command line: ``bls`` (the app), ``bls render`` (offline audio and trace)."""
+"""The command line: ``bls`` (the app), ``bls render`` (offline audio and trace), ``bls presets``,
+``bls script`` (a session headless), ``bls sessions`` (the clinical records: list, show, export, delete)."""
 
 from __future__ import annotations
 
@@ -77,7 +78,8 @@ def app_parser() -> argparse.ArgumentParser:
         prog="bls", description="Bilateral stimulation for EMDR: a moving target and a panned tone on one clock.",
         epilog="Other commands: 'bls render --help' makes an audio file (and a trace) of a set without a "
                "device; 'bls presets --help' lists, checks, imports and exports presets; 'bls script --help' "
-               "runs a session headless from a script of the therapist's actions.")
+               "runs a session headless from a script of the therapist's actions; 'bls sessions --help' lists, shows, "
+               "exports (CSV, PDF) and deletes the clinical session records.")
     p.add_argument("--preset", metavar="NAME", help="preset to load (default: the last one used, or 'standard')")
     p.add_argument("--client-screen", metavar="NAME", help="screen for the client display, by name")
     p.add_argument("--start", action="store_true", help="start a set as soon as the windows are up")
@@ -317,9 +319,189 @@ def cmd_script(argv: list[str]) -> int:
     return 0
 
 
+def _session_number(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a session number ('bls sessions list' shows them)") \
+            from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a session number ('bls sessions list' shows them)")
+    return n
+
+
+def sessions_parser() -> argparse.ArgumentParser:
+    from .session.store import default_db_path
+
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument("--db", metavar="FILE", help=f"the record database to read (default: {default_db_path()}; "
+                    "BLS_DATA_DIR moves it)")
+    p = argparse.ArgumentParser(
+        prog="bls sessions", description="The clinical session records (client code, target, SUD/VOC, notes, "
+        "medicine, what each set delivered): list them, show one, export one for the client's file (CSV or "
+        "PDF), or delete every session of a client for good.")
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ls = sub.add_parser("list", parents=[db], help="every session (or one client's), oldest first")
+    ls.add_argument("--client", metavar="CODE", help="only this client's sessions")
+    show = sub.add_parser("show", parents=[db], help="one session as readable text")
+    show.add_argument("id", type=_session_number, metavar="ID", help="the session's number ('list' shows it)")
+    exp = sub.add_parser("export", parents=[db], help="write one session to a CSV (a row per set) or a PDF report")
+    exp.add_argument("id", type=_session_number, metavar="ID", help="the session's number ('list' shows it)")
+    exp.add_argument("--format", choices=("csv", "pdf"), help="csv or pdf (default: from the --out file's ending)")
+    exp.add_argument("--out", metavar="FILE", required=True, help="the file to write (readable by you only)")
+    exp.add_argument("--force", action="store_true", help="replace FILE if it is already there (only ever a "
+                     "regular file: never a link, a folder or a device)")
+    rm = sub.add_parser("delete", parents=[db], help="remove every session of a client for good (asks first)")
+    rm.add_argument("--client", metavar="CODE", required=True, help="the client whose sessions go")
+    rm.add_argument("--yes", action="store_true", help="do not ask (for scripts); without it, bls asks on the "
+                    "terminal and you type the client code back")
+    return p
+
+
+def _say_error(text: str) -> None:
+    print(f"bls sessions: {text}", file=sys.stderr)
+
+
+def cmd_sessions(argv: list[str]) -> int:
+    import sqlite3
+
+    from .session import export as ex
+    from .session.clinical import EntryError, check_code
+    from .session.store import Records, StoreError, default_db_path, explain
+
+    args = sessions_parser().parse_args(argv)
+    try:  # a note may hold any character: a terminal that cannot show one gets an escape, not a crash
+        sys.stdout.reconfigure(errors="backslashreplace")
+    except (AttributeError, ValueError):
+        pass
+    path = Path(args.db) if args.db else default_db_path()
+    code = None
+    if getattr(args, "client", None) is not None:
+        try:
+            code = check_code(args.client)
+        except EntryError as exc:
+            _say_error(str(exc))
+            return 2
+    if args.action == "export":
+        fmt = args.format or {".csv": "csv", ".pdf": "pdf"}.get(Path(args.out).suffix.lower())
+        if fmt is None:
+            _say_error(f"--out {args.out}: give --format csv or --format pdf (or a file ending in .csv or .pdf)")
+            return 2
+        from .core.atomic import check_target
+
+        try:
+            if check_target(args.out) is not None and not args.force:
+                _say_error(f"--out {args.out}: a file is already there; give --force to replace it")
+                return 1
+        except OSError as exc:
+            _cannot_write("bls sessions", exc, f"--out {args.out}")
+            return 1
+    try:
+        if args.action == "delete":
+            return _sessions_delete(path, code, args.yes)
+        with Records(path) as records:
+            if args.action == "list":
+                return _sessions_list(records, code)
+            session = records.session(args.id)
+    except StoreError as exc:
+        _say_error(str(exc))
+        return 1
+    except sqlite3.Error as exc:
+        _say_error(f"{path}: {explain(exc)}")
+        return 1
+    if args.action == "show":
+        print(ex.session_text(session), end="")
+        return 0
+    what = f"session {session['id']} ({session.get('client_code') or 'no client code'}, " \
+           f"{ex.day(session.get('started_at')) or 'no date'}, {len(session.get('sets') or [])} sets)"
+    try:
+        if fmt == "csv":
+            ex.write_csv(session, args.out)
+            print(f"wrote {what} to {args.out}: CSV, a row per set")
+        else:
+            if sys.platform not in ("win32", "darwin") and not os.environ.get("QT_QPA_PLATFORM"):
+                os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a PDF needs no display (and none may be there)
+            from .ui.report import ReportError, write_pdf
+
+            try:
+                pages = write_pdf(session, args.out)
+            except ReportError as exc:
+                _say_error(f"cannot make the PDF: {exc}")
+                return 1
+            print(f"wrote {what} to {args.out}: PDF, {pages} page{'s' if pages != 1 else ''}")
+    except OSError as exc:
+        _cannot_write("bls sessions", exc, f"--out {args.out}")
+        return 1
+    return 0
+
+
+def _sessions_list(records, code: str | None) -> int:
+    from .session import export as ex
+
+    rows = records.sessions(code)
+    if not rows:
+        print(f"no sessions for client {code} in {records.path}" if code else f"no sessions in {records.path}")
+        return 0
+    table = []
+    for r in rows:
+        target = r.get("target") or ex.EMPTY
+        if len(target) > 40:
+            target = target[:39].rstrip() + "…"
+        end = ex.clock(r.get("ended_at"), False)
+        table.append([str(r["id"]), ex.day(r.get("started_at")) or ex.EMPTY,
+                      f"{ex.clock(r.get('started_at'), False)}–{end}" if end else
+                      f"{ex.clock(r.get('started_at'), False)}–(not ended)",
+                      r.get("client_code") or ex.EMPTY, str(r.get("sets") or 0), "yes" if r.get("gentle") else "no",
+                      str(r.get("medicine") or 0) if r.get("medicine") else ex.EMPTY, target])
+    for line in ex._table(["ID", "Date", "Time", "Client", "Sets", "Gentle", "Medicine", "Target"], table,
+                          right={0, 4}):
+        print(line)
+    return 0
+
+
+def _sessions_delete(path: Path, code: str, yes: bool) -> int:
+    from .session.store import Records, delete_client
+
+    with Records(path) as records:
+        n_sessions, n_sets = records.count_client(code)
+        if not n_sessions:
+            known = records.clients()
+            _say_error(f"no sessions for client {code} in {path}; nothing deleted"
+                       + (f" (clients: {', '.join(known)})" if known else ""))
+            return 1
+    what = (f"{n_sessions} session{'s' if n_sessions != 1 else ''} ({n_sets} set{'s' if n_sets != 1 else ''}) "
+            f"of client {code}")
+    if not yes:
+        if not (sys.stdin is not None and sys.stdin.isatty()):
+            _say_error(f"deleting {what} asks for confirmation on a terminal; there is none: give --yes to "
+                       "delete without asking (nothing deleted)")
+            return 2
+        print(f"This removes {what} from {path} for good: their targets, SUD/VOC, notes, medicine marks and "
+              "the technical records bls keeps with them. Copies written elsewhere (exports, --log files) are "
+              "not touched. It cannot be undone.", file=sys.stderr)
+        print(f"Type the client code ({code}) to delete, or press Enter to keep everything: ", end="",
+              file=sys.stderr, flush=True)
+        try:
+            answer = sys.stdin.readline()
+        except KeyboardInterrupt:
+            print("\nNothing deleted.", file=sys.stderr)
+            return 1
+        if answer.strip() != code:
+            print("Nothing deleted" + (" (the code typed does not match)." if answer.strip() else "."),
+                  file=sys.stderr)
+            return 1
+    sessions, sets, files = delete_client(path, code, path.parent / "sessions")
+    print(f"deleted {sessions} session{'s' if sessions != 1 else ''} ({sets} set{'s' if sets != 1 else ''}) of "
+          f"client {code} from {path}" + (f"; {len(files)} technical record file{'s' if len(files) != 1 else ''} "
+                                          "removed" if files else ""))
+    return 0
+
+
 def _run(argv: list[str]) -> int:
     if argv and argv[0] == "script":
         return cmd_script(argv[1:])
+    if argv and argv[0] == "sessions":
+        return cmd_sessions(argv[1:])
     if argv and argv[0] == "render":
         return cmd_render(argv[1:])
     if argv and argv[0] == "presets":
@@ -378,7 +560,7 @@ def _same_file(a: str, b: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not (argv and argv[0] in ("script", "render", "presets", "bench")):
+    if not (argv and argv[0] in ("script", "sessions", "render", "presets", "bench")):
         return _run(argv)  # the app: Qt's own business
     real = sys.stdout
     sys.stdout = _GuardedStdout(real)
