@@ -95,8 +95,23 @@ CREATE TABLE sets (
 """
 
 
+def _statements(script: str) -> list[str]:
+    """The statements of an SQL script, one by one (``executescript`` would commit the migration's
+    transaction first and run the rest outside it)."""
+    out, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"incomplete SQL statement: {current.strip()[:60]!r}")
+    return out
+
+
 def _to_v1(db: sqlite3.Connection) -> None:
-    db.executescript(_V1)
+    for statement in _statements(_V1):
+        db.execute(statement)
 
 
 MIGRATIONS = {0: _to_v1}  # version k -> k + 1; every earlier version is tested (tests/unit/test_store.py)
@@ -215,7 +230,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA secure_delete=ON")  # deleted records are overwritten, not left in free pages
         if version < SCHEMA_VERSION:
-            db.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN IMMEDIATE")  # every step of a migration, and its version, or none of them
             try:
                 version = _check_version(db, path)  # another bls may have migrated it meanwhile
                 while version < SCHEMA_VERSION:
@@ -225,7 +240,8 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
                 db.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
         problem = db.execute("PRAGMA quick_check").fetchone()[0]
         if problem != "ok":
