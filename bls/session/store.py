@@ -182,6 +182,18 @@ def _prepare(path: Path, create: bool) -> None:
     if not stat.S_ISREG(st.st_mode):
         kind = "a link" if stat.S_ISLNK(st.st_mode) else "not a regular file"
         raise StoreError(f"{path} is {kind}: bls keeps its records only in a file of its own (left as it is)")
+    for suffix in SIDE_FILES:  # SQLite opens these itself, following links and waiting on a pipe
+        side = Path(f"{path}{suffix}")
+        try:
+            side_st = os.lstat(side)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise StoreError(f"cannot open {side}: {explain(exc)}") from None
+        if not stat.S_ISREG(side_st.st_mode):
+            kind = "a link" if stat.S_ISLNK(side_st.st_mode) else "not a regular file"
+            raise StoreError(f"{side} (the record database's log) is {kind}: bls writes only files of its own; "
+                             "both are left as they are")
     if os.name == "posix" and create and st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
         try:
             os.chmod(path, 0o600)
@@ -190,18 +202,64 @@ def _prepare(path: Path, create: bool) -> None:
     return None
 
 
-def _check_version(db: sqlite3.Connection, path: Path) -> int:
-    app_id = db.execute("PRAGMA application_id").fetchone()[0]
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if app_id not in (0, APPLICATION_ID):
+SIDE_FILES = ("-wal", "-shm", "-journal")
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _inspect(path: Path) -> None:
+    """Refuse, before SQLite opens it, a file that is not a bls record database or is from a newer
+    bls: its first 100 bytes (SQLite's header) say so, and reading them changes nothing. (Opening such a
+    file with SQLite for writing could change it: a log left by a crash is copied into the database
+    when the last connection closes.) When a log with transactions in it lies next to the file, the
+    header may be out of date: a read-only connection, which never copies the log in, decides."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+        try:
+            header = os.read(fd, 100)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise StoreError(f"cannot open {path}: {explain(exc)}") from None
+    if not header:
+        return  # the empty file bls makes first: schema version 0
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        raise StoreError(f"{path}: the record database is damaged, or is not a record database at all "
+                         "(left as it is)")
+    cookie = int.from_bytes(header[40:44], "big")
+    version = int.from_bytes(header[60:64], "big", signed=True)
+    app_id = int.from_bytes(header[68:72], "big", signed=True)
+    try:
+        log_size = os.lstat(f"{path}-wal").st_size
+    except OSError:
+        log_size = 0
+    _refuse(path, app_id, version, has_tables=cookie != 0 and not log_size)
+    if log_size:
+        try:
+            db = sqlite3.connect(f"file:{path.as_posix()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: {explain(exc)}") from None
+        try:
+            _check_version(db, path)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: {explain(exc)}") from None
+        finally:
+            db.close()
+
+
+def _refuse(path: Path, app_id: int, version: int, has_tables: bool) -> None:
+    if app_id not in (0, APPLICATION_ID) or (app_id == 0 and has_tables):
         raise StoreError(f"{path} is another program's database, not bls's (left as it is)")
-    if app_id == 0:
-        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if tables:
-            raise StoreError(f"{path} is another program's database, not bls's (left as it is)")
     if version > SCHEMA_VERSION:
         raise StoreError(f"{path} was written by a newer bls (record schema {version}; this bls knows up to "
                          f"{SCHEMA_VERSION}): update bls; the database is left as it is")
+
+
+def _check_version(db: sqlite3.Connection, path: Path) -> int:
+    app_id = db.execute("PRAGMA application_id").fetchone()[0]
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] if app_id == 0 else 0
+    _refuse(path, app_id, version, bool(tables))
     return version
 
 
@@ -210,6 +268,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     writable). StoreError for anything that makes it unusable; nothing is modified in that case."""
     path = Path(path)
     _prepare(path, create=not readonly)
+    _inspect(path)
     uri = f"file:{path.as_posix()}?mode={'ro' if readonly else 'rw'}"
     try:
         db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
@@ -225,6 +284,10 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
                     raise StoreError(f"{path} holds no sessions yet")
                 raise StoreError(f"{path} is from an older bls; open bls once to bring it up to date")
             return db
+        if version > 0:  # checked before anything is written: a damaged file is left exactly as it is
+            problem = db.execute("PRAGMA quick_check").fetchone()[0]
+            if problem != "ok":
+                raise StoreError(f"{path}: the record database is damaged ({problem}); it is left as it is")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
@@ -243,9 +306,6 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-        problem = db.execute("PRAGMA quick_check").fetchone()[0]
-        if problem != "ok":
-            raise StoreError(f"{path}: the record database is damaged ({problem}); it is left as it is")
         return db
     except StoreError:
         db.close()

@@ -230,6 +230,167 @@ def test_the_first_rows_of_a_new_database_are_written_at_the_first_attempt(db_pa
     assert read(db_path, "SELECT n, sud FROM sets") == [(1, 3)]
 
 
+# --------------------------------------------------------------------------- refusing what is not ours
+
+
+def newer_database(path: Path, pending_log: bool) -> None:
+    """A record database written by a bls whose schema is one past ours; with ``pending_log``, its last
+    transaction is still in the -wal file, as after a crash of that bls (copied while it was open)."""
+    build_at(path, 1)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute(f"PRAGMA user_version={store.SCHEMA_VERSION + 1}")
+    db.close()
+    if pending_log:
+        live = path.with_name("live.sqlite3")
+        path.rename(live)
+        db = sqlite3.connect(live, isolation_level=None)
+        db.execute("PRAGMA wal_autocheckpoint=0")
+        db.execute("INSERT INTO sessions (uid, started_at) VALUES ('newer', '2027-01-01T09:00:00+01:00')")
+        for suffix in ("", "-wal", "-shm"):
+            shutil.copyfile(f"{live}{suffix}", f"{path}{suffix}")
+        db.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{live}{suffix}").unlink(missing_ok=True)
+        assert Path(f"{path}-wal").stat().st_size > 0
+
+
+@pytest.mark.parametrize("pending_log", [False, True], ids=["clean", "log-pending"])
+def test_a_database_from_a_newer_bls_is_refused_and_never_modified(db_path, pending_log):
+    newer_database(db_path, pending_log)
+    before = files(db_path.parent)
+    with pytest.raises(StoreError) as info:
+        connect(db_path)
+    assert "newer bls" in str(info.value) and "update bls" in str(info.value)
+    with pytest.raises(StoreError, match="newer bls"):
+        Records(db_path)
+    s = RecordStore(db_path, retry_s=0.05)
+    s.put(session(), "set", 1, set_row(1, sud=2))
+    assert not s.flush(10.0)
+    assert "newer bls" in s.problem
+    assert not s.close(2.0)
+    after = files(db_path.parent)
+    assert after.keys() == before.keys()
+    for name in before:  # the -shm index may be rebuilt by a reader; the database and its log never
+        if not name.endswith("-shm"):
+            assert after[name] == before[name], name
+
+
+def other_programs_database(path: Path, how: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    if how == "wal":
+        db.execute("PRAGMA journal_mode=WAL")
+    if how == "app-id":
+        db.execute("PRAGMA application_id=1598903374")  # another program's id ("MPBS"), no tables
+    else:
+        db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+        db.execute("INSERT INTO notes (text) VALUES ('another program''s data')")
+    db.close()
+
+
+@pytest.mark.parametrize("how", ["rollback-journal", "wal", "app-id"])
+def test_another_programs_sqlite_file_is_refused_and_never_modified(db_path, how):
+    other_programs_database(db_path, how)
+    before = files(db_path.parent)
+    with pytest.raises(StoreError, match="another program's database"):
+        connect(db_path)
+    s = RecordStore(db_path, retry_s=0.05)
+    s.put(session(), "set", 1, set_row(1))
+    assert not s.flush(10.0)
+    assert "another program's database" in s.problem
+    s.close(2.0)
+    assert files(db_path.parent) == before
+
+
+def damaged(path: Path, how: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if how == "garbage":
+        path.write_bytes(bytes(range(256)) * 64)
+    elif how == "text":
+        path.write_text("these are my notes, not a database\n")
+    else:  # a bls database cut short (a disk that failed, a copy that stopped half way)
+        write_sessions(path, [(session(), "set", n, set_row(n, note="x" * 900, facts=json.dumps({"k": "y" * 3000})))
+                              for n in range(1, 20)])
+        size = path.stat().st_size
+        assert size >= 16 * 4096
+        with open(path, "r+b") as fh:
+            fh.truncate(size // 2)
+
+
+@pytest.mark.parametrize("how", ["garbage", "text", "truncated"])
+def test_a_damaged_file_is_refused_with_a_reason_and_never_modified(db_path, how):
+    damaged(db_path, how)
+    before = files(db_path.parent)
+    with pytest.raises(StoreError) as info:
+        connect(db_path)
+    assert "damaged" in str(info.value) and "left as it is" in str(info.value)
+    s = RecordStore(db_path, retry_s=0.05)
+    s.put(session(), "set", 1, set_row(1))
+    assert not s.flush(10.0)
+    assert "damaged" in s.problem
+    s.close(2.0)
+    assert files(db_path.parent) == before
+
+
+def _child(code: str, env_path: Path, timeout: float = 30.0) -> subprocess.CompletedProcess:
+    """``code`` in a child process (a FIFO that blocked would hang the child, not the test run)."""
+    prog = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from bls.session.store import RecordStore, Records, StoreError, connect
+        path = Path({str(env_path)!r})
+    """) + textwrap.dedent(code)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-c", prog], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+@pytest.mark.parametrize("where", ["", "-wal"], ids=["database", "its-log"])
+def test_a_named_pipe_at_the_path_is_refused_without_blocking(db_path, where):
+    if where:
+        build_at(db_path, 1)
+    else:
+        db_path.parent.mkdir(parents=True)
+    os.mkfifo(f"{db_path}{where}")
+    proc = _child("""
+        for opener in (connect, Records):
+            try:
+                opener(path)
+                print("opened")
+            except StoreError as exc:
+                print("refused:", exc)
+        s = RecordStore(path, retry_s=0.05)
+        s.put({"uid": "u", "client_code": None, "started_at": "2026-01-01T00:00:00+00:00", "ended_at": None,
+               "app_version": "t", "record_file": None})
+        print("flushed" if s.flush(5.0) else "problem: " + s.problem)
+        print("closed" if s.close(2.0) else "kept pending")
+    """, db_path)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0, proc.stderr
+    assert lines[0].startswith("refused:") and "not a regular file" in lines[0], lines
+    assert lines[1].startswith("refused:") and "not a regular file" in lines[1], lines
+    assert lines[2].startswith("problem:") and "not a regular file" in lines[2], lines
+    assert lines[3] == "kept pending"
+    assert stat.S_ISFIFO(os.lstat(f"{db_path}{where}").st_mode)
+
+
+def test_a_symlink_at_the_path_is_refused_and_its_target_left_alone(db_path, tmp_path):
+    real = tmp_path / "real" / "records.sqlite3"
+    write_sessions(real, [(session(), "set", 1, set_row(1, sud=6))])
+    db_path.parent.mkdir(parents=True)
+    db_path.symlink_to(real)
+    before = files(real.parent)
+    for opener in (connect, Records):
+        with pytest.raises(StoreError, match="is a link"):
+            opener(db_path)
+    s = RecordStore(db_path, retry_s=0.05)
+    s.put(session(uid="s-2"), "set", 1, set_row(1, sud=1))
+    assert not s.flush(10.0) and "is a link" in s.problem
+    s.close(2.0)
+    assert files(real.parent) == before
+    assert db_path.is_symlink()
+
+
 # --------------------------------------------------------------------------- the database's own checks
 
 
