@@ -128,25 +128,53 @@ MEDICINE_COLUMNS = ("n", "taken_at", "route", "dose")
 # --------------------------------------------------------------------------- opening
 
 
-def explain(exc: BaseException) -> str:
-    """An SQLite or OS error in a therapist's words."""
+def explain(exc: BaseException, path: Path | None = None) -> str:
+    """An SQLite or OS error in a therapist's words. With ``path``, a vague error (SQLite's "disk I/O
+    error", "unable to open database file") is made precise from the file system: read-only, full."""
     if isinstance(exc, StoreError):
         return str(exc)
     text = str(exc)
     low = text.lower()
     if "locked" in low or "busy" in low:
         return "the record database is in use by another program (another bls?)"
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        return "the record database is damaged (left as it is)"
+    vague = isinstance(exc, (sqlite3.OperationalError, OSError))  # not a refused row (IntegrityError)
+    found = _diagnose(path) if path is not None and vague else None
+    if found:
+        return found
     if "readonly" in low or "read-only" in low or "read only" in low:
         return "the record database is read-only"
     if "full" in low:
         return "the disk is full"
-    if "not a database" in low or "malformed" in low or "corrupt" in low:
-        return "the record database is damaged (left as it is)"
     if "unable to open" in low:
         return "the record database cannot be opened"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     return text or exc.__class__.__name__
+
+
+LOW_SPACE_BYTES = 1 << 20  # less free than this, and a write failed: the disk is full
+
+
+def _diagnose(path: Path) -> str | None:
+    """What the file system says about a write that failed at ``path``: read-only, or full (None:
+    nothing found)."""
+    folder = Path(path).parent
+    statvfs = getattr(os, "statvfs", None)
+    if statvfs is not None:
+        try:
+            vfs = statvfs(folder)
+        except OSError:
+            vfs = None
+        if vfs is not None:
+            if vfs.f_flag & getattr(os, "ST_RDONLY", 1):
+                return "the disk or folder holding the record database is read-only"
+            if vfs.f_bavail * vfs.f_frsize < LOW_SPACE_BYTES:
+                return "the disk is full"
+    if (os.path.exists(path) and not os.access(path, os.W_OK)) or not os.access(folder, os.W_OK):
+        return "the record database is read-only (its file or folder cannot be written)"
+    return None
 
 
 def _prepare(path: Path, create: bool) -> None:
@@ -238,11 +266,11 @@ def _inspect(path: Path) -> None:
         try:
             db = sqlite3.connect(f"file:{path.as_posix()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
-            raise StoreError(f"{path}: {explain(exc)}") from None
+            raise StoreError(f"{path}: {explain(exc, path)}") from None
         try:
             _check_version(db, path)
         except sqlite3.Error as exc:
-            raise StoreError(f"{path}: {explain(exc)}") from None
+            raise StoreError(f"{path}: {explain(exc, path)}") from None
         finally:
             db.close()
 
@@ -274,7 +302,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                              check_same_thread=True)
     except sqlite3.Error as exc:
-        raise StoreError(f"{path}: {explain(exc)}") from None
+        raise StoreError(f"{path}: {explain(exc, path)}") from None
     try:
         db.row_factory = sqlite3.Row
         version = _check_version(db, path)
@@ -312,7 +340,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         raise
     except sqlite3.Error as exc:
         db.close()
-        raise StoreError(f"{path}: {explain(exc)}") from None
+        raise StoreError(f"{path}: {explain(exc, path)}") from None
 
 
 # --------------------------------------------------------------------------- writing
@@ -454,7 +482,7 @@ class RecordStore:
         except StoreError as exc:
             return str(exc)
         except (sqlite3.Error, OSError) as exc:
-            why = explain(exc)
+            why = explain(exc, self.path)
             if self._db is not None and "in use" not in why:
                 try:
                     self._db.close()

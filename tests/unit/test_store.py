@@ -481,3 +481,14 @@ def test_a_locked_database_is_said_in_words_and_the_rows_wait_whole(db_path):
     assert s.close(10.0)
     assert read(db_path, "SELECT n, sud, note, stop_reason, facts FROM sets ORDER BY n") == [
         (1, 6, "before the lock", "complete", "{}"), (2, 4, "during the lock", "complete", "{}")]
+
+
+@pytest.mark.parametrize("error, words", [
+    (sqlite3.OperationalError("database is locked"), "in use by another program"),
+    (sqlite3.OperationalError("attempt to write a readonly database"), "read-only"),
+    (sqlite3.OperationalError("database or disk is full"), "disk is full"),
+    (sqlite3.DatabaseError("file is not a database"), "damaged"),
+    (sqlite3.DatabaseError("database disk image is malformed"), "damaged"),
+])
+def test_sqlite_errors_are_explained_in_words(error, words):
+    assert words in store.explain(error)
