@@ -559,41 +559,94 @@ class Records:
         return n_sessions, n_sets
 
 
+RECORD_MAX_BYTES = 256 * 1024 * 1024  # a technical record larger than this is not read when erasing
+
+
+def _kept_for(path: Path, code: str) -> bool:
+    """Whether the technical record at ``path`` holds the clinical record of client ``code`` (kept there
+    while the database could not be written)."""
+    try:
+        if os.lstat(path).st_size > RECORD_MAX_BYTES:
+            return False
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            doc = json.loads(fh.read(RECORD_MAX_BYTES + 1))
+    except (OSError, ValueError, RecursionError):
+        return False
+    clinical = doc.get("clinical") if isinstance(doc, dict) else None
+    return isinstance(clinical, dict) and clinical.get("client_code") == code
+
+
+def _own_record(p: Path, folder: Path) -> bool:
+    """A technical record bls wrote: a regular file (not a link) named session-*.json right in ``folder``."""
+    try:
+        return (p.parent.resolve() == folder and p.name.startswith("session-") and p.suffix == ".json"
+                and stat.S_ISREG(os.lstat(p).st_mode))
+    except OSError:
+        return False
+
+
 def delete_client(path: Path, code: str, records_folder: Path | None = None) -> tuple[int, int, list[str]]:
     """Remove every session of client ``code`` for good: their rows (sets, targets, medicine), the
-    technical JSON records bls wrote for those sessions (in ``records_folder`` only), then VACUUM and a
-    truncating WAL checkpoint so nothing lingers in free pages or the log. Returns (sessions, sets,
-    files removed)."""
-    db = connect(Path(path))
+    technical JSON records bls wrote for those sessions or that keep the client's clinical record (in
+    ``records_folder`` only: a file elsewhere, a link, another name is never touched), then VACUUM and
+    a truncating WAL checkpoint so nothing lingers in free pages or the log. Returns (sessions, sets,
+    files removed). StoreError when the database cannot be used (nothing deleted) or when another
+    program holding the database kept its log from being emptied (the rows are deleted; run it again
+    once that program is closed)."""
+    path = Path(path)
+    _prepare(path, create=False)  # an erasure never makes a database
+    db = connect(path)
     try:
-        rows = db.execute("SELECT id, record_file FROM sessions WHERE client_code = ?", (code,)).fetchall()
-        n_sets = db.execute("SELECT count(*) FROM sets JOIN sessions ON sets.session_id = sessions.id "
-                            "WHERE sessions.client_code = ?", (code,)).fetchone()[0]
-        db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("DELETE FROM sessions WHERE client_code = ?", (code,))  # cascades to its rows
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("VACUUM")
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: {explain(exc)}; nothing was deleted") from None
+            rows = db.execute("SELECT id, record_file FROM sessions WHERE client_code = ?", (code,)).fetchall()
+            n_sets = db.execute("SELECT count(*) FROM sets JOIN sessions ON sets.session_id = sessions.id "
+                                "WHERE sessions.client_code = ?", (code,)).fetchone()[0]
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("DELETE FROM sessions WHERE client_code = ?", (code,))  # cascades to its rows
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: {explain(exc, path)}; nothing was deleted") from None
+        removed = _remove_records(code, [r["record_file"] for r in rows], records_folder)
+        what = f"the {len(rows)} session(s) of {code} were deleted" + (
+            f" with {len(removed)} technical record(s)" if removed else "")
+        try:
+            db.execute("VACUUM")  # the database rewritten without the free pages that held them
+            busy, log, done = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{what}, but {path} could not be compacted ({explain(exc, path)}): their text may "
+                             "remain in unused parts of the file; run the deletion again") from None
+        if busy or log or done:
+            raise StoreError(f"{what}, but another program (a running bls?) has {path.name} open, so its log "
+                             f"({path.name}-wal) could not be emptied and may still hold their text: close it and "
+                             "run the deletion again")
     finally:
         db.close()
+    return len(rows), n_sets, removed
+
+
+def _remove_records(code: str, record_files: list, records_folder: Path | None) -> list[str]:
+    if records_folder is None:
+        return []
+    folder = Path(records_folder).resolve()
+    candidates = [Path(f) for f in record_files if f]
+    try:
+        candidates += [p for p in sorted(folder.iterdir()) if p.name.startswith("session-") and p.suffix == ".json"
+                       and p not in candidates and _own_record(p, folder) and _kept_for(p, code)]
+    except OSError:
+        pass
     removed = []
-    folder = Path(records_folder).resolve() if records_folder is not None else None
-    for r in rows:
-        f = r["record_file"]
-        if not f or folder is None:
+    for p in candidates:
+        if not _own_record(p, folder) or str(p) in removed:
             continue
-        p = Path(f)
         try:
-            if p.resolve().parent == folder and p.name.startswith("session-") and p.suffix == ".json" \
-                    and stat.S_ISREG(os.lstat(p).st_mode):
-                p.unlink()
-                removed.append(str(p))
+            p.unlink()
+            removed.append(str(p))
         except OSError:
             pass
-    return len(rows), n_sets, removed
+    return removed

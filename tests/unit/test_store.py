@@ -492,3 +492,137 @@ def test_a_locked_database_is_said_in_words_and_the_rows_wait_whole(db_path):
 ])
 def test_sqlite_errors_are_explained_in_words(error, words):
     assert words in store.explain(error)
+
+
+# --------------------------------------------------------------------------- erasure
+
+
+def two_clients(db_path: Path, folder: Path, elsewhere: Path) -> dict:
+    """Two clients' sessions; C-017's first session has its technical record in ``folder``, its second
+    one names a file outside it; C-042's has its own record in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    elsewhere.mkdir(parents=True, exist_ok=True)
+    rec = {"a1": folder / "session-2026-03-02-090000.json", "a2": elsewhere / "session-2026-03-09-090000.json",
+           "b1": folder / "session-2026-03-03-090000.json"}
+    for p in rec.values():
+        p.write_text('{"app": "bls", "sets": [], "events": []}')
+    rows = []
+    for uid, client, rf, note, image in (("a1", "C-017", rec["a1"], "SECRET-NOTE-A1", "SECRET-IMAGE-A"),
+                                          ("a2", "C-017", rec["a2"], "SECRET-NOTE-A2", "SECRET-IMAGE-A"),
+                                          ("b1", "C-042", rec["b1"], "note of b", "image of b")):
+        sess = session(uid=uid, client=client, record_file=str(rf))
+        rows += [(sess, "target", 1, {"n": 1, "image": image, "nc": "SECRET-NC-" + uid, "sud": 8}),
+                 (sess, "medicine", 1, {"n": 1, "taken_at": "2026-03-02T08:40:00+01:00", "route": "SECRET-ROUTE-" + uid,
+                                        "dose": "d"}),
+                 (sess, "set", 1, set_row(1, sud=5, note=note)), (sess, "set", 2, set_row(2, sud=3))]
+    write_sessions(db_path, rows)
+    return rec
+
+
+def count_rows(db_path: Path, client: str) -> dict:
+    out = {"sessions": read(db_path, "SELECT count(*) FROM sessions WHERE client_code = ?", (client,))[0][0]}
+    for table in ("targets", "medicine", "sets"):
+        out[table] = read(db_path, f"SELECT count(*) FROM {table} JOIN sessions ON sessions.id = session_id "
+                                   "WHERE client_code = ?", (client,))[0][0]
+    return out
+
+
+def test_erasing_a_client_removes_their_rows_and_records_and_keeps_the_others(db_path, tmp_path):
+    folder, elsewhere = tmp_path / "data" / "sessions", tmp_path / "elsewhere"
+    rec = two_clients(db_path, folder, elsewhere)
+    assert count_rows(db_path, "C-017") == {"sessions": 2, "targets": 2, "medicine": 2, "sets": 4}
+    b_before = read(db_path, "SELECT sets.* FROM sets JOIN sessions ON sessions.id = session_id "
+                             "WHERE client_code = 'C-042' ORDER BY n")
+    n_sessions, n_sets, removed = delete_client(db_path, "C-017", folder)
+    assert (n_sessions, n_sets) == (2, 4)
+    assert removed == [str(rec["a1"])]
+    assert count_rows(db_path, "C-017") == {"sessions": 0, "targets": 0, "medicine": 0, "sets": 0}
+    assert read(db_path, "SELECT count(*) FROM targets") == [(1,)] and read(db_path, "SELECT count(*) FROM medicine") == [(1,)]
+    assert count_rows(db_path, "C-042") == {"sessions": 1, "targets": 1, "medicine": 1, "sets": 2}
+    assert read(db_path, "SELECT sets.* FROM sets JOIN sessions ON sessions.id = session_id "
+                         "WHERE client_code = 'C-042' ORDER BY n") == b_before
+    assert not rec["a1"].exists()
+    assert rec["a2"].read_text().startswith('{"app": "bls"')  # outside the records folder: never touched
+    assert rec["b1"].exists()
+
+
+def test_erasure_leaves_no_trace_of_the_text_in_the_file_or_its_log(db_path, tmp_path):
+    folder = tmp_path / "data" / "sessions"
+    two_clients(db_path, folder, tmp_path / "elsewhere")
+    secrets = [b"SECRET-NOTE-A1", b"SECRET-NOTE-A2", b"SECRET-IMAGE-A", b"SECRET-NC-a1", b"SECRET-ROUTE-a2"]
+    # the text is there before (the check below would prove nothing otherwise): in the file or its log
+    on_disk = db_path.read_bytes() + (Path(f"{db_path}-wal").read_bytes() if Path(f"{db_path}-wal").exists() else b"")
+    assert all(s in on_disk for s in secrets)
+    delete_client(db_path, "C-017", folder)
+    wal = Path(f"{db_path}-wal")
+    data = db_path.read_bytes()
+    log = wal.read_bytes() if wal.exists() else b""
+    for s in secrets:
+        assert s not in data and s not in log, s
+    assert b"note of b" in data + log
+
+
+def test_erasure_while_another_connection_holds_the_log_says_so(db_path, tmp_path):
+    """A reader (the app running, another tool) keeps SQLite from emptying the log: the deletion is
+    done but the text may remain in the -wal file until then; bls says so instead of claiming success."""
+    folder = tmp_path / "data" / "sessions"
+    two_clients(db_path, folder, tmp_path / "elsewhere")
+    reader = sqlite3.connect(db_path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM sets").fetchone()
+    try:
+        with pytest.raises(StoreError) as info:
+            delete_client(db_path, "C-017", folder)
+        text = str(info.value)
+        assert "deleted" in text and "another program" in text and "again" in text
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    assert count_rows(db_path, "C-017")["sessions"] == 0
+    delete_client(db_path, "C-017", folder)  # run again once the other program let go: the log is emptied
+    wal = Path(f"{db_path}-wal")
+    log = wal.read_bytes() if wal.exists() else b""
+    assert b"SECRET-NOTE-A1" not in log + db_path.read_bytes()
+
+
+def test_erasure_removes_a_record_only_if_it_is_a_file_of_bls_in_the_folder(db_path, tmp_path):
+    folder = tmp_path / "data" / "sessions"
+    folder.mkdir(parents=True)
+    precious = tmp_path / "precious.json"
+    precious.write_text("the therapist's own file")
+    link = folder / "session-2026-03-02-090000.json"
+    link.symlink_to(precious)  # a link in the folder pointing outside it
+    dotdot = folder / ".." / ".." / "precious-2.json"
+    Path(dotdot).write_text("another own file")
+    other_name = folder / "notes.json"
+    other_name.write_text("not a session record")
+    rows = []
+    for uid, rf in (("l", link), ("d", dotdot), ("o", other_name)):
+        rows.append((session(uid=uid, client="C-017", record_file=str(rf)), "set", 1, set_row(1)))
+    write_sessions(db_path, rows)
+    n_sessions, _sets, removed = delete_client(db_path, "C-017", folder)
+    assert n_sessions == 3 and removed == []
+    assert precious.read_text() == "the therapist's own file" and link.is_symlink()
+    assert Path(dotdot).read_text() == "another own file"
+    assert other_name.read_text() == "not a session record"
+
+
+def test_erasure_removes_the_clinical_record_kept_in_a_technical_record(db_path, tmp_path):
+    """While the database failed, a session's clinical record was kept in its JSON record (and the
+    database never heard of that session): erasing the client removes that file too."""
+    folder = tmp_path / "data" / "sessions"
+    two_clients(db_path, folder, tmp_path / "elsewhere")
+    kept = folder / "session-2026-03-16-090000.json"
+    kept.write_text(json.dumps({"app": "bls", "clinical": {"client_code": "C-017", "sets": [{"note": "SECRET"}]},
+                                "sets": [], "events": []}))
+    other = folder / "session-2026-03-17-090000.json"
+    other.write_text(json.dumps({"app": "bls", "clinical": {"client_code": "C-042"}, "sets": [], "events": []}))
+    _n, _s, removed = delete_client(db_path, "C-017", folder)
+    assert str(kept) in removed and not kept.exists()
+    assert other.exists()
+
+
+def test_erasing_from_a_missing_database_makes_none(db_path):
+    with pytest.raises(StoreError, match="no record database"):
+        delete_client(db_path, "C-017")
+    assert not db_path.exists()
