@@ -634,8 +634,8 @@ class SessionCore:
 
     def set_target(self, fields: dict, new: bool | None = None) -> int:
         """The target being processed (the EMDR assessment fields, all optional). A target that no set
-        has gone with yet is corrected in place; otherwise (or with ``new``) a new target begins.
-        Returns its number."""
+        has gone with yet is corrected in place (the fields given replace theirs; a SUD or VOC typed
+        before it keeps); otherwise (or with ``new``) a new target begins. Returns its number."""
         checked = check_target(fields)
         c = self.clinical
         current = c.target
@@ -645,6 +645,8 @@ class SessionCore:
         if new or current is None:
             current = {"n": len(c.targets) + 1}
             c.targets.append(current)
+        else:
+            checked = {k: v for k, v in checked.items() if k in fields}
         current.update(checked, set_at=iso(self.wall()))
         self._store_put("target", current["n"], current)
         self.clinical_changed.emit("target")
