@@ -259,20 +259,31 @@ def _inspect(path: Path) -> None:
     app_id = int.from_bytes(header[68:72], "big", signed=True)
     try:
         log_size = os.lstat(f"{path}-wal").st_size
-    except OSError:
-        log_size = 0
+    except FileNotFoundError:
+        log_size = None
+    except OSError as exc:
+        raise StoreError(f"cannot open {path}-wal: {explain(exc)}") from None
     _refuse(path, app_id, version, has_tables=cookie != 0 and not log_size)
-    if log_size:
+    if log_size is not None:
+        # a log is there: a read-only connection checks (a writer closing last would copy the log in and
+        # delete it; a reader leaves both as they are)
         try:
             db = sqlite3.connect(f"file:{path.as_posix()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: {explain(exc, path)}") from None
         try:
-            _check_version(db, path)
+            if _check_version(db, path) > 0:
+                _quick_check(db, path)
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: {explain(exc, path)}") from None
         finally:
             db.close()
+
+
+def _quick_check(db: sqlite3.Connection, path: Path) -> None:
+    problem = db.execute("PRAGMA quick_check").fetchone()[0]
+    if problem != "ok":
+        raise StoreError(f"{path}: the record database is damaged ({problem}); it is left as it is")
 
 
 def _refuse(path: Path, app_id: int, version: int, has_tables: bool) -> None:
@@ -313,9 +324,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
                 raise StoreError(f"{path} is from an older bls; open bls once to bring it up to date")
             return db
         if version > 0:  # checked before anything is written: a damaged file is left exactly as it is
-            problem = db.execute("PRAGMA quick_check").fetchone()[0]
-            if problem != "ok":
-                raise StoreError(f"{path}: the record database is damaged ({problem}); it is left as it is")
+            _quick_check(db, path)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
