@@ -473,3 +473,33 @@ def test_rows_flushed_before_a_kill_are_in_the_database_and_every_row_is_whole(t
     for n, sud, voc, note, reason in rows:  # every row whole
         assert (sud, voc, note, reason) == (n % 11, 1 + n % 7, f"note {n} " + "x" * 500, "complete")
     assert read(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+# --------------------------------------------------------------------------- no network
+
+NO_NETWORK_CHILD = """
+import sys
+seen = []
+NET = ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "socket.sendto", "socket.bind",
+       "urllib.Request", "http.client.connect", "ftplib.connect", "smtplib.connect")
+sys.addaudithook(lambda event, args: seen.append(event) if event in NET else None)
+from bls.cli import main
+try:
+    status = main(sys.argv[1:])
+finally:
+    print("network:", sorted(set(seen)), file=sys.stderr, flush=True)
+sys.exit(status)
+"""
+
+
+def test_a_session_and_its_record_make_no_network_connection(tmp_path):
+    """Python's audit hooks see every socket connection, name lookup and URL opened from Python."""
+    data = tmp_path / "data"
+    script = tmp_path / "session.yaml"
+    script.write_text(session_yaml(2))
+    proc = subprocess.run([sys.executable, "-c", NO_NETWORK_CHILD, "script", str(script)],
+                          env=base_env(BLS_DATA_DIR=str(data), PYTHONPATH=str(REPO)), capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "network: []" in proc.stderr
+    assert stored_sets(data / "records.sqlite3", "C-017") == expected_sets(2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -354,3 +355,75 @@ def test_a_session_kept_whole_in_the_database_at_close(s):
     assert s.rows("SELECT n, target_n, sud, voc, note, stop_reason FROM sets") == [
         (1, 1, 6, None, "calmer, image further away", "complete")]
     assert "clinical" not in s.core.record.meta  # the technical record holds no clinical data
+
+
+# --------------------------------------------------------------------------- the database, as the app uses it
+
+
+def wait_for(condition, timeout=15.0, what="the condition"):
+    """A deadline on a condition another thread makes true (the writer thread); not a pause."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout} s")
+        time.sleep(0.005)
+
+
+def db_rows(path: Path, sql: str) -> list[tuple]:
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return []
+    try:
+        return db.execute(sql).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        db.close()
+
+
+def test_each_set_is_committed_on_its_own_when_it_ends(s):
+    """The app never flushes: the writer thread commits the set as it ends, and an entry as it is typed."""
+    s.core.set_client("C-017")
+    s.one_set()
+    wait_for(lambda: db_rows(s.db, "SELECT n, stop_reason FROM sets") == [(1, "complete")], what="set 1 committed")
+    s.core.enter_sud(4)
+    wait_for(lambda: db_rows(s.db, "SELECT n, sud FROM sets") == [(1, 4)], what="its SUD committed")
+
+
+def test_the_core_tells_a_locked_database_and_its_end_through_store_state(s):
+    s.core.set_client("C-017")
+    s.one_set()
+    wait_for(lambda: db_rows(s.db, "SELECT count(*) FROM sets") == [(1,)])
+    states = []
+    s.core.store_state.connect(states.append)
+    other = sqlite3.connect(s.db, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        s.core.enter_sud(5)
+        wait_for(lambda: s.core.poll() or bool(states), what="store_state")  # polled, as the app polls
+        assert "in use by another program" in states[0]
+        assert s.core.record.meta["clinical"]["sets"][0]["sud"] == 5  # kept meanwhile
+        s.one_set()  # sets still run
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    wait_for(lambda: s.core.poll() or states[-1] == "", what="store_state clearing")
+    wait_for(lambda: s.store.pending == 0)
+    assert db_rows(s.db, "SELECT n, sud FROM sets ORDER BY n") == [(1, 5), (2, None)]
+    assert "clinical" not in s.core.record.meta
+
+
+def test_the_technical_json_record_holds_no_clinical_data_while_the_database_works(tmp_path):
+    record_file = tmp_path / "sessions" / "session-2026-03-02-090000.json"
+    g = Session(tmp_path, record_path=record_file)
+    g.core.set_client("C-017")
+    g.core.set_target({"image": "the crash", "nc": "I am helpless", "pc": "I survived", "body": "chest"})
+    g.core.mark_medicine("sublingual", "two tablets", T0)
+    g.one_set()
+    g.core.enter_note("calmer, image further away")
+    assert g.close() == ""
+    text = record_file.read_text()
+    for secret in ("C-017", "the crash", "helpless", "survived", "chest", "sublingual", "two tablets", "calmer"):
+        assert secret not in text, secret
+    assert g.rows("SELECT note FROM sets") == [("calmer, image further away",)]
