@@ -499,6 +499,13 @@ class RecordStore:
                     pass
                 self._db = None  # opened again (and checked again) at the next attempt
             return f"{self.path}: {why}"
+        except Exception as exc:  # noqa: BLE001 - a row bls could not write: said, kept, never fatal to the thread
+            if self._db is not None and self._db.in_transaction:
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            return f"{self.path}: a row could not be written ({exc.__class__.__name__}: {exc})"
 
 
 # --------------------------------------------------------------------------- reading and erasing

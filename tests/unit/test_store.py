@@ -626,3 +626,15 @@ def test_erasing_from_a_missing_database_makes_none(db_path):
     with pytest.raises(StoreError, match="no record database"):
         delete_client(db_path, "C-017")
     assert not db_path.exists()
+
+
+def test_a_row_the_writer_cannot_handle_is_said_and_the_thread_goes_on(db_path):
+    s = RecordStore(db_path, retry_s=0.05)
+    s.put(session(), "set", 1, set_row(1, sud=2, passes_requested=2 ** 70))  # a bug elsewhere: too big for SQLite
+    assert not s.flush(10.0)
+    assert "could not be written" in s.problem and "OverflowError" in s.problem
+    s.put(session(), "set", 1, set_row(1, sud=2))  # the row corrected: the thread is still there to write it
+    wait_for(lambda: s.pending == 0, what="the writer recovering")
+    assert s.problem == ""
+    assert s.close(10.0)
+    assert read(db_path, "SELECT n, sud, passes_requested FROM sets ORDER BY n") == [(1, 2, 24)]
