@@ -503,3 +503,25 @@ def test_a_session_and_its_record_make_no_network_connection(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "network: []" in proc.stderr
     assert stored_sets(data / "records.sqlite3", "C-017") == expected_sets(2)
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def test_the_app_with_a_damaged_database_runs_and_keeps_the_set_in_its_json_record(screens_env, tmp_path):
+    """The app itself: a set runs, is quit mid-way, and with the database refused the set's clinical
+    row is kept in the session's technical record in the records folder; bls says where and exits 1."""
+    data = tmp_path / "appdata"
+    data.mkdir()
+    garbage = os.urandom(8192)
+    (data / "records.sqlite3").write_bytes(garbage)
+    env = dict(screens_env, BLS_DATA_DIR=str(data), PYTHONPATH=str(REPO))
+    proc = subprocess.run([*bls_command(), "--preset", "standard", "--client-screen", "CLIENT", "--start",
+                           "--exit-after", "2"], env=env, capture_output=True, text=True, timeout=90, cwd=tmp_path)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 1, proc.stderr
+    (record,) = list((data / "sessions").glob("session-*.json"))
+    assert "damaged" in proc.stderr and str(record) in proc.stderr
+    doc = kept_clinical(record)
+    assert [(s["n"], s["stop_reason"]) for s in doc["sets"]] == [(1, "quit")]
+    assert (data / "records.sqlite3").read_bytes() == garbage

@@ -119,6 +119,12 @@ def test_a_new_database_is_wal_private_and_in_a_private_folder(db_path):
             assert stat.S_IMODE(os.stat(f"{db_path}{suffix}").st_mode) == 0o600, suffix
         assert stat.S_IMODE(os.stat(db_path.parent).st_mode) == 0o700
         assert read(db_path, "PRAGMA journal_mode") == [("wal",)]
+        db = connect(db_path)  # every commit synced to disk (FULL = 2), deleted content overwritten
+        try:
+            assert db.execute("PRAGMA synchronous").fetchone()[0] == 2
+            assert db.execute("PRAGMA secure_delete").fetchone()[0] == 1
+        finally:
+            db.close()
         assert read(db_path, "PRAGMA application_id") == [(OURS,)]
         assert s.close(10.0)
     finally:
