@@ -256,6 +256,30 @@ def test_a_read_only_database_is_told_and_the_session_kept_in_its_json_record(re
     assert stored_sets(db, "C-017") == []
 
 
+def test_a_read_only_disk_made_writable_again_takes_the_waiting_rows_whole(readonly, tmp_path):
+    db = readonly.folder / "data" / "records.sqlite3"
+    _core, problem, _ = run_session(db, tmp_path / "earlier.json", 2, "C-001")
+    readonly.protect()
+    state = {"protected": True}
+
+    def on_line(line):  # writable again after the note of set 2
+        if state["protected"] and "note: note for set 2" in line:
+            readonly.release()
+            state["protected"] = False
+
+    try:
+        core, problem, said = run_session(db, tmp_path / "session.json", 3, "C-017", on_line)
+    finally:
+        if state["protected"]:
+            readonly.release()
+    assert not state["protected"], said
+    events = db_events(core)
+    assert events[0][0] is False and "read-only" in events[0][1], events
+    assert events[-1] == (True, "") and problem == ""
+    assert stored_sets(db, "C-001") == expected_sets(2, "C-001")
+    assert stored_sets(db, "C-017") == expected_sets(3)
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     mnt = tmp_path / "small"
