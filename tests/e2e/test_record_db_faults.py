@@ -364,19 +364,27 @@ def test_a_damaged_database_is_left_as_it_is_and_the_session_kept_in_its_json_re
     assert files(earlier.parent) == before
 
 
-def test_bls_script_without_a_log_keeps_the_clinical_record_in_the_records_folder(tmp_path):
+@pytest.mark.parametrize("log", [False, True], ids=["no-log", "log"])
+def test_bls_script_keeps_the_clinical_record_in_a_file_it_names(tmp_path, log):
     """``bls script`` writes no technical record unless asked (--log); when the database cannot take the
-    session, the clinical record still goes to a file, in the records folder, and bls says where."""
+    session, the clinical record goes to the --log file, or without one to a file in the records
+    folder, and bls says which."""
     data = tmp_path / "data"
     data.mkdir()
     (data / "records.sqlite3").write_bytes(b"not a database at all, but the therapist's file\n" * 100)
     script = tmp_path / "session.yaml"
     script.write_text(session_yaml(2))
-    proc = subprocess.run([*bls_command(), "script", str(script)], env=base_env(BLS_DATA_DIR=str(data)),
+    extra = ["--log", str(tmp_path / "log.json")] if log else []
+    proc = subprocess.run([*bls_command(), "script", str(script), *extra],
+                          env=base_env(BLS_DATA_DIR=str(data), PYTHONPATH=str(REPO)),
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "damaged" in proc.stderr
-    (kept,) = list((data / "sessions").glob("session-*.json"))
+    if log:
+        kept = tmp_path / "log.json"
+        assert not (data / "sessions").exists()
+    else:
+        (kept,) = list((data / "sessions").glob("session-*.json"))
     assert str(kept) in proc.stderr
     doc = kept_clinical(kept)
     assert doc["client_code"] == "C-017"
@@ -407,7 +415,7 @@ def test_bls_script_killed_mid_session_keeps_every_set_that_had_ended(tmp_path, 
     data = tmp_path / "data"
     script = tmp_path / "session.yaml"
     script.write_text(session_yaml(40))  # far more sets than are run before the kill
-    env = base_env(BLS_DATA_DIR=str(data), PYTHONUNBUFFERED="1")  # each line as it is printed
+    env = base_env(BLS_DATA_DIR=str(data), PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO))  # each line as it is printed
     proc = subprocess.Popen([*bls_command(), "script", str(script)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     starts = []

@@ -146,7 +146,8 @@ def test_a_bad_note_is_refused_with_its_reason_and_the_stored_one_kept(s, text, 
 
 @pytest.mark.parametrize("code, words", [("C/017", "path separator"), ("C\\017", "path separator"),
                                          ("../etc", "path separator"), ("..", "client code"),
-                                         ("", "empty"), ("x" * 33, "at most 32"), ("C-017\n", "C-017")])
+                                         ("", "empty"), ("x" * 33, "at most 32"), ("C#17", "use letters, digits"),
+                                         ("-C17", "starting with a letter or digit"), ("C-017\n", "C-017")])
 def test_a_client_code_that_is_not_a_pseudonym_is_refused(s, code, words):
     s.core.set_client("C-017")
     if code == "C-017\n":  # surrounding white space is not part of a code: the same client
@@ -166,6 +167,28 @@ def test_a_target_with_one_bad_field_is_refused_whole_and_says_every_problem(s):
     text = str(info.value)
     assert "11 is outside 0 to 10" in text and "0 is outside 1 to 7" in text and "control characters" in text
     assert s.rows("SELECT n, image, sud, voc FROM targets") == [(1, "the crash", 7, 3)]
+
+
+def test_a_target_field_or_a_route_too_long_is_refused(s):
+    with pytest.raises(EntryError, match="Image: 1001 characters; at most 1000"):
+        s.core.set_target({"image": "x" * 1001})
+    with pytest.raises(EntryError, match="route: 201 characters; at most 200"):
+        s.core.mark_medicine("r" * 201, "")
+    with pytest.raises(EntryError, match="dose: 201 characters; at most 200"):
+        s.core.mark_medicine("oral", "d" * 201)
+    s.one_set()
+    assert s.rows("SELECT count(*) FROM targets") == [(0,)]
+    assert s.rows("SELECT count(*) FROM medicine") == [(0,)]
+
+
+def test_a_target_is_corrected_until_a_set_goes_with_it_then_a_new_one_begins(s):
+    assert s.core.set_target({"image": "the crash"}) == 1
+    assert s.core.set_target({"image": "the crash, at night"}) == 1  # corrected before any set
+    s.one_set()
+    assert s.core.set_target({"image": "the hospital"}) == 2
+    s.one_set()
+    assert s.rows("SELECT n, image FROM targets ORDER BY n") == [(1, "the crash, at night"), (2, "the hospital")]
+    assert s.rows("SELECT n, target_n FROM sets ORDER BY n") == [(1, 1), (2, 2)]
 
 
 def test_checks_give_back_the_value_to_store():
