@@ -557,3 +557,15 @@ def test_the_app_with_a_damaged_database_runs_and_keeps_the_set_in_its_json_reco
     doc = kept_clinical(record)
     assert [(s["n"], s["stop_reason"]) for s in doc["sets"]] == [(1, "quit")]
     assert (data / "records.sqlite3").read_bytes() == garbage
+
+
+def test_a_rehearsal_keeps_nothing(tmp_path):
+    data = tmp_path / "data"
+    script = tmp_path / "session.yaml"
+    script.write_text(session_yaml(1))
+    proc = subprocess.run([*bls_command(), "script", str(script), "--no-record"],
+                          env=base_env(BLS_DATA_DIR=str(data), PYTHONPATH=str(REPO)), capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "sud: sud for set 1" in proc.stdout
+    assert not data.exists() or list(data.rglob("*")) == []
