@@ -129,7 +129,7 @@ def assert_kept_in_the_json_record(record_file: Path, sets: int, client: str) ->
 def earlier(tmp_path):
     """A database holding one earlier session of another client (C-001, 2 sets), all committed."""
     db = tmp_path / "data" / "records.sqlite3"
-    core, problem, _ = run_session(db, tmp_path / "earlier.json", 2, "C-001")
+    _core, problem, _ = run_session(db, tmp_path / "earlier.json", 2, "C-001")
     assert problem == ""
     assert stored_sets(db, "C-001") == expected_sets(2, "C-001")
     return db
@@ -173,6 +173,7 @@ def test_a_lock_that_never_goes_keeps_the_session_in_its_json_record(earlier, tm
     finally:
         other.execute("ROLLBACK")
         other.close()
+    assert [s["stop_reason"] for s in core.record.sets] == ["complete"] * 2
     assert "in use by another program" in problem
     assert_kept_in_the_json_record(tmp_path / "session.json", 2, "C-017")
     assert stored_sets(earlier, "C-017") == []
@@ -331,8 +332,10 @@ def test_a_full_disk_is_told_and_the_rows_are_written_whole_once_space_is_freed(
 def test_a_disk_that_stays_full_keeps_the_session_in_its_json_record(small_disk, tmp_path):
     db = small_disk / "data" / "records.sqlite3"
     _core, problem, _ = run_session(db, tmp_path / "earlier.json", 2, "C-001")
+    assert problem == ""
     fill(small_disk)
     core, problem, _ = run_session(db, tmp_path / "session.json", 2, "C-017")
+    assert [s["stop_reason"] for s in core.record.sets] == ["complete"] * 2
     assert "disk is full" in problem
     assert_kept_in_the_json_record(tmp_path / "session.json", 2, "C-017")
     (small_disk / "filler").unlink()

@@ -18,7 +18,14 @@ import pytest
 from bls.core.engine import GLIDING, IDLE, RUNNING, SAMPLE_RATE, STOPPING
 from bls.core.preset import builtin_presets
 from bls.session import CUT_REST, UNLOCK, SessionCore, SessionRecord
-from bls.session.clinical import EntryError, EntryKeys, check_code, check_sud, check_text, check_voc
+from bls.session.clinical import (
+    EntryError,
+    EntryKeys,
+    check_code,
+    check_sud,
+    check_text,
+    check_voc,
+)
 from bls.session.script import ScriptClock
 from bls.session.store import RecordStore
 

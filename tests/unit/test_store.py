@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from bls.session import store
-from bls.session.store import RecordStore, Records, StoreError, connect, delete_client
+from bls.session.store import Records, RecordStore, StoreError, connect, delete_client
 
 OURS = 0x626C7301  # "bls" 1: the application id of a bls record database, as documented in store.py
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -136,7 +136,6 @@ def test_an_over_wide_folder_and_file_are_tightened(db_path):
     write_sessions(db_path, [(session(), None, 0, None)])
     os.chmod(db_path.parent, 0o755)
     os.chmod(db_path, 0o644)
-    RecordStore(db_path).close()  # nothing to write: opening is not even needed
     write_sessions(db_path, [(session(uid="s-2"), None, 0, None)])
     assert stat.S_IMODE(os.stat(db_path.parent).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(db_path).st_mode) == 0o600
