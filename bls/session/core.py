@@ -26,13 +26,14 @@ from dataclasses import fields
 
 from ..core import gentle
 from ..core.clock import AnchorMap
+from ..core.paths import records_dir
 from ..core.engine import GLIDING, IDLE, PAUSED, RUNNING, SAMPLE_RATE, STOPPING, FrameSample, Status, StimulusEngine
 from ..core.preset import SECTIONS, SPEED_MAX, SPEED_MIN, Preset, _check_value, clamp_to_schema
 from .. import __version__
 from .clinical import (MEDICINE_TEXT_MAX, NOTE_MAX, ClinicalRecord, EntryError, EntryKeys, check_code, check_sud,
                        check_target, check_text, check_voc, delivered_summary, iso, now_local)
 from .policy import Policy, Question
-from .record import SessionRecord, set_entry
+from .record import SessionRecord, default_record_path, set_entry
 
 SPEED_STEP = 0.05
 STIMULUS_KEYS = ("Space", "Escape", "Up", "Down", "PageUp", "PageDown", "B")
@@ -590,6 +591,20 @@ class SessionCore:
         problem = self.store.problem or "the record database did not answer in time"
         self.record.meta["clinical"] = self.clinical_document()
         self._write()
+        if self.record.path is None and len(self.record.write_errors) == len(self.record.copies):
+            # no technical record was written (bls script without --log, or --log failing): the
+            # clinical record gets a file of its own in the records folder
+            folder = records_dir()
+            try:
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except OSError:
+                pass
+            self.record.path = default_record_path(folder)
+            self._write()
+            if not any(e.startswith(f"{self.record.path}:") for e in self.record.write_errors):
+                return f"{problem}; this session's clinical record is kept in {self.record.path}"
+            return problem
+        self._write()
         return problem
 
     # ------------------------------------------------------------------ the clinician's record
@@ -606,8 +621,9 @@ class SessionCore:
         self.clinical.started = True
         if self.store is not None:
             self.store.put(self.clinical.session_row(), kind, n, row)
-            if self.store.problem:
-                self.record.meta["clinical"] = self.clinical_document()  # kept in the JSON record meanwhile
+            if self.store.problem:  # kept in the JSON record meanwhile, written now (a crash loses nothing)
+                self.record.meta["clinical"] = self.clinical_document()
+                self._write()
 
     def _check_store(self) -> None:
         problem = self.store.problem if self.store is not None else ""
@@ -634,8 +650,8 @@ class SessionCore:
 
     def set_target(self, fields: dict, new: bool | None = None) -> int:
         """The target being processed (the EMDR assessment fields, all optional). A target that no set
-        has gone with yet is corrected in place; otherwise (or with ``new``) a new target begins.
-        Returns its number."""
+        has gone with yet is corrected in place (the fields given replace theirs; a SUD or VOC typed
+        before it keeps); otherwise (or with ``new``) a new target begins. Returns its number."""
         checked = check_target(fields)
         c = self.clinical
         current = c.target
@@ -645,6 +661,8 @@ class SessionCore:
         if new or current is None:
             current = {"n": len(c.targets) + 1}
             c.targets.append(current)
+        else:
+            checked = {k: v for k, v in checked.items() if k in fields}
         current.update(checked, set_at=iso(self.wall()))
         self._store_put("target", current["n"], current)
         self.clinical_changed.emit("target")

@@ -243,7 +243,8 @@ class ScriptClock:
 def run(script: Script, preset, record: SessionRecord, sink=None, say=print, store=None,
         started=None) -> SessionCore:
     """Run ``script`` from ``preset`` (a Preset), recording into ``record`` (and the clinical record
-    into ``store``, a RecordStore, if given); ``sink(block)`` gets the audio if given. ``say`` reports
+    into ``store``, a RecordStore, if given: every set and every entry is committed before the next
+    action); ``sink(block)`` gets the audio if given. ``say`` reports
     each action and its outcome. The session's date and time run from ``started`` (default now) on the
     script's clock. Returns the core (its record written; the store is left to the caller to close)."""
     import datetime as _dt  # noqa: PLC0415
@@ -265,8 +266,14 @@ def run(script: Script, preset, record: SessionRecord, sink=None, say=print, sto
     core = SessionCore(preset, clocks, record, store=store, wall=wall)
     clock: ScriptClock = holder["clock"]
     core.record.meta["script"] = True
-    if store is not None:  # a script runs faster than real time: each set is on disk before the next action,
-        core.set_finished.connect(lambda _entry: store.flush(5.0))  # as a real rest would let it be
+    def settle() -> None:
+        """A script runs faster than real time: what a set or an entry put in the database is on disk
+        before the next action, as a real rest would let it be. A store already known to fail is not
+        waited for (it is tried again with every row; the JSON record keeps the rows meanwhile)."""
+        if store is not None and store.pending and not store.problem:
+            store.flush(5.0)
+
+    core.set_finished.connect(lambda _entry: settle())
     core.notice.connect(lambda text: say(f"  note: {text}"))
     library = None
     for a in script.actions:
@@ -321,6 +328,7 @@ def run(script: Script, preset, record: SessionRecord, sink=None, say=print, sto
             say(f"{a.at:8.2f} s  {a.do}: refused: {exc.args[0] if exc.args else exc}")
             core.event("script_refused", action=a.do, why=str(exc.args[0] if exc.args else exc))
             continue
+        settle()  # an entry (client, target, SUD/VOC/note, medicine, a digit key) is on disk before going on
         q = core.question
         if q is not None and q is not asked_before and a.do != "answer":
             what = q.details[0] if q.kind == "unlock" and q.details else q.text

@@ -95,8 +95,23 @@ CREATE TABLE sets (
 """
 
 
+def _statements(script: str) -> list[str]:
+    """The statements of an SQL script, one by one (``executescript`` would commit the migration's
+    transaction first and run the rest outside it)."""
+    out, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"incomplete SQL statement: {current.strip()[:60]!r}")
+    return out
+
+
 def _to_v1(db: sqlite3.Connection) -> None:
-    db.executescript(_V1)
+    for statement in _statements(_V1):
+        db.execute(statement)
 
 
 MIGRATIONS = {0: _to_v1}  # version k -> k + 1; every earlier version is tested (tests/unit/test_store.py)
@@ -113,25 +128,53 @@ MEDICINE_COLUMNS = ("n", "taken_at", "route", "dose")
 # --------------------------------------------------------------------------- opening
 
 
-def explain(exc: BaseException) -> str:
-    """An SQLite or OS error in a therapist's words."""
+def explain(exc: BaseException, path: Path | None = None) -> str:
+    """An SQLite or OS error in a therapist's words. With ``path``, a vague error (SQLite's "disk I/O
+    error", "unable to open database file") is made precise from the file system: read-only, full."""
     if isinstance(exc, StoreError):
         return str(exc)
     text = str(exc)
     low = text.lower()
     if "locked" in low or "busy" in low:
         return "the record database is in use by another program (another bls?)"
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        return "the record database is damaged (left as it is)"
+    vague = isinstance(exc, (sqlite3.OperationalError, OSError))  # not a refused row (IntegrityError)
+    found = _diagnose(path) if path is not None and vague else None
+    if found:
+        return found
     if "readonly" in low or "read-only" in low or "read only" in low:
         return "the record database is read-only"
     if "full" in low:
         return "the disk is full"
-    if "not a database" in low or "malformed" in low or "corrupt" in low:
-        return "the record database is damaged (left as it is)"
     if "unable to open" in low:
         return "the record database cannot be opened"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     return text or exc.__class__.__name__
+
+
+LOW_SPACE_BYTES = 1 << 20  # less free than this, and a write failed: the disk is full
+
+
+def _diagnose(path: Path) -> str | None:
+    """What the file system says about a write that failed at ``path``: read-only, or full (None:
+    nothing found)."""
+    folder = Path(path).parent
+    statvfs = getattr(os, "statvfs", None)
+    if statvfs is not None:
+        try:
+            vfs = statvfs(folder)
+        except OSError:
+            vfs = None
+        if vfs is not None:
+            if vfs.f_flag & getattr(os, "ST_RDONLY", 1):
+                return "the disk or folder holding the record database is read-only"
+            if vfs.f_bavail * vfs.f_frsize < LOW_SPACE_BYTES:
+                return "the disk is full"
+    if (os.path.exists(path) and not os.access(path, os.W_OK)) or not os.access(folder, os.W_OK):
+        return "the record database is read-only (its file or folder cannot be written)"
+    return None
 
 
 def _prepare(path: Path, create: bool) -> None:
@@ -167,6 +210,18 @@ def _prepare(path: Path, create: bool) -> None:
     if not stat.S_ISREG(st.st_mode):
         kind = "a link" if stat.S_ISLNK(st.st_mode) else "not a regular file"
         raise StoreError(f"{path} is {kind}: bls keeps its records only in a file of its own (left as it is)")
+    for suffix in SIDE_FILES:  # SQLite opens these itself, following links and waiting on a pipe
+        side = Path(f"{path}{suffix}")
+        try:
+            side_st = os.lstat(side)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise StoreError(f"cannot open {side}: {explain(exc)}") from None
+        if not stat.S_ISREG(side_st.st_mode):
+            kind = "a link" if stat.S_ISLNK(side_st.st_mode) else "not a regular file"
+            raise StoreError(f"{side} (the record database's log) is {kind}: bls writes only files of its own; "
+                             "both are left as they are")
     if os.name == "posix" and create and st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
         try:
             os.chmod(path, 0o600)
@@ -175,18 +230,75 @@ def _prepare(path: Path, create: bool) -> None:
     return None
 
 
-def _check_version(db: sqlite3.Connection, path: Path) -> int:
-    app_id = db.execute("PRAGMA application_id").fetchone()[0]
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if app_id not in (0, APPLICATION_ID):
+SIDE_FILES = ("-wal", "-shm", "-journal")
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _inspect(path: Path) -> None:
+    """Refuse, before SQLite opens it, a file that is not a bls record database or is from a newer
+    bls: its first 100 bytes (SQLite's header) say so, and reading them changes nothing. (Opening such a
+    file with SQLite for writing could change it: a log left by a crash is copied into the database
+    when the last connection closes.) When a log with transactions in it lies next to the file, the
+    header may be out of date: a read-only connection, which never copies the log in, decides."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+        try:
+            header = os.read(fd, 100)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise StoreError(f"cannot open {path}: {explain(exc)}") from None
+    if not header:
+        return  # the empty file bls makes first: schema version 0
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        raise StoreError(f"{path}: the record database is damaged, or is not a record database at all "
+                         "(left as it is)")
+    cookie = int.from_bytes(header[40:44], "big")
+    version = int.from_bytes(header[60:64], "big", signed=True)
+    app_id = int.from_bytes(header[68:72], "big", signed=True)
+    try:
+        log_size = os.lstat(f"{path}-wal").st_size
+    except FileNotFoundError:
+        log_size = None
+    except OSError as exc:
+        raise StoreError(f"cannot open {path}-wal: {explain(exc)}") from None
+    _refuse(path, app_id, version, has_tables=cookie != 0 and not log_size)
+    if log_size is not None:
+        # a log is there: a read-only connection checks (a writer closing last would copy the log in and
+        # delete it; a reader leaves both as they are)
+        try:
+            db = sqlite3.connect(f"file:{path.as_posix()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: {explain(exc, path)}") from None
+        try:
+            if _check_version(db, path) > 0:
+                _quick_check(db, path)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: {explain(exc, path)}") from None
+        finally:
+            db.close()
+
+
+def _quick_check(db: sqlite3.Connection, path: Path) -> None:
+    problem = db.execute("PRAGMA quick_check").fetchone()[0]
+    if problem != "ok":
+        raise StoreError(f"{path}: the record database is damaged ({problem}); it is left as it is")
+
+
+def _refuse(path: Path, app_id: int, version: int, has_tables: bool) -> None:
+    if app_id not in (0, APPLICATION_ID) or (app_id == 0 and has_tables):
         raise StoreError(f"{path} is another program's database, not bls's (left as it is)")
-    if app_id == 0:
-        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if tables:
-            raise StoreError(f"{path} is another program's database, not bls's (left as it is)")
     if version > SCHEMA_VERSION:
         raise StoreError(f"{path} was written by a newer bls (record schema {version}; this bls knows up to "
                          f"{SCHEMA_VERSION}): update bls; the database is left as it is")
+
+
+def _check_version(db: sqlite3.Connection, path: Path) -> int:
+    app_id = db.execute("PRAGMA application_id").fetchone()[0]
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] if app_id == 0 else 0
+    _refuse(path, app_id, version, bool(tables))
     return version
 
 
@@ -195,12 +307,13 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     writable). StoreError for anything that makes it unusable; nothing is modified in that case."""
     path = Path(path)
     _prepare(path, create=not readonly)
+    _inspect(path)
     uri = f"file:{path.as_posix()}?mode={'ro' if readonly else 'rw'}"
     try:
         db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                              check_same_thread=True)
     except sqlite3.Error as exc:
-        raise StoreError(f"{path}: {explain(exc)}") from None
+        raise StoreError(f"{path}: {explain(exc, path)}") from None
     try:
         db.row_factory = sqlite3.Row
         version = _check_version(db, path)
@@ -210,12 +323,14 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
                     raise StoreError(f"{path} holds no sessions yet")
                 raise StoreError(f"{path} is from an older bls; open bls once to bring it up to date")
             return db
+        if version > 0:  # checked before anything is written: a damaged file is left exactly as it is
+            _quick_check(db, path)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA secure_delete=ON")  # deleted records are overwritten, not left in free pages
         if version < SCHEMA_VERSION:
-            db.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN IMMEDIATE")  # every step of a migration, and its version, or none of them
             try:
                 version = _check_version(db, path)  # another bls may have migrated it meanwhile
                 while version < SCHEMA_VERSION:
@@ -225,18 +340,16 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
                 db.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
-        problem = db.execute("PRAGMA quick_check").fetchone()[0]
-        if problem != "ok":
-            raise StoreError(f"{path}: the record database is damaged ({problem}); it is left as it is")
         return db
     except StoreError:
         db.close()
         raise
     except sqlite3.Error as exc:
         db.close()
-        raise StoreError(f"{path}: {explain(exc)}") from None
+        raise StoreError(f"{path}: {explain(exc, path)}") from None
 
 
 # --------------------------------------------------------------------------- writing
@@ -378,7 +491,7 @@ class RecordStore:
         except StoreError as exc:
             return str(exc)
         except (sqlite3.Error, OSError) as exc:
-            why = explain(exc)
+            why = explain(exc, self.path)
             if self._db is not None and "in use" not in why:
                 try:
                     self._db.close()
@@ -386,6 +499,13 @@ class RecordStore:
                     pass
                 self._db = None  # opened again (and checked again) at the next attempt
             return f"{self.path}: {why}"
+        except Exception as exc:  # noqa: BLE001 - a row bls could not write: said, kept, never fatal to the thread
+            if self._db is not None and self._db.in_transaction:
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            return f"{self.path}: a row could not be written ({exc.__class__.__name__}: {exc})"
 
 
 # --------------------------------------------------------------------------- reading and erasing
@@ -455,41 +575,94 @@ class Records:
         return n_sessions, n_sets
 
 
+RECORD_MAX_BYTES = 256 * 1024 * 1024  # a technical record larger than this is not read when erasing
+
+
+def _kept_for(path: Path, code: str) -> bool:
+    """Whether the technical record at ``path`` holds the clinical record of client ``code`` (kept there
+    while the database could not be written)."""
+    try:
+        if os.lstat(path).st_size > RECORD_MAX_BYTES:
+            return False
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            doc = json.loads(fh.read(RECORD_MAX_BYTES + 1))
+    except (OSError, ValueError, RecursionError):
+        return False
+    clinical = doc.get("clinical") if isinstance(doc, dict) else None
+    return isinstance(clinical, dict) and clinical.get("client_code") == code
+
+
+def _own_record(p: Path, folder: Path) -> bool:
+    """A technical record bls wrote: a regular file (not a link) named session-*.json right in ``folder``."""
+    try:
+        return (p.parent.resolve() == folder and p.name.startswith("session-") and p.suffix == ".json"
+                and stat.S_ISREG(os.lstat(p).st_mode))
+    except OSError:
+        return False
+
+
 def delete_client(path: Path, code: str, records_folder: Path | None = None) -> tuple[int, int, list[str]]:
     """Remove every session of client ``code`` for good: their rows (sets, targets, medicine), the
-    technical JSON records bls wrote for those sessions (in ``records_folder`` only), then VACUUM and a
-    truncating WAL checkpoint so nothing lingers in free pages or the log. Returns (sessions, sets,
-    files removed)."""
-    db = connect(Path(path))
+    technical JSON records bls wrote for those sessions or that keep the client's clinical record (in
+    ``records_folder`` only: a file elsewhere, a link, another name is never touched), then VACUUM and
+    a truncating WAL checkpoint so nothing lingers in free pages or the log. Returns (sessions, sets,
+    files removed). StoreError when the database cannot be used (nothing deleted) or when another
+    program holding the database kept its log from being emptied (the rows are deleted; run it again
+    once that program is closed)."""
+    path = Path(path)
+    _prepare(path, create=False)  # an erasure never makes a database
+    db = connect(path)
     try:
-        rows = db.execute("SELECT id, record_file FROM sessions WHERE client_code = ?", (code,)).fetchall()
-        n_sets = db.execute("SELECT count(*) FROM sets JOIN sessions ON sets.session_id = sessions.id "
-                            "WHERE sessions.client_code = ?", (code,)).fetchone()[0]
-        db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("DELETE FROM sessions WHERE client_code = ?", (code,))  # cascades to its rows
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("VACUUM")
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: {explain(exc)}; nothing was deleted") from None
+            rows = db.execute("SELECT id, record_file FROM sessions WHERE client_code = ?", (code,)).fetchall()
+            n_sets = db.execute("SELECT count(*) FROM sets JOIN sessions ON sets.session_id = sessions.id "
+                                "WHERE sessions.client_code = ?", (code,)).fetchone()[0]
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("DELETE FROM sessions WHERE client_code = ?", (code,))  # cascades to its rows
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: {explain(exc, path)}; nothing was deleted") from None
+        removed = _remove_records(code, [r["record_file"] for r in rows], records_folder)
+        what = f"the {len(rows)} session(s) of {code} were deleted" + (
+            f" with {len(removed)} technical record(s)" if removed else "")
+        try:
+            db.execute("VACUUM")  # the database rewritten without the free pages that held them
+            busy, log, done = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{what}, but {path} could not be compacted ({explain(exc, path)}): their text may "
+                             "remain in unused parts of the file; run the deletion again") from None
+        if busy or log or done:
+            raise StoreError(f"{what}, but another program (a running bls?) has {path.name} open, so its log "
+                             f"({path.name}-wal) could not be emptied and may still hold their text: close it and "
+                             "run the deletion again")
     finally:
         db.close()
+    return len(rows), n_sets, removed
+
+
+def _remove_records(code: str, record_files: list, records_folder: Path | None) -> list[str]:
+    if records_folder is None:
+        return []
+    folder = Path(records_folder).resolve()
+    candidates = [Path(f) for f in record_files if f]
+    try:
+        candidates += [p for p in sorted(folder.iterdir()) if p.name.startswith("session-") and p.suffix == ".json"
+                       and p not in candidates and _own_record(p, folder) and _kept_for(p, code)]
+    except OSError:
+        pass
     removed = []
-    folder = Path(records_folder).resolve() if records_folder is not None else None
-    for r in rows:
-        f = r["record_file"]
-        if not f or folder is None:
+    for p in candidates:
+        if not _own_record(p, folder) or str(p) in removed:
             continue
-        p = Path(f)
         try:
-            if p.resolve().parent == folder and p.name.startswith("session-") and p.suffix == ".json" \
-                    and stat.S_ISREG(os.lstat(p).st_mode):
-                p.unlink()
-                removed.append(str(p))
+            p.unlink()
+            removed.append(str(p))
         except OSError:
             pass
-    return len(rows), n_sets, removed
+    return removed
