@@ -126,7 +126,7 @@ class BlsApp(QObject):
             pass
         record_path = default_record_path(records_dir())
         self.session = Session(settings, audio_device, record_path, [log] if log else [],
-                               store=RecordStore(default_db_path()))
+                               store=RecordStore(default_db_path(), probe=True))
         self.session.core.preset_name = name  # the library's name for it (twins are told apart)
         self.session.display_info = self.display_info
         self._quitting = False

@@ -392,9 +392,12 @@ class RecordStore:
     """Writes one session's clinical rows on a thread of its own; the caller never waits (except in
     :meth:`flush` and :meth:`close`, at the end of a session). Thread-safe ``put``."""
 
-    def __init__(self, path: Path | None = None, retry_s: float = RETRY_S):
+    def __init__(self, path: Path | None = None, retry_s: float = RETRY_S, probe: bool = False):
+        """``probe``: open the database at once (on the thread), so that a database that cannot be
+        used is told when the session begins, not when the first set ends (the app does this)."""
         self.path = Path(path) if path is not None else default_db_path()
         self.retry_s = retry_s
+        self._probe = probe
         self._cond = threading.Condition()
         self._pending: dict[tuple, tuple[int, dict]] = {}
         self._session: dict | None = None
@@ -449,6 +452,12 @@ class RecordStore:
     # -- the thread
 
     def _run(self) -> None:
+        if self._probe:
+            problem = self._open()
+            if problem:
+                with self._cond:
+                    self.problem = problem
+                    self._cond.notify_all()
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._pending or self._closing)
@@ -480,6 +489,15 @@ class RecordStore:
             except sqlite3.Error:
                 pass
             self._db = None
+
+    def _open(self) -> str:
+        try:
+            self._db = connect(self.path)
+            return ""
+        except StoreError as exc:
+            return str(exc)
+        except (sqlite3.Error, OSError) as exc:
+            return f"{self.path}: {explain(exc, self.path)}"
 
     def _write(self, session: dict, batch: dict) -> str | None:
         rows = {k: row for k, (_v, row) in batch.items() if k[0] != "session"}

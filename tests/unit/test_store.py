@@ -643,3 +643,21 @@ def test_a_row_the_writer_cannot_handle_is_said_and_the_thread_goes_on(db_path):
     assert s.problem == ""
     assert s.close(10.0)
     assert read(db_path, "SELECT n, sud, passes_requested FROM sets ORDER BY n") == [(1, 2, 24)]
+
+
+def test_a_probing_store_tells_an_unusable_database_before_any_row_is_put(db_path):
+    newer_database(db_path, False)
+    before = files(db_path.parent)
+    s = RecordStore(db_path, probe=True)
+    wait_for(lambda: s.problem, what="the probe's verdict")
+    assert "newer bls" in s.problem and s.pending == 0
+    assert s.close(2.0)  # nothing was put: nothing is left unwritten
+    assert files(db_path.parent)["records.sqlite3"] == before["records.sqlite3"]
+
+
+def test_a_probing_store_makes_a_usable_database_at_once_and_says_nothing(db_path):
+    s = RecordStore(db_path, probe=True)
+    wait_for(lambda: db_path.exists() and s._db is not None, what="the database opened")
+    assert s.problem == ""
+    assert s.close(2.0)
+    assert sqlite3.connect(db_path).execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
