@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter
-from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFileDialog,
-                               QFrame, QGridLayout,
+from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox,
+                               QFileDialog, QFrame, QGridLayout,
                                QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSizePolicy,
                                QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
@@ -18,8 +18,12 @@ from ..core.engine import GLIDING, IDLE, PAUSED, RUNNING, STOPPING, FrameSample,
 from ..core.motion import speed_labels
 from ..core.preset import SPEED_MAX, SPEED_MIN, Preset
 from ..core.tone import CARRIER_MAX_HZ, CARRIER_MIN_HZ, LEVEL_CAP_DBFS, LEVEL_FLOOR_DBFS, TONE_LABELS
+from ..session.clinical import VOC_WINDOW_S
+from .entry_keys import EntryKeyRouter
+from .entry_strip import EntryStrip, entry_lines, pending_entry
 from .preset_panel import PresetPanel
 from .stimulus_painter import paint_stimulus
+from .style import INK, LINE
 
 PATH_LABELS = {"horizontal": "Horizontal", "vertical": "Vertical", "diagonal_up": "Diagonal ↗",
                "diagonal_down": "Diagonal ↘"}
@@ -27,6 +31,12 @@ PROFILE_LABELS = {"sinusoidal": "Smooth swing", "linear": "Even speed"}
 MODE_LABELS = {"passes": "Passes", "seconds": "Seconds", "free": "Free run"}
 STATE_LABELS = {IDLE: "Ready", RUNNING: "Running", PAUSED: "Paused", STOPPING: "Ending set…",
                 GLIDING: "Ending set…"}
+
+#: the entry strip under the set buttons
+CLINICAL_STYLE = f"""
+QFrame#entryStrip {{ background: #f7f9fa; border: 1px solid {LINE}; border-radius: 8px; }}
+QLabel#entered {{ color: {INK}; font-weight: 600; }}
+"""
 
 
 def _card(title: str) -> tuple[QFrame, QVBoxLayout]:
@@ -272,6 +282,16 @@ class ControlWindow(QMainWindow):
         session.recordState.connect(self.show_record_state)
         self.show_record_state(session.core.record.write_errors)
         self.question_box: QMessageBox | None = None
+        # the clinician's record: entry keys from anywhere, the strip
+        self._voc_armed = 0  # > 0 while V waits for its digit (the number of the V that armed it)
+        session.statusChanged.connect(self._entry_state)
+        session.setFinished.connect(lambda _rec: self._hand_keys_back())
+        session.clinicalChanged.connect(self._clinical_changed)
+        session.noteRequested.connect(self.open_note)
+        self.entry_keys = EntryKeyRouter(self)
+        self.entry_keys.keyed.connect(self._entry_keyed)
+        self.entry_keys.install()
+        self._refresh_entries()
         self.allow_close = False  # set by the app once the session has ended
         quit_action = QAction("Quit", self)
         # Ctrl+Q everywhere (the platform's own Quit key is empty on Windows and some desktops)
@@ -335,6 +355,10 @@ class ControlWindow(QMainWindow):
         buttons.addWidget(self.start_button, 3)
         buttons.addWidget(self.stop_button, 2)
         lay.addLayout(buttons)
+        # what the keys do after the set and what was entered: right under the buttons, where the eyes are
+        self.entry_strip = EntryStrip(self.session.core.enter_note)
+        self.entry_strip.noteClosed.connect(lambda _saved: self._keys_back())
+        lay.addWidget(self.entry_strip)
         self.gentle_check = QCheckBox("Gentle mode (ketamine-assisted): slower, quieter, softer; limits locked")
         self.gentle_check.setFocusPolicy(Qt.NoFocus)
         self.gentle_check.toggled.connect(self._gentle_toggled)
@@ -357,7 +381,9 @@ class ControlWindow(QMainWindow):
         self.record_copy_button.clicked.connect(self.save_record_copy)
         self.record_copy_button.hide()
         lay.addWidget(self.record_copy_button, 0, Qt.AlignLeft)
+        lay.addStretch(1)  # room to spare goes below, never between the lines above
         self._resting = False  # a rest is being counted down (by the session, on the stimulus clock)
+        card.setStyleSheet(CLINICAL_STYLE)
         col.addWidget(card)
         pcard, play = _card("Client display")
         row = QHBoxLayout()
@@ -662,6 +688,12 @@ class ControlWindow(QMainWindow):
             box.done(0)
             box.deleteLater()
 
+    def showEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        super().showEvent(ev)
+        # in front of the app's key filter (installed after this window was made): the note editor sees
+        # Escape before the app stops the set with it
+        self.entry_keys.install()
+
     def closeEvent(self, ev) -> None:  # noqa: N802 - Qt API
         """Closing the window ends the session (the app asks first if a set runs)."""
         if self.allow_close:
@@ -763,6 +795,59 @@ class ControlWindow(QMainWindow):
         n = rec["passes_delivered"]
         self.last_set.setText(f"Set {rec['index']}: {n} pass{'' if n == 1 else 'es'} in "
                               f"{rec['seconds_delivered']:.1f} s ({why.get(rec['stop_reason'], rec['stop_reason'])}).")
+
+    # ------------------------------------------------------------------ the clinician's record
+
+    def _keys_back(self) -> None:
+        """An entry is done (a note saved or cancelled): the keyboard goes back to the set keys."""
+        focus = QApplication.focusWidget()
+        if focus is None or self.isAncestorOf(focus) or not focus.isVisible():
+            self.centralWidget().setFocus(Qt.OtherFocusReason)
+
+    def _hand_keys_back(self) -> None:
+        """A set is ending: a number field used during the set lets go of the keyboard, so the SUD typed
+        now is a SUD (a field clicked in the rest takes its digits again). Text being typed keeps it."""
+        focus = QApplication.focusWidget()
+        if isinstance(focus, QAbstractSpinBox) and self.isAncestorOf(focus):
+            self.centralWidget().setFocus(Qt.OtherFocusReason)
+
+    def _entry_state(self, st: Status) -> None:
+        if st.state in (STOPPING, GLIDING):
+            self._hand_keys_back()
+        self._refresh_entries()
+
+    def _refresh_entries(self) -> None:
+        self.entry_strip.show_lines(*entry_lines(self.session.core, self._voc_armed > 0))
+
+    def _clinical_changed(self, what: str) -> None:
+        self._refresh_entries()
+
+    def _entry_keyed(self, name: str, outcome: str) -> None:
+        if name == "V" and outcome == "asked":
+            self._voc_armed += 1
+            armed = self._voc_armed
+            QTimer.singleShot(int(VOC_WINDOW_S * 1000), lambda: self._voc_expired(armed))
+        else:
+            self._voc_armed = 0
+        self._refresh_entries()
+
+    def _voc_expired(self, armed: int) -> None:
+        if self._voc_armed == armed:
+            self._voc_armed = 0
+            self._refresh_entries()
+
+    def open_note(self) -> None:
+        """N: the one-line note for the set that just ended, in the entry strip (Enter saves it, Esc
+        cancels it; a note already given is there to correct)."""
+        core = self.session.core
+        st = core.status
+        if st.state in (STOPPING, GLIDING):
+            n, note = st.set_index, pending_entry(core).get("note", "")
+        elif core.clinical.sets:
+            n, note = core.clinical.sets[-1]["n"], core.clinical.sets[-1].get("note", "")
+        else:
+            return  # the core asks for a note only when there is a set to go with
+        self.entry_strip.open_note(f"set {n}", note or "")
 
     def show_record_state(self, problems: list) -> None:
         """Stays in view while the record cannot be written (it is kept whole in memory meanwhile)."""
