@@ -11,7 +11,7 @@ from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter
 from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox,
                                QFileDialog, QFrame, QGridLayout,
                                QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSizePolicy,
-                               QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
+                               QSlider, QSpinBox, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from ..core import gentle
 from ..core.engine import GLIDING, IDLE, PAUSED, RUNNING, STOPPING, FrameSample, Status
@@ -22,8 +22,9 @@ from ..session.clinical import VOC_WINDOW_S
 from .entry_keys import EntryKeyRouter
 from .entry_strip import EntryStrip, entry_lines, pending_entry
 from .preset_panel import PresetPanel
+from .session_panel import SessionPanel
 from .stimulus_painter import paint_stimulus
-from .style import INK, LINE
+from .style import ACCENT, CARD, INK, LINE, MUTED
 
 PATH_LABELS = {"horizontal": "Horizontal", "vertical": "Vertical", "diagonal_up": "Diagonal ↗",
                "diagonal_down": "Diagonal ↘"}
@@ -31,11 +32,23 @@ PROFILE_LABELS = {"sinusoidal": "Smooth swing", "linear": "Even speed"}
 MODE_LABELS = {"passes": "Passes", "seconds": "Seconds", "free": "Free run"}
 STATE_LABELS = {IDLE: "Ready", RUNNING: "Running", PAUSED: "Paused", STOPPING: "Ending set…",
                 GLIDING: "Ending set…"}
+SESSION_TAB, DISPLAY_TAB = 0, 1
 
-#: the entry strip under the set buttons
+#: the clinician's part of the window: the entry strip and the session page's tabs
 CLINICAL_STYLE = f"""
 QFrame#entryStrip {{ background: #f7f9fa; border: 1px solid {LINE}; border-radius: 8px; }}
 QLabel#entered {{ color: {INK}; font-weight: 600; }}
+QLabel#medicine {{ color: {INK}; }}
+QTabWidget::pane {{ background: {CARD}; border: 1px solid {LINE}; border-radius: 10px; top: -1px; }}
+QTabBar::tab {{ background: transparent; color: {MUTED}; padding: 6px 14px; border: none;
+                border-bottom: 2px solid transparent; font-weight: 600; }}
+QTabBar::tab:selected {{ color: {INK}; border-bottom: 2px solid {ACCENT}; }}
+QTabBar::tab:hover {{ color: {INK}; }}
+QPushButton#small {{ padding: 4px 10px; }}
+QTableWidget {{ border: 1px solid {LINE}; border-radius: 6px; alternate-background-color: #f7f9fa;
+                gridline-color: {LINE}; }}
+QHeaderView::section {{ background: {CARD}; color: {MUTED}; border: none; border-bottom: 1px solid {LINE};
+                        padding: 3px 6px; font-size: 9pt; }}
 """
 
 
@@ -282,7 +295,7 @@ class ControlWindow(QMainWindow):
         session.recordState.connect(self.show_record_state)
         self.show_record_state(session.core.record.write_errors)
         self.question_box: QMessageBox | None = None
-        # the clinician's record: entry keys from anywhere, the strip
+        # the clinician's record: entry keys from anywhere, the strip, the session page
         self._voc_armed = 0  # > 0 while V waits for its digit (the number of the V that armed it)
         session.statusChanged.connect(self._entry_state)
         session.setFinished.connect(lambda _rec: self._hand_keys_back())
@@ -385,7 +398,19 @@ class ControlWindow(QMainWindow):
         self._resting = False  # a rest is being counted down (by the session, on the stimulus clock)
         card.setStyleSheet(CLINICAL_STYLE)
         col.addWidget(card)
-        pcard, play = _card("Client display")
+        # below the set: the session's record and the client display, one at a time
+        self.tabs = QTabWidget()
+        self.tabs.setStyleSheet(CLINICAL_STYLE)
+        self.tabs.tabBar().setFocusPolicy(Qt.NoFocus)
+        self.session_panel = SessionPanel(self.session)
+        self.session_panel.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.session_panel.keysBack.connect(self._keys_back)
+        self.tabs.addTab(self.session_panel, "Session")
+        self.tabs.setCornerWidget(self.session_panel.export_button, Qt.TopRightCorner)
+        pcard = QWidget()
+        play = QVBoxLayout(pcard)
+        play.setContentsMargins(14, 12, 14, 12)
+        play.setSpacing(8)
         row = QHBoxLayout()
         row.addWidget(QLabel("Screen"))
         self.screen_combo = QComboBox()
@@ -405,7 +430,8 @@ class ControlWindow(QMainWindow):
         play.addWidget(self.client_badge)
         self.screen_note = _hint()
         play.addWidget(self.screen_note)
-        col.addWidget(pcard, 1)
+        self.tabs.addTab(pcard, "Client display")
+        col.addWidget(self.tabs, 1)
         return col
 
     def _build_right(self) -> QScrollArea:
@@ -799,7 +825,8 @@ class ControlWindow(QMainWindow):
     # ------------------------------------------------------------------ the clinician's record
 
     def _keys_back(self) -> None:
-        """An entry is done (a note saved or cancelled): the keyboard goes back to the set keys."""
+        """An entry is done (a note saved or cancelled, a form closed, the client code entered): the
+        keyboard goes back to the set keys."""
         focus = QApplication.focusWidget()
         if focus is None or self.isAncestorOf(focus) or not focus.isVisible():
             self.centralWidget().setFocus(Qt.OtherFocusReason)
@@ -821,6 +848,9 @@ class ControlWindow(QMainWindow):
 
     def _clinical_changed(self, what: str) -> None:
         self._refresh_entries()
+        self.session_panel.refresh()
+        n = len(self.session.core.clinical.sets)
+        self.tabs.setTabText(SESSION_TAB, f"Session · {n} set{'' if n == 1 else 's'}" if n else "Session")
 
     def _entry_keyed(self, name: str, outcome: str) -> None:
         if name == "V" and outcome == "asked":
@@ -888,6 +918,9 @@ class ControlWindow(QMainWindow):
         self.screen_note.setText(note)
         self.screen_note.setObjectName("notice" if note else "hint")
         self.screen_note.style().polish(self.screen_note)
+        # a note about the client's screen is flagged on its tab when another page is in front
+        self.tabs.setTabText(DISPLAY_TAB, "Client display  ⚠" if note else "Client display")
+        self.tabs.setTabToolTip(DISPLAY_TAB, note)
 
     def set_preview_aspect(self, aspect: float) -> None:
         self.preview.aspect = aspect
