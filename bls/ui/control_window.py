@@ -34,10 +34,12 @@ STATE_LABELS = {IDLE: "Ready", RUNNING: "Running", PAUSED: "Paused", STOPPING: "
                 GLIDING: "Ending set…"}
 SESSION_TAB, DISPLAY_TAB = 0, 1
 
-#: the clinician's part of the window: the entry strip and the session page's tabs
+#: the clinician's part of the window: the entry strip, the record warning and the session page's tabs
 CLINICAL_STYLE = f"""
 QFrame#entryStrip {{ background: #f7f9fa; border: 1px solid {LINE}; border-radius: 8px; }}
 QLabel#entered {{ color: {INK}; font-weight: 600; }}
+QLabel#storeWarning {{ background: #fbf4e6; color: #6b4e1f; border: 1px solid #ead9b8; border-radius: 8px;
+                       padding: 6px 10px; }}
 QLabel#medicine {{ color: {INK}; }}
 QTabWidget::pane {{ background: {CARD}; border: 1px solid {LINE}; border-radius: 10px; top: -1px; }}
 QTabBar::tab {{ background: transparent; color: {MUTED}; padding: 6px 14px; border: none;
@@ -50,6 +52,8 @@ QTableWidget {{ border: 1px solid {LINE}; border-radius: 6px; alternate-backgrou
 QHeaderView::section {{ background: {CARD}; color: {MUTED}; border: none; border-bottom: 1px solid {LINE};
                         padding: 3px 6px; font-size: 9pt; }}
 """
+STORE_WARNING = ("The clinical record is not being saved: {why}. Sets still run; entries are kept and saved when "
+                 "this clears.")
 
 
 def _card(title: str) -> tuple[QFrame, QVBoxLayout]:
@@ -295,12 +299,13 @@ class ControlWindow(QMainWindow):
         session.recordState.connect(self.show_record_state)
         self.show_record_state(session.core.record.write_errors)
         self.question_box: QMessageBox | None = None
-        # the clinician's record: entry keys from anywhere, the strip, the session page
+        # the clinician's record: entry keys from anywhere, the strip, the session page, the store's state
         self._voc_armed = 0  # > 0 while V waits for its digit (the number of the V that armed it)
         session.statusChanged.connect(self._entry_state)
         session.setFinished.connect(lambda _rec: self._hand_keys_back())
         session.clinicalChanged.connect(self._clinical_changed)
         session.noteRequested.connect(self.open_note)
+        session.storeState.connect(self.show_store_state)
         self.entry_keys = EntryKeyRouter(self)
         self.entry_keys.keyed.connect(self._entry_keyed)
         self.entry_keys.install()
@@ -394,6 +399,11 @@ class ControlWindow(QMainWindow):
         self.record_copy_button.clicked.connect(self.save_record_copy)
         self.record_copy_button.hide()
         lay.addWidget(self.record_copy_button, 0, Qt.AlignLeft)
+        self.store_label = QLabel()  # shown while the clinical record database is not written
+        self.store_label.setObjectName("storeWarning")
+        self.store_label.setWordWrap(True)
+        self.store_label.hide()
+        lay.addWidget(self.store_label)
         lay.addStretch(1)  # room to spare goes below, never between the lines above
         self._resting = False  # a rest is being counted down (by the session, on the stimulus clock)
         card.setStyleSheet(CLINICAL_STYLE)
@@ -878,6 +888,13 @@ class ControlWindow(QMainWindow):
         else:
             return  # the core asks for a note only when there is a set to go with
         self.entry_strip.open_note(f"set {n}", note or "")
+
+    def show_store_state(self, problem: str) -> None:
+        """Stays in view while the clinical record database is not written (sets run on; the record is
+        kept in memory and in the session's JSON record meanwhile)."""
+        if problem:
+            self.store_label.setText(STORE_WARNING.format(why=problem.rstrip(".")))
+        self.store_label.setVisible(bool(problem))
 
     def show_record_state(self, problems: list) -> None:
         """Stays in view while the record cannot be written (it is kept whole in memory meanwhile)."""
