@@ -19,6 +19,7 @@ from ..core.motion import speed_labels
 from ..core.preset import SPEED_MAX, SPEED_MIN, Preset
 from ..core.tone import CARRIER_MAX_HZ, CARRIER_MIN_HZ, LEVEL_CAP_DBFS, LEVEL_FLOOR_DBFS, TONE_LABELS
 from ..session.clinical import VOC_WINDOW_S
+from .clinical_widgets import ElidedLabel
 from .entry_keys import EntryKeyRouter
 from .entry_strip import EntryStrip, entry_lines, pending_entry
 from .preset_panel import PresetPanel
@@ -143,7 +144,7 @@ class Preview(QWidget):
         super().__init__()
         self.session = session
         self.aspect = 16 / 9
-        self.setMinimumSize(320, 180)
+        self.setMinimumSize(160, 90)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.PreciseTimer)
@@ -282,6 +283,8 @@ class ControlWindow(QMainWindow):
         # permanent: a passing message (saved, restored ...) never hides or overlaps it
         self.statusBar().addPermanentWidget(self.display_label)
         self.statusBar().setSizeGripEnabled(False)
+        # one height whatever it shows (a message, the last set's dropped frames): the window never shifts
+        self.statusBar().setFixedHeight(self.statusBar().fontMetrics().lineSpacing() + 8)
         self._clock = QTimer(self)
         self._clock.setInterval(100)
         self._clock.timeout.connect(self._tick)
@@ -385,10 +388,15 @@ class ControlWindow(QMainWindow):
         self.nothing_label.setObjectName("notice")
         self.nothing_label.hide()
         lay.addWidget(self.nothing_label)
-        self.last_set = _hint("Space starts or pauses a set; Esc ends it gently. ↑/↓ change speed. "
-                              "Presenter clickers: Page Down starts or pauses, Page Up or B stops.")
+        # one line whatever it says (the keys, then the last set): the set's end moves nothing
+        self.last_set = ElidedLabel("Space or Page Down: start or pause · Esc, Page Up or B: stop gently · "
+                                    "↑/↓: speed")
+        self.last_set.setObjectName("hint")
+        self.last_set.set_tip("Space starts or pauses a set; Esc ends it gently. ↑/↓ change speed. Presenter "
+                              "clickers: Page Down starts or pauses, Page Up or B stops.")
         lay.addWidget(self.last_set)
-        self.rest_label = _hint()
+        self.rest_label = ElidedLabel()  # one line whatever it says: the rest counting down moves nothing
+        self.rest_label.setObjectName("hint")
         lay.addWidget(self.rest_label)
         self.record_label = _hint()  # shown while the session record cannot be written
         self.record_label.setObjectName("notice")
@@ -419,8 +427,8 @@ class ControlWindow(QMainWindow):
         self.tabs.setCornerWidget(self.session_panel.export_button, Qt.TopRightCorner)
         pcard = QWidget()
         play = QVBoxLayout(pcard)
-        play.setContentsMargins(14, 12, 14, 12)
-        play.setSpacing(8)
+        play.setContentsMargins(14, 10, 14, 10)
+        play.setSpacing(6)
         row = QHBoxLayout()
         row.addWidget(QLabel("Screen"))
         self.screen_combo = QComboBox()
@@ -817,7 +825,7 @@ class ControlWindow(QMainWindow):
                 clock = f"{secs // 60}:{secs % 60:02d}"
                 held = (" Starting earlier asks first (gentle mode)."
                         if self.session.settings.gentle and self.session.core.policy.rest_holds else "")
-                self.rest_label.setText(f"Rest {clock} — the client screen stays neutral until the next set.{held}")
+                self.rest_label.setText(f"Rest {clock} — the client screen stays neutral.{held}")
                 self.start_button.setText(f"Start  (Space)  ·  rest {clock}")  # in view where the eyes are
             else:
                 self._resting = False
