@@ -8,18 +8,24 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter
-from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFileDialog,
-                               QFrame, QGridLayout,
+from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox,
+                               QFileDialog, QFrame, QGridLayout,
                                QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSizePolicy,
-                               QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
+                               QSlider, QSpinBox, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from ..core import gentle
 from ..core.engine import GLIDING, IDLE, PAUSED, RUNNING, STOPPING, FrameSample, Status
 from ..core.motion import speed_labels
 from ..core.preset import SPEED_MAX, SPEED_MIN, Preset
 from ..core.tone import CARRIER_MAX_HZ, CARRIER_MIN_HZ, LEVEL_CAP_DBFS, LEVEL_FLOOR_DBFS, TONE_LABELS
+from ..session.clinical import VOC_WINDOW_S
+from .clinical_widgets import ElidedLabel
+from .entry_keys import EntryKeyRouter
+from .entry_strip import EntryStrip, entry_lines, pending_entry
 from .preset_panel import PresetPanel
+from .session_panel import SessionPanel
 from .stimulus_painter import paint_stimulus
+from .style import ACCENT, CARD, INK, LINE, MUTED
 
 PATH_LABELS = {"horizontal": "Horizontal", "vertical": "Vertical", "diagonal_up": "Diagonal ↗",
                "diagonal_down": "Diagonal ↘"}
@@ -27,6 +33,28 @@ PROFILE_LABELS = {"sinusoidal": "Smooth swing", "linear": "Even speed"}
 MODE_LABELS = {"passes": "Passes", "seconds": "Seconds", "free": "Free run"}
 STATE_LABELS = {IDLE: "Ready", RUNNING: "Running", PAUSED: "Paused", STOPPING: "Ending set…",
                 GLIDING: "Ending set…"}
+SESSION_TAB, DISPLAY_TAB = 0, 1
+
+#: the clinician's part of the window: the entry strip, the record warning and the session page's tabs
+CLINICAL_STYLE = f"""
+QFrame#entryStrip {{ background: #f7f9fa; border: 1px solid {LINE}; border-radius: 8px; }}
+QLabel#entered {{ color: {INK}; font-weight: 600; }}
+QLabel#storeWarning {{ background: #fbf4e6; color: #6b4e1f; border: 1px solid #ead9b8; border-radius: 8px;
+                       padding: 6px 10px; }}
+QLabel#medicine {{ color: {INK}; }}
+QTabWidget::pane {{ background: {CARD}; border: 1px solid {LINE}; border-radius: 10px; top: -1px; }}
+QTabBar::tab {{ background: transparent; color: {MUTED}; padding: 6px 14px; border: none;
+                border-bottom: 2px solid transparent; font-weight: 600; }}
+QTabBar::tab:selected {{ color: {INK}; border-bottom: 2px solid {ACCENT}; }}
+QTabBar::tab:hover {{ color: {INK}; }}
+QPushButton#small {{ padding: 4px 10px; }}
+QTableWidget {{ border: 1px solid {LINE}; border-radius: 6px; alternate-background-color: #f7f9fa;
+                gridline-color: {LINE}; }}
+QHeaderView::section {{ background: {CARD}; color: {MUTED}; border: none; border-bottom: 1px solid {LINE};
+                        padding: 3px 6px; font-size: 9pt; }}
+"""
+STORE_WARNING = ("The clinical record is not being saved: {why}. Sets still run; entries are kept and saved when "
+                 "this clears.")
 
 
 def _card(title: str) -> tuple[QFrame, QVBoxLayout]:
@@ -116,7 +144,7 @@ class Preview(QWidget):
         super().__init__()
         self.session = session
         self.aspect = 16 / 9
-        self.setMinimumSize(320, 180)
+        self.setMinimumSize(160, 90)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.PreciseTimer)
@@ -255,6 +283,8 @@ class ControlWindow(QMainWindow):
         # permanent: a passing message (saved, restored ...) never hides or overlaps it
         self.statusBar().addPermanentWidget(self.display_label)
         self.statusBar().setSizeGripEnabled(False)
+        # one height whatever it shows (a message, the last set's dropped frames): the window never shifts
+        self.statusBar().setFixedHeight(self.statusBar().fontMetrics().lineSpacing() + 8)
         self._clock = QTimer(self)
         self._clock.setInterval(100)
         self._clock.timeout.connect(self._tick)
@@ -272,6 +302,17 @@ class ControlWindow(QMainWindow):
         session.recordState.connect(self.show_record_state)
         self.show_record_state(session.core.record.write_errors)
         self.question_box: QMessageBox | None = None
+        # the clinician's record: entry keys from anywhere, the strip, the session page, the store's state
+        self._voc_armed = 0  # > 0 while V waits for its digit (the number of the V that armed it)
+        session.statusChanged.connect(self._entry_state)
+        session.setFinished.connect(lambda _rec: self._hand_keys_back())
+        session.clinicalChanged.connect(self._clinical_changed)
+        session.noteRequested.connect(self.open_note)
+        session.storeState.connect(self.show_store_state)
+        self.entry_keys = EntryKeyRouter(self)
+        self.entry_keys.keyed.connect(self._entry_keyed)
+        self.entry_keys.install()
+        self._refresh_entries()
         self.allow_close = False  # set by the app once the session has ended
         quit_action = QAction("Quit", self)
         # Ctrl+Q everywhere (the platform's own Quit key is empty on Windows and some desktops)
@@ -335,6 +376,10 @@ class ControlWindow(QMainWindow):
         buttons.addWidget(self.start_button, 3)
         buttons.addWidget(self.stop_button, 2)
         lay.addLayout(buttons)
+        # what the keys do after the set and what was entered: right under the buttons, where the eyes are
+        self.entry_strip = EntryStrip(self.session.core.enter_note)
+        self.entry_strip.noteClosed.connect(lambda _saved: self._keys_back())
+        lay.addWidget(self.entry_strip)
         self.gentle_check = QCheckBox("Gentle mode (ketamine-assisted): slower, quieter, softer; limits locked")
         self.gentle_check.setFocusPolicy(Qt.NoFocus)
         self.gentle_check.toggled.connect(self._gentle_toggled)
@@ -343,10 +388,15 @@ class ControlWindow(QMainWindow):
         self.nothing_label.setObjectName("notice")
         self.nothing_label.hide()
         lay.addWidget(self.nothing_label)
-        self.last_set = _hint("Space starts or pauses a set; Esc ends it gently. ↑/↓ change speed. "
-                              "Presenter clickers: Page Down starts or pauses, Page Up or B stops.")
+        # one line whatever it says (the keys, then the last set): the set's end moves nothing
+        self.last_set = ElidedLabel("Space or Page Down: start or pause · Esc, Page Up or B: stop gently · "
+                                    "↑/↓: speed")
+        self.last_set.setObjectName("hint")
+        self.last_set.set_tip("Space starts or pauses a set; Esc ends it gently. ↑/↓ change speed. Presenter "
+                              "clickers: Page Down starts or pauses, Page Up or B stops.")
         lay.addWidget(self.last_set)
-        self.rest_label = _hint()
+        self.rest_label = ElidedLabel()  # one line whatever it says: the rest counting down moves nothing
+        self.rest_label.setObjectName("hint")
         lay.addWidget(self.rest_label)
         self.record_label = _hint()  # shown while the session record cannot be written
         self.record_label.setObjectName("notice")
@@ -357,9 +407,28 @@ class ControlWindow(QMainWindow):
         self.record_copy_button.clicked.connect(self.save_record_copy)
         self.record_copy_button.hide()
         lay.addWidget(self.record_copy_button, 0, Qt.AlignLeft)
+        self.store_label = QLabel()  # shown while the clinical record database is not written
+        self.store_label.setObjectName("storeWarning")
+        self.store_label.setWordWrap(True)
+        self.store_label.hide()
+        lay.addWidget(self.store_label)
+        lay.addStretch(1)  # room to spare goes below, never between the lines above
         self._resting = False  # a rest is being counted down (by the session, on the stimulus clock)
+        card.setStyleSheet(CLINICAL_STYLE)
         col.addWidget(card)
-        pcard, play = _card("Client display")
+        # below the set: the session's record and the client display, one at a time
+        self.tabs = QTabWidget()
+        self.tabs.setStyleSheet(CLINICAL_STYLE)
+        self.tabs.tabBar().setFocusPolicy(Qt.NoFocus)
+        self.session_panel = SessionPanel(self.session)
+        self.session_panel.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.session_panel.keysBack.connect(self._keys_back)
+        self.tabs.addTab(self.session_panel, "Session")
+        self.tabs.setCornerWidget(self.session_panel.export_button, Qt.TopRightCorner)
+        pcard = QWidget()
+        play = QVBoxLayout(pcard)
+        play.setContentsMargins(14, 10, 14, 10)
+        play.setSpacing(6)
         row = QHBoxLayout()
         row.addWidget(QLabel("Screen"))
         self.screen_combo = QComboBox()
@@ -379,7 +448,8 @@ class ControlWindow(QMainWindow):
         play.addWidget(self.client_badge)
         self.screen_note = _hint()
         play.addWidget(self.screen_note)
-        col.addWidget(pcard, 1)
+        self.tabs.addTab(pcard, "Client display")
+        col.addWidget(self.tabs, 1)
         return col
 
     def _build_right(self) -> QScrollArea:
@@ -662,6 +732,12 @@ class ControlWindow(QMainWindow):
             box.done(0)
             box.deleteLater()
 
+    def showEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        super().showEvent(ev)
+        # in front of the app's key filter (installed after this window was made): the note editor sees
+        # Escape before the app stops the set with it
+        self.entry_keys.install()
+
     def closeEvent(self, ev) -> None:  # noqa: N802 - Qt API
         """Closing the window ends the session (the app asks first if a set runs)."""
         if self.allow_close:
@@ -749,7 +825,7 @@ class ControlWindow(QMainWindow):
                 clock = f"{secs // 60}:{secs % 60:02d}"
                 held = (" Starting earlier asks first (gentle mode)."
                         if self.session.settings.gentle and self.session.core.policy.rest_holds else "")
-                self.rest_label.setText(f"Rest {clock} — the client screen stays neutral until the next set.{held}")
+                self.rest_label.setText(f"Rest {clock} — the client screen stays neutral.{held}")
                 self.start_button.setText(f"Start  (Space)  ·  rest {clock}")  # in view where the eyes are
             else:
                 self._resting = False
@@ -763,6 +839,70 @@ class ControlWindow(QMainWindow):
         n = rec["passes_delivered"]
         self.last_set.setText(f"Set {rec['index']}: {n} pass{'' if n == 1 else 'es'} in "
                               f"{rec['seconds_delivered']:.1f} s ({why.get(rec['stop_reason'], rec['stop_reason'])}).")
+
+    # ------------------------------------------------------------------ the clinician's record
+
+    def _keys_back(self) -> None:
+        """An entry is done (a note saved or cancelled, a form closed, the client code entered): the
+        keyboard goes back to the set keys."""
+        focus = QApplication.focusWidget()
+        if focus is None or self.isAncestorOf(focus) or not focus.isVisible():
+            self.centralWidget().setFocus(Qt.OtherFocusReason)
+
+    def _hand_keys_back(self) -> None:
+        """A set is ending: a number field used during the set lets go of the keyboard, so the SUD typed
+        now is a SUD (a field clicked in the rest takes its digits again). Text being typed keeps it."""
+        focus = QApplication.focusWidget()
+        if isinstance(focus, QAbstractSpinBox) and self.isAncestorOf(focus):
+            self.centralWidget().setFocus(Qt.OtherFocusReason)
+
+    def _entry_state(self, st: Status) -> None:
+        if st.state in (STOPPING, GLIDING):
+            self._hand_keys_back()
+        self._refresh_entries()
+
+    def _refresh_entries(self) -> None:
+        self.entry_strip.show_lines(*entry_lines(self.session.core, self._voc_armed > 0))
+
+    def _clinical_changed(self, what: str) -> None:
+        self._refresh_entries()
+        self.session_panel.refresh()
+        n = len(self.session.core.clinical.sets)
+        self.tabs.setTabText(SESSION_TAB, f"Session · {n} set{'' if n == 1 else 's'}" if n else "Session")
+
+    def _entry_keyed(self, name: str, outcome: str) -> None:
+        if name == "V" and outcome == "asked":
+            self._voc_armed += 1
+            armed = self._voc_armed
+            QTimer.singleShot(int(VOC_WINDOW_S * 1000), lambda: self._voc_expired(armed))
+        else:
+            self._voc_armed = 0
+        self._refresh_entries()
+
+    def _voc_expired(self, armed: int) -> None:
+        if self._voc_armed == armed:
+            self._voc_armed = 0
+            self._refresh_entries()
+
+    def open_note(self) -> None:
+        """N: the one-line note for the set that just ended, in the entry strip (Enter saves it, Esc
+        cancels it; a note already given is there to correct)."""
+        core = self.session.core
+        st = core.status
+        if st.state in (STOPPING, GLIDING):
+            n, note = st.set_index, pending_entry(core).get("note", "")
+        elif core.clinical.sets:
+            n, note = core.clinical.sets[-1]["n"], core.clinical.sets[-1].get("note", "")
+        else:
+            return  # the core asks for a note only when there is a set to go with
+        self.entry_strip.open_note(f"set {n}", note or "")
+
+    def show_store_state(self, problem: str) -> None:
+        """Stays in view while the clinical record database is not written (sets run on; the record is
+        kept in memory and in the session's JSON record meanwhile)."""
+        if problem:
+            self.store_label.setText(STORE_WARNING.format(why=problem.rstrip(".")))
+        self.store_label.setVisible(bool(problem))
 
     def show_record_state(self, problems: list) -> None:
         """Stays in view while the record cannot be written (it is kept whole in memory meanwhile)."""
@@ -803,6 +943,9 @@ class ControlWindow(QMainWindow):
         self.screen_note.setText(note)
         self.screen_note.setObjectName("notice" if note else "hint")
         self.screen_note.style().polish(self.screen_note)
+        # a note about the client's screen is flagged on its tab when another page is in front
+        self.tabs.setTabText(DISPLAY_TAB, "Client display  ⚠" if note else "Client display")
+        self.tabs.setTabToolTip(DISPLAY_TAB, note)
 
     def set_preview_aspect(self, aspect: float) -> None:
         self.preview.aspect = aspect

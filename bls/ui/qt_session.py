@@ -34,10 +34,12 @@ class Session(QObject):
     storeState = Signal(str)  # what keeps the clinical record database from being written ("": written)
 
     def __init__(self, settings: Preset, audio_device=None, record_path: Path | None = None,
-                 copies: list[Path] | None = None, parent: QObject | None = None, store=None):
+                 copies: list[Path] | None = None, parent: QObject | None = None, store=None, wall=None):
+        """``wall()`` is the local date and time the clinical record uses (None: the computer's clock;
+        tests give their own, as ``bls script`` does)."""
         super().__init__(parent)
         self.core = SessionCore(settings, lambda engine, want: ClockManager(engine, want, audio_device),
-                                SessionRecord(record_path, copies), store=store)
+                                SessionRecord(record_path, copies), store=store, wall=wall)
         c = self.core
         c.settings_changed.connect(self.settingsChanged.emit)
         c.status_changed.connect(self.statusChanged.emit)
