@@ -692,6 +692,10 @@ class SessionCore:
     def minutes_since_medicine(self) -> float | None:
         return self.clinical.minutes_since_medicine(self.wall())
 
+    def pending_entry(self) -> dict:
+        """SUD/VOC/note typed while the set fades out, before that set is in the record."""
+        return dict(self._ending_entry)
+
     def _entry_place(self, what: str) -> tuple[str, dict]:
         """Where an entry typed now goes: the set that just ended, or, before the first set, the
         target's starting values. EntryError during a set."""

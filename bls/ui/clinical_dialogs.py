@@ -152,11 +152,15 @@ class MedicineDialog(QDialog):
         lay.addWidget(buttons)
 
     def taken_at(self) -> _dt.datetime:
-        """Today at the time shown (the moment the form opened if the time was left as it was)."""
+        """The latest moment at the time shown, up to now: today, or yesterday for a time later than now
+        (taken before midnight, marked after it); the moment the form opened if the time was left as it was."""
         t = self.time.time()
         if (t.hour(), t.minute()) == (self._now.hour, self._now.minute):
             return self._now
-        return self._now.replace(hour=t.hour(), minute=t.minute(), second=0, microsecond=0)
+        taken = self._now.replace(hour=t.hour(), minute=t.minute(), second=0, microsecond=0)
+        if taken > self._now:
+            taken -= _dt.timedelta(days=1)
+        return taken
 
     def accept(self) -> None:
         try:

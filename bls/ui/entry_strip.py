@@ -31,7 +31,7 @@ NOTE_PROMPT = "Enter saves · Esc cancels"
 
 def pending_entry(core) -> dict:
     """SUD/VOC/note typed while the set fades out, before the set is in the record."""
-    return dict(getattr(core, "_ending_entry", {}) or {})
+    return core.pending_entry()
 
 
 def entries_text(label: str, row: dict) -> str:

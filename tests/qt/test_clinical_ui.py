@@ -66,7 +66,7 @@ def app(qapp, private_config_dir, monkeypatch):
     (presets / "quick.yaml").write_text(dump_preset(quick))
     (presets / "slow end.yaml").write_text(dump_preset(slow_end))
     store, wall = FakeStore(), Wall()
-    monkeypatch.setattr("bls.app.RecordStore", lambda path: store)
+    monkeypatch.setattr("bls.app.RecordStore", lambda path, **_options: store)
     monkeypatch.setattr("bls.app.Session", functools.partial(Session, wall=wall))
     apply_style(qapp)
     a = BlsApp(qapp, preset="quick", client_screen="CLIENT", no_audio=True)
@@ -350,15 +350,17 @@ def test_the_medicine_time_shows_the_minutes_since_and_keeps_counting(app):
     assert panel.medicine_label.text() == "Medicine taken 1 h 13 min ago (sublingual)"
 
 
-def test_a_medicine_time_in_the_future_is_refused_in_the_form(app):
+def test_a_medicine_time_later_than_now_is_yesterdays(app):
+    """Taken before midnight, marked after it: the time shown is the latest such moment, never a future one."""
     panel = app.control.session_panel
     panel.medicine_button.click()
     form = panel.dialog
-    form.time.setTime(form.time.time().addSecs(30 * 60))
+    form.route.setText("intramuscular")
+    form.time.setTime(form.time.time().addSecs(30 * 60))  # 14:30 while it is 14:00
     form.save_button.click()
-    assert form.isVisible() and "in the future" in form.error.text()
-    assert app.session.core.clinical.medicine == [] and not panel.medicine_label.isVisible()
-    form.reject()
+    assert not form.isVisible()
+    assert [m["taken_at"] for m in app.session.core.clinical.medicine] == ["2025-03-03T14:30:00+01:00"]
+    assert panel.medicine_label.text() == "Medicine taken 23 h 30 min ago (intramuscular)"
 
 
 # --------------------------------------------------------------------------- the record database
@@ -452,3 +454,35 @@ def test_the_newest_set_stays_in_view_when_the_history_gets_shorter(app, qtbot):
     qtbot.waitUntil(lambda: table.verticalScrollBar().maximum() > 0, timeout=2000)
     last = table.visualItemRect(table.item(table.rowCount() - 1, 0))
     assert table.viewport().rect().contains(last)
+
+
+def test_a_record_database_that_cannot_be_used_is_told_as_the_app_starts(qapp, qtbot, private_config_dir):
+    """The real store on a database from a newer bls: the warning is there before any set is run."""
+    import sqlite3
+
+    from bls.app import BlsApp
+    from bls.core.paths import data_dir
+
+    data = data_dir()
+    data.mkdir(parents=True)
+    db = sqlite3.connect(data / "records.sqlite3")
+    db.execute("PRAGMA application_id=1651274497")  # bls's id, a schema version this bls does not know
+    db.execute("PRAGMA user_version=99")
+    db.execute("CREATE TABLE future (x)")
+    db.commit()
+    db.close()
+    before = (data / "records.sqlite3").read_bytes()
+    apply_style(qapp)
+    a = BlsApp(qapp, preset="standard", client_screen="CLIENT", no_audio=True)
+    try:
+        a.control.show()
+        QTest.qWaitForWindowExposed(a.control)
+        qtbot.waitUntil(lambda: a.control.store_label.isVisible(), timeout=10_000)
+        assert "newer bls" in a.control.store_label.text()
+        assert a.session.core.clinical.sets == []
+    finally:
+        a.shutdown()
+        a.control.deleteLater()
+        a.display.deleteLater()
+        qapp.processEvents()
+    assert (data / "records.sqlite3").read_bytes() == before
