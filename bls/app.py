@@ -310,7 +310,8 @@ class BlsApp(QObject):
             return False
         key = ev.key()
         focus = QApplication.focusWidget()
-        typing = isinstance(focus, (QLineEdit, QTextEdit, QPlainTextEdit))
+        # typing into a text field: the field that has the focus, or the one the key is sent to
+        typing = any(isinstance(w, (QLineEdit, QTextEdit, QPlainTextEdit)) for w in (focus, obj))
         editing = typing or isinstance(focus, QAbstractSpinBox)  # a list never takes ↑/↓ from the speed
         question = self.control.question_box is not None and self.control.question_box.isVisible()
         # stop always wins: Esc, and a clicker's Page Up or B, stop the set whatever is open (the session

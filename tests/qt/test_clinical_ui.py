@@ -486,3 +486,17 @@ def test_a_record_database_that_cannot_be_used_is_told_as_the_app_starts(qapp, q
         a.display.deleteLater()
         qapp.processEvents()
     assert (data / "records.sqlite3").read_bytes() == before
+
+
+def test_a_note_typed_into_its_field_keeps_its_spaces_and_bs_wherever_the_focus_is(app, qtbot):
+    """Keys sent to the note field are its typing (Space does not start a set, B does not stop one),
+    even when the window system's focus is elsewhere (as it is for a test, or a screen reader)."""
+    c, core = app.control, app.session.core
+    run_set(app, qtbot)
+    type_keys(app, Qt.Key_N)
+    c.centralWidget().setFocus()
+    QTest.keyClicks(c.entry_strip.note_edit, "a bird, b b")
+    QTest.keyClick(c.entry_strip.note_edit, Qt.Key_Return)
+    assert sets(app)[-1]["note"] == "a bird, b b"
+    assert core.status.state == IDLE and len(core.clinical.sets) == 1
+    assert not [e for e in core.record.events if e["kind"] in ("question", "repeat")]
