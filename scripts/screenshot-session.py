@@ -1,6 +1,6 @@
 """A screenshot of the control window after a short gentle session recorded from the keyboard.
 
-    python scripts/screenshot-session.py OUT.png
+    python scripts/screenshot-session.py OUT.png [REPORT.pdf]
 
 Three gentle sets of 3 passes on two named offscreen screens (the therapist's 1280x720), each followed
 by its SUD, a VOC or a note typed as a therapist would; client C-017, a target, a medicine mark. Nothing
@@ -78,5 +78,10 @@ for sud, voc, note in ((7, None, "the sound is less sharp"), (5, 3, ""),
 wait(300)
 c.grab().save(str(out))
 print(f"wrote {out}")
+if len(sys.argv) > 2:  # the session's PDF report, as "Export this session…" writes it
+    from bls.ui.report import write_pdf  # noqa: E402
+
+    pages = write_pdf(core.clinical_document(), Path(sys.argv[2]))
+    print(f"wrote {sys.argv[2]} ({pages} pages)")
 app.shutdown()
 os._exit(0)

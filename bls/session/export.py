@@ -148,6 +148,13 @@ def duration(started, ended) -> str:
     return f"{s} s"
 
 
+def minutes(value) -> str:
+    """Minutes since the medicine as a clinician writes them: whole minutes ("" when none)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return ""
+    return str(int(math.floor(value + 0.5)))
+
+
 def number(value, digits: int = 2) -> str:
     """A recorded number as plain text: at most ``digits`` decimals, no trailing zeros ("24", "12.75",
     "-24"); "" for None, NaN or something that is not a number."""
@@ -414,7 +421,7 @@ def session_text(session: dict) -> str:
                 fixed_span(x.get("speed_min"), x.get("speed_max"), 2) or dash,
                 fixed_span(x.get("level_min"), x.get("level_max"), 1) or dash, gentle or dash,
                 number(x.get("sud")) or dash, number(x.get("voc")) or dash,
-                number(x.get("medicine_min"), 1) or dash, x.get("note") or dash]
+                minutes(x.get("medicine_min")) or dash, x.get("note") or dash]
         rows.append(row)
     headers = ["Set", "Started"] + (["Target"] if several else []) + [
         "Passes", "Seconds", "Speed c/s", "Level dBFS", "Gentle", "SUD", "VOC", "Since medicine (min)", "Note"]

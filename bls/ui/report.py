@@ -142,7 +142,7 @@ def _gentle(s: dict) -> str:
 
 def _set_cells(s: dict, session_started) -> list[str]:
     started = ex.time_in_session(s.get("started_at"), session_started)
-    med = ex.number(s.get("medicine_min"), 1)
+    med = ex.minutes(s.get("medicine_min"))
     return [ex.number(s.get("n")) or ex.EMPTY, started or ex.EMPTY, _passes(s),
             _fixed(s.get("seconds_delivered"), 1) or ex.EMPTY,
             _fixed_span(s.get("speed_min"), s.get("speed_max"), 2),

@@ -48,3 +48,14 @@ def test_a_session_with_nothing_in_it():
     assert "the session as it runs" in text and "in progress" in text
     assert "No target was recorded" in text and "No medicine was marked" in text and "No set was run" in text
     assert re.search(r"^Client\s+—$", text, re.M)
+
+
+def test_minutes_since_medicine_are_whole_minutes_in_the_text():
+    session = make_session()
+    for s, m in zip(session["sets"], (23.4, 23.5, 9.96, None)):
+        s["medicine_min"] = m
+    lines = set_lines(export.session_text(session))
+    cells = [lines[s["n"]][: -len(s["note"]) or None].split() for s in session["sets"][:4]]
+    assert "23" in cells[0] and "23.4" not in cells[0]
+    assert "24" in cells[1] and "10" in cells[2]
+    assert [export.minutes(v) for v in (0.4, 59.5, 120.0, None, float("nan"))] == ["0", "60", "120", "", ""]
