@@ -509,9 +509,9 @@ class SessionCore:
     def screen_lost(self, name: str) -> None:
         """The client's monitor went away: a running set pauses (with its fade); the therapist is told."""
         running = self.engine.status.state == RUNNING
-        self.event("screen_change", screen=name, connected=False, paused_set=running)
-        if running:
+        if running:  # posted first: the event's time is then never before the frame the pause lands on
             self.engine.pause()
+        self.event("screen_change", screen=name, connected=False, paused_set=running)
         self.notice.emit(f"The client's screen “{name}” was disconnected"
                          + (": the set is paused." if running else ".")
                          + " Reconnect it; the client display returns there.")
