@@ -149,11 +149,11 @@ def picture_track(t, profiles, absent_contrast: float = ABSENT_CONTRAST, row_tol
                   width_tol: float = WIDTH_TOLERANCE, noise_floor: float = 8.0) -> PictureTrack:
     """The target's x per grab (brightness centroid), NaN where it is absent or torn (see the module)."""
     t = np.asarray(t, dtype=np.float64)
-    p = np.asarray(profiles, dtype=np.float64)
+    p = np.asarray(profiles)  # kept in its own type (8-bit grabs): rows are made float one at a time
     if p.ndim == 2:
         p = p[:, None, :]
     n, rows, _ = p.shape
-    found = [[_row_blob(p[i, r], noise_floor) for r in range(rows)] for i in range(n)]
+    found = [[_row_blob(p[i, r].astype(np.float64), noise_floor) for r in range(rows)] for i in range(n)]
     peaks = np.array([[f[1] for f in g] for g in found])
     typical_peak = float(np.median(peaks.max(axis=1)[peaks.max(axis=1) > noise_floor])) if (
         peaks.max(axis=1) > noise_floor).any() else np.inf
@@ -275,11 +275,16 @@ def _pct_abs(a: np.ndarray, q: float) -> float | None:
 
 
 def measure_offset(video_t, profiles, audio_t0: float, sample_rate: float, samples, *, search_ms: float = 250.0,
-                   step_ms: float = 0.5, window_s: float = 2.0, skip_s: float = 0.0, **track_args) -> OffsetResult:
+                   step_ms: float = 0.5, window_s: float = 2.0, skip_s: float = 0.0, sound_skip_s: float = 0.0,
+                   **track_args) -> OffsetResult:
     """Everything the module describes, for one recording. ``skip_s``: seconds at the start of the
-    video left out (start-up)."""
+    video left out (start-up); ``sound_skip_s``: seconds after the sound's first window with sound left
+    out (a recorder whose two channels are connected one after the other hears one side alone at first)."""
     track = picture_track(video_t, profiles, **track_args)
     snd = sound_track(audio_t0, sample_rate, samples)
+    heard = np.flatnonzero(np.isfinite(snd.s))
+    if sound_skip_s > 0 and heard.size:
+        snd.s[snd.t < snd.t[heard[0]] + sound_skip_s] = np.nan
     t_on, x_on = onsets(track)
     keep = t_on >= (track.t[0] + skip_s if track.t.size else 0.0)
     t_on, x_on = t_on[keep], x_on[keep]

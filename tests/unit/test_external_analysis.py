@@ -185,3 +185,17 @@ def test_a_recording_without_sound_or_without_a_target_gives_no_offset():
     blank = np.full_like(profiles, int(BG))
     r = external.measure_offset(grabs, blank, t0, SR, audio)
     assert r.offset_ms is None and r.grabs_absent == r.grabs
+
+
+def test_the_start_of_the_sound_can_be_left_out():
+    """A recorder that connects the left channel 40 ms before the right hears the left side alone:
+    left out, the offset is the one put in."""
+    grabs, profiles, t0, audio = recording(offset_ms=2.0)
+    audio = audio.copy()
+    first = int(0.6 * SR)
+    audio[:first] = 0.0  # nothing connected yet
+    audio[first:first + int(0.04 * SR), 1] = 0.0  # the left port only
+    lopsided = external.measure_offset(grabs, profiles, t0, SR, audio)
+    skipped = external.measure_offset(grabs, profiles, t0, SR, audio, sound_skip_s=0.5)
+    assert skipped.offset_ms == pytest.approx(2.0, abs=0.25)
+    assert skipped.correlation > lopsided.correlation
