@@ -49,8 +49,9 @@ import numpy as np
 from . import external, xdesk
 
 REPO = Path(__file__).resolve().parents[2]
-DESIGNS = ("bls-raster", "bls-opengl", "naive")
+DESIGNS = ("ref", "bls-raster", "bls-opengl", "naive")
 DESIGN_LABELS = {
+    "ref": "reference source of known timing (JACK + root-window bar, bls.bench.reference)",
     "bls-raster": "bls, raster client display (BLS_DISPLAY=raster)",
     "bls-opengl": "bls, OpenGL client display (BLS_DISPLAY=auto)",
     "naive": "naive: elapsed monotonic() per paint, free-running tone",
@@ -134,8 +135,12 @@ def _preset_dir(workdir: Path) -> Path:
     return cfg
 
 
-def design_command(design: str, screen: str, device: str, seconds: float, log: Path) -> tuple[list[str], dict]:
+def design_command(design: str, screen: str, device: str, seconds: float, log: Path, geometry=None,
+                   latency_frames: int | None = None, display: str | None = None) -> tuple[list[str], dict]:
     py = sys.executable
+    if design == "ref":
+        return ([py, "-m", "bls.bench.reference", "--display", str(display), "--screen", ",".join(map(str, geometry)),
+                 "--latency-frames", str(latency_frames), "--seconds", f"{seconds:.0f}"], {})
     if design in ("bls-raster", "bls-opengl"):
         return ([py, "-m", "bls", "--preset", PRESET_NAME, "--client-screen", screen, "--audio-device", device,
                  "--start", "--exit-after", f"{seconds:.0f}", "--log", str(log)],
@@ -228,12 +233,14 @@ def decode(path: Path, width: int) -> dict:
 # ---------------------------------------------------------------------------------------------- a run
 
 def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, int], screen: str, seconds: float,
-               settle: float, workdir: Path, keep: bool) -> dict:
+               settle: float, workdir: Path, keep: bool, geometry=None) -> dict:
     """Run one design, record it, analyse; the figures and what the run was."""
     wd = workdir / design
     wd.mkdir(parents=True, exist_ok=True)
     log = wd / "record.json"
-    cmd, extra = design_command(design, screen, "system", seconds + settle + 60, log)
+    latency = jack.playback_latency_frames()
+    cmd, extra = design_command(design, screen, "system", seconds + settle + 60, log, geometry, latency,
+                                desk_env.get("DISPLAY"))
     env = dict(desk_env)
     env.update(jack.vars, **extra, BLS_CONFIG_DIR=str(_preset_dir(wd)),
                PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p))
@@ -253,7 +260,9 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
         xdesk.wait_for(lambda: ports() and time.monotonic() >= deadline, settle + 5, f"{design} to settle")
         rec = wd / "recording.nut"
         t_rec = time.time()
+        clocks0 = (time.clock_gettime(time.CLOCK_MONOTONIC), time.clock_gettime(time.CLOCK_MONOTONIC_RAW))
         record(dict(desk_env, **jack.vars), jack, strip, outs[:2], seconds, rec, wd)
+        clocks1 = (time.clock_gettime(time.CLOCK_MONOTONIC), time.clock_gettime(time.CLOCK_MONOTONIC_RAW))
         alive = proc.poll() is None
     finally:
         if proc.poll() is None:
@@ -263,7 +272,6 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
             except subprocess.TimeoutExpired:
                 xdesk.stop_process(proc)
     data = decode(rec, strip[2])
-    latency = jack.playback_latency_frames()
     origin = float(np.floor(data["video_t"][0]))
     r = external.measure_offset(data["video_t"] - origin, data["profiles"], data["audio_t0"] - origin + latency / SR,
                                 data["audio_rate"], data["samples"], sound_skip_s=SOUND_SKIP_S)
@@ -275,11 +283,15 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
         pass
     if not keep:
         rec.unlink(missing_ok=True)
-    return {"design": design, "label": DESIGN_LABELS[design], "display_kind": display or (
-            "raster (naive elapsed-time window)" if design == "naive" else None),
+    kinds = {"naive": "raster (naive elapsed-time window)", "ref": "X root window, XFillRectangle + XSync"}
+    return {"design": design, "label": DESIGN_LABELS[design], "display_kind": display or kinds.get(design),
+            "log_tail": (wd / "design.log").read_text(errors="replace")[-400:],
             "alive_through_recording": alive, "recorded_at": dt.datetime.fromtimestamp(t_rec, dt.timezone.utc)
             .isoformat(timespec="seconds"), "seconds": seconds, "command": cmd, "env": extra,
-            "jack_playback_latency_frames": latency, "audio_rate_hz": data["audio_rate"],
+            "jack_playback_latency_frames": latency,
+            # JACK (jack2 on Linux) keeps CLOCK_MONOTONIC_RAW; the picture of bls and of the baseline keeps
+            # CLOCK_MONOTONIC, which NTP steers: the dummy "sound card" runs off the system clock by this
+            "raw_minus_system_ppm": ((clocks1[1] - clocks0[1]) - (clocks1[0] - clocks0[0])) / (clocks1[0] - clocks0[0]) * 1e6, "audio_rate_hz": data["audio_rate"],
             "audio_line_resid_max_ms": data["audio_line_resid_max_ms"], "audio_packets": data["audio_packets"],
             "analysis": r.summary(), "window_t_s": r.window_t, "window_offsets_ms": r.window_offsets_ms}
 
@@ -309,11 +321,20 @@ def table(results: list[dict]) -> str:
     lines = [f"{'figure':34s}" + "".join(f"{n:>{w}s}" for n in names), "-" * (34 + w * len(names))]
     for label, f in ROWS:
         lines.append(f"{label:34s}" + "".join(f"{f(r['analysis']):>{w}s}" for r in results))
-    base = results[0]
-    for r in results[1:]:
-        a, b = r["analysis"]["window_mean_ms"], base["analysis"]["window_mean_ms"]
-        diff = "n/a" if a is None or b is None else f"{a - b:+.2f} ms"
-        lines.append(f"difference {r['design']} - {base['design']} (window means): {diff}")
+    ref = next((r for r in results if r["design"] == "ref"), None)
+    designs = [r for r in results if r["design"] != "ref"]
+    if ref is not None and ref["analysis"]["window_mean_ms"] is not None:
+        bias = ref["analysis"]["window_mean_ms"]
+        lines.append(f"recorder bias (the reference's offset, window mean): {bias:+.2f} ms; offsets without it:")
+        for r in designs:
+            m = r["analysis"]["window_mean_ms"]
+            lines.append(f"  {r['design']}: {'n/a' if m is None else format(m - bias, '+.2f') + ' ms'}")
+    if designs:
+        base = designs[0]
+        for r in designs[1:]:
+            a, b = r["analysis"]["window_mean_ms"], base["analysis"]["window_mean_ms"]
+            diff = "n/a" if a is None or b is None else f"{a - b:+.2f} ms"
+            lines.append(f"difference {r['design']} - {base['design']} (window means; the recorder's bias cancels): {diff}")
     return "\n".join(lines)
 
 
@@ -321,9 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="scripts/external-sync", description=(
         "Record each design's client screen and audio output with ffmpeg (x11grab + JACK, one process, its "
         "own clock) and measure the A/V offset from outside. Positive offset: the picture is ahead of the sound."))
-    p.add_argument("--designs", default="bls-raster,naive",
-                   help=f"comma-separated, run in this order; the first is the reference of the differences "
-                        f"(default bls-raster,naive; choices: {', '.join(DESIGNS)})")
+    p.add_argument("--designs", default="ref,bls-raster,naive",
+                   help=f"comma-separated, run in this order; the first design other than ref is the base of the "
+                        f"differences; ref measures the recorder's bias (default ref,bls-raster,naive; choices: "
+                        f"{', '.join(DESIGNS)})")
     p.add_argument("--seconds", type=float, default=60.0, help="recording length per design (default 60)")
     p.add_argument("--settle", type=float, default=4.0,
                    help="seconds a design runs before the recording starts (default 4: past the fade-in)")
@@ -371,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"external-sync: {d}: {a.settle:.0f} s to settle, then {a.seconds:.0f} s recorded ...",
                   file=sys.stderr, flush=True)
             results.append(run_design(d, env, jack, strip, a.client_screen, a.seconds, a.settle, workdir,
-                                      bool(a.keep)))
+                                      bool(a.keep), (cx, cy, cw, ch)))
         ff = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.splitlines()[0]
         meta = {"date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
@@ -380,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
                 "display": env["DISPLAY"], "command": " ".join(["scripts/external-sync", *(argv or sys.argv[1:])]),
                 "offset_sign": "picture minus sound: positive = the picture is ahead (the sound is late)"}
         print(f"A/V offset measured from outside (ffmpeg x11grab {GRAB_HZ}/s + JACK, {a.seconds:.0f} s per design)")
+        ppm = np.mean([r["raw_minus_system_ppm"] for r in results])
+        print(f"  JACK's clock (CLOCK_MONOTONIC_RAW) ran {ppm:+.1f} ppm off the system clock (CLOCK_MONOTONIC): "
+              f"a tone on JACK's clock and a picture on the system's drift apart by {-ppm * 0.6:+.2f} ms per 10 min")
         for r in results:
             print(f"  {r['design']}: {r['label']}; display: {r['display_kind']}; heard = JACK cycle + "
                   f"{r['jack_playback_latency_frames']} frames")
