@@ -120,7 +120,7 @@ def test_a_slow_drift_is_measured_as_a_slope():
 
 
 def test_grabs_without_the_target_are_absent_and_left_out():
-    grabs, profiles, t0, audio = rec = recording(offset_ms=4.0, hidden=(6.0, 9.0))
+    rec = recording(offset_ms=4.0, hidden=(6.0, 9.0))
     r = run(rec)
     # the grabs that saw a frame presented in [6, 9): about 3 s of grabs, to a grab or two at the edges
     assert abs(r.grabs_absent - 3.0 * 229) <= 6
