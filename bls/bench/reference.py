@@ -59,6 +59,8 @@ class JackTone:
         j.jack_frames_to_time.restype = ctypes.c_uint64
         j.jack_frames_to_time.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
         j.jack_get_time.restype = ctypes.c_uint64
+        j.jack_frames_since_cycle_start.restype = ctypes.c_uint32
+        j.jack_frames_since_cycle_start.argtypes = [ctypes.c_void_p]
         j.jack_port_get_buffer.restype = ctypes.POINTER(ctypes.c_float)
         j.jack_port_get_buffer.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
         j.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
@@ -72,6 +74,7 @@ class JackTone:
                       for i in range(2)]  # JackPortIsOutput
         self.speed, self.t0, self.latency = speed, t0, latency_frames
         self.cycles = 0
+        self.wake_frames: list[int] = []  # frames since the cycle's start when this callback began
         self._cb = _PROCESS(self._process)  # kept referenced for as long as the client lives
         j.jack_set_process_callback(self.client, self._cb, None)
 
@@ -87,6 +90,7 @@ class JackTone:
         return best[0]
 
     def _process(self, nframes, _arg) -> int:
+        self.wake_frames.append(self.j.jack_frames_since_cycle_start(self.client))
         f0 = self.j.jack_last_frame_time(self.client)
         t_cycle = self.j.jack_frames_to_time(self.client, f0) / 1e6
         t = t_cycle + (np.arange(nframes) + self.latency) / self.sr  # when each sample is heard
@@ -208,8 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         trips.append(trip)
         half_trip += 0.1 * (trip / 2.0 - half_trip)
     trips_ms = np.array(trips) * 1000.0
+    wake_ms = np.array(tone.wake_frames[10:] or [0]) / tone.sr * 1000.0
     print(f"reference: {len(trips)} frames; draw round trip mean {trips_ms.mean():.3f} ms, p99 "
-          f"{np.percentile(trips_ms, 99):.3f} ms; JACK clock - clock {clock_id} {offset_us:+.1f} us; {tone.cycles} JACK cycles",
+          f"{np.percentile(trips_ms, 99):.3f} ms; JACK clock - clock {clock_id} {offset_us:+.1f} us; {tone.cycles} JACK cycles; "
+          f"callback began {np.median(wake_ms):.3f} ms (median; mean {wake_ms.mean():.3f}, p99 "
+          f"{np.percentile(wake_ms, 99):.3f}) after the cycle's start",
           file=sys.stderr, flush=True)
     tone.close()
     return 0
