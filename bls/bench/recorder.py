@@ -232,8 +232,14 @@ def decode(path: Path, width: int) -> dict:
 
 # ---------------------------------------------------------------------------------------------- a run
 
+def busy_loops(n: int) -> list[subprocess.Popen]:
+    """``n`` processes that each keep one core busy (pure Python loops), for a run under load."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL,
+                             start_new_session=True) for _ in range(n)]
+
+
 def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, int], screen: str, seconds: float,
-               settle: float, workdir: Path, keep: bool, geometry=None) -> dict:
+               settle: float, workdir: Path, keep: bool, geometry=None, load: int = 0) -> dict:
     """Run one design, record it, analyse; the figures and what the run was."""
     wd = workdir / design
     wd.mkdir(parents=True, exist_ok=True)
@@ -246,6 +252,7 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
                PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p))
     env.pop("BLS_AUDIO_DEVICE", None)
     before = set(jack.ports())
+    hogs = busy_loops(load)
     with open(wd / "design.log", "w") as out:
         proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
@@ -265,6 +272,8 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
         clocks1 = (time.clock_gettime(time.CLOCK_MONOTONIC), time.clock_gettime(time.CLOCK_MONOTONIC_RAW))
         alive = proc.poll() is None
     finally:
+        for hog in hogs:
+            xdesk.stop_process(hog)
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)  # bls and the baseline end gracefully on SIGTERM
             try:
@@ -288,7 +297,7 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
             "log_tail": (wd / "design.log").read_text(errors="replace")[-400:],
             "alive_through_recording": alive, "recorded_at": dt.datetime.fromtimestamp(t_rec, dt.timezone.utc)
             .isoformat(timespec="seconds"), "seconds": seconds, "command": cmd, "env": extra,
-            "jack_playback_latency_frames": latency,
+            "busy_loops": load, "jack_playback_latency_frames": latency,
             # JACK (jack2 on Linux) keeps CLOCK_MONOTONIC_RAW; the picture of bls and of the baseline keeps
             # CLOCK_MONOTONIC, which NTP steers: the dummy "sound card" runs off the system clock by this
             "raw_minus_system_ppm": ((clocks1[1] - clocks0[1]) - (clocks1[0] - clocks0[0])) / (clocks1[0] - clocks0[0]) * 1e6, "audio_rate_hz": data["audio_rate"],
@@ -352,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--display", help="a running X server (e.g. :97) whose --client-screen monitor to record; "
                                      "default: start Xorg's dummy driver on a free display")
     p.add_argument("--client-screen", default="DUMMY1", help="RandR monitor of the client display (default DUMMY1)")
+    p.add_argument("--load", type=int, default=0, metavar="N",
+                   help="run N busy loops (one core each) while each design runs and is recorded (default 0)")
     p.add_argument("--json", help="write every figure (and the per-window offsets) to this file")
     p.add_argument("--keep", help="keep the work files (recordings, logs) in this folder")
     a = p.parse_args(argv)
@@ -393,15 +404,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"external-sync: {d}: {a.settle:.0f} s to settle, then {a.seconds:.0f} s recorded ...",
                   file=sys.stderr, flush=True)
             results.append(run_design(d, env, jack, strip, a.client_screen, a.seconds, a.settle, workdir,
-                                      bool(a.keep), (cx, cy, cw, ch)))
+                                      bool(a.keep), (cx, cy, cw, ch), a.load))
         ff = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.splitlines()[0]
         meta = {"date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
                 "ffmpeg": ff, "jackd": " ".join(["jackd", *JACKD_ARGS]), "grab_hz": GRAB_HZ,
                 "strip": {"x": strip[0], "y": strip[1], "width": strip[2], "rows": 2},
-                "display": env["DISPLAY"], "command": " ".join(["scripts/external-sync", *(argv or sys.argv[1:])]),
+                "busy_loops": a.load, "display": env["DISPLAY"], "command": " ".join(["scripts/external-sync", *(argv or sys.argv[1:])]),
                 "offset_sign": "picture minus sound: positive = the picture is ahead (the sound is late)"}
-        print(f"A/V offset measured from outside (ffmpeg x11grab {GRAB_HZ}/s + JACK, {a.seconds:.0f} s per design)")
+        print(f"A/V offset measured from outside (ffmpeg x11grab {GRAB_HZ}/s + JACK, {a.seconds:.0f} s per design"
+              + (f", {a.load} busy loops running)" if a.load else ")"))
         ppm = np.mean([r["raw_minus_system_ppm"] for r in results])
         print(f"  JACK's clock (CLOCK_MONOTONIC_RAW) ran {ppm:+.1f} ppm off the system clock (CLOCK_MONOTONIC): "
               f"a tone on JACK's clock and a picture on the system's drift apart by {-ppm * 0.6:+.2f} ms per 10 min")
