@@ -27,7 +27,8 @@ pan = 4θ/π − 1, every ``hop_s``; windows much quieter than the run's typical
 left out. With pan depth 100 % and continuous panning the pan *is* the position s along the path.
 
 The mapping from pixels to s is fitted (s = a·x + b, least squares), not taken from bls's geometry; the
-fitted half-width is reported so it can be checked against the screen. The offset d is defined by
+fitted half-width is reported so it can be checked against the screen. It must rise (a > 0: the target
+moving right is the tone moving right); a recording where it does not has no offset. The offset d is defined by
 "the picture at time t shows what the sound plays at t + d": **positive d = the picture is ahead of
 the sound** (the sound is late), the sign of ``bls bench``'s A/V offset. It is found by a coarse search
 over d (the mapping refitted at every step, the residual minimised, refined by a parabola through the
@@ -311,16 +312,19 @@ def measure_offset(video_t, profiles, audio_t0: float, sample_rate: float, sampl
         if den > 0:
             d0 += 0.5 * (y0 - y2) / den * (step_ms / 1000.0)
     _, a, b, _ = _fit_at(snd, t_on, x_on, d0)
+    if not (np.isfinite(a) and np.isfinite(b) and a > 0):
+        # the target moving right must be the tone moving right: anything else is no match
+        return OffsetResult(**base, **empty)
     s_pic = a * x_on + b
     d_all = _gauss_newton(snd, t_on, s_pic, d0)
     d_g = d0 if d_all is None else d_all
     y = _interp(snd, t_on + d_g)
     ok = np.isfinite(y)
-    corr = float(np.corrcoef(s_pic[ok], y[ok])[0, 1]) if ok.sum() > 2 else None
+    corr = float(np.corrcoef(s_pic[ok], y[ok])[0, 1]) if ok.sum() > 2 and np.ptp(y[ok]) > 0 else None
     # per onset, where the target moves fast
     g = _slope(snd, t_on + d_g)
     top = float(np.nanpercentile(np.abs(g), 99)) if np.isfinite(g).any() else 0.0
-    fast = ok & np.isfinite(g) & (np.abs(g) >= FAST_SHARE * top)
+    fast = ok & np.isfinite(g) & (np.abs(g) >= FAST_SHARE * top) & (np.abs(g) > 0)
     d_on = d_g + (s_pic[fast] - y[fast]) / g[fast]
     t_fast = t_on[fast]
     # per window

@@ -214,9 +214,19 @@ def decode(path: Path, width: int) -> dict:
                           "pcm_f32le", "-"], capture_output=True, check=True).stdout
     samples = np.frombuffer(pcm, dtype="<f4").reshape(-1, 2)
     sizes = np.round(ap[:, 1] * SR).astype(np.int64)
-    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     if sizes.sum() != len(samples):
         raise RuntimeError(f"{len(samples)} samples decoded for {sizes.sum()} in the packets")
+    # periods JACK never delivered (an xrun): the next packet's timestamp jumps by more than the packet;
+    # the missing stretch is filled with silence, so every sample keeps its place on one timeline
+    extra = np.diff(ap[:, 0]) - sizes[:-1] / SR
+    missing = np.where(extra > 0.5 * sizes[:-1] / SR, np.round(extra * SR), 0).astype(np.int64)
+    first = np.concatenate([[0], np.cumsum(sizes[:-1] + missing)])
+    if missing.any():
+        filled = np.zeros((int(first[-1] + sizes[-1]), 2), dtype=samples.dtype)
+        src = np.concatenate([[0], np.cumsum(sizes)])
+        for i in range(len(sizes)):
+            filled[first[i]:first[i] + sizes[i]] = samples[src[i]:src[i + 1]]
+        samples = filled
     # the line through every packet (timestamp against its first sample), after ffmpeg's time filter
     # settled (the first second)
     settled = ap[:, 0] >= ap[0, 0] + 1.0
@@ -227,7 +237,8 @@ def decode(path: Path, width: int) -> dict:
     resid = ap[settled, 0] - (t0 + slope * first[settled])
     return {"video_t": vp[:, 0], "profiles": profiles, "samples": samples, "audio_t0": float(t0),
             "audio_rate": float(1.0 / slope), "audio_line_resid_max_ms": float(np.abs(resid).max() * 1000.0),
-            "audio_packets": int(len(ap))}
+            "audio_packets": int(len(ap)), "audio_gaps": int((missing > 0).sum()),
+            "audio_gap_ms": float(missing.sum() / SR * 1000.0)}
 
 
 # ---------------------------------------------------------------------------------------------- a run
@@ -302,6 +313,7 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
             # CLOCK_MONOTONIC, which NTP steers: the dummy "sound card" runs off the system clock by this
             "raw_minus_system_ppm": ((clocks1[1] - clocks0[1]) - (clocks1[0] - clocks0[0])) / (clocks1[0] - clocks0[0]) * 1e6, "audio_rate_hz": data["audio_rate"],
             "audio_line_resid_max_ms": data["audio_line_resid_max_ms"], "audio_packets": data["audio_packets"],
+            "audio_gaps": data["audio_gaps"], "audio_gap_ms": data["audio_gap_ms"],
             "analysis": r.summary(), "window_t_s": r.window_t, "window_offsets_ms": r.window_offsets_ms}
 
 

@@ -47,3 +47,32 @@ def test_decode_gives_every_grab_its_time_and_the_sound_its_first_sample_time(nu
     assert np.abs(s).max() == pytest.approx(1 / 8, rel=0.01)  # lavfi's sine: amplitude 1/8
     k = np.argmax(np.abs(np.fft.rfft(s[:48_000, 0])))
     assert k == 440  # 1 Hz bins over one second
+
+
+def test_a_period_the_recorder_never_got_keeps_the_samples_after_it_in_their_place(tmp_path, nut):
+    """An xrun: one 1024-frame period missing from the recording after 1 s (the packets after it are
+    stamped 21.3 ms later than the samples before them add up to). The gap is filled with silence, so
+    the line through the packets is still 48000 samples per second from 1000.25 s."""
+    path = tmp_path / "gap.nut"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "color=c=0x808080:s=64x2:r=229,format=gray",
+                    "-itsoffset", "0.25", "-f", "lavfi",
+                    "-i", "sine=frequency=440:sample_rate=48000:samples_per_frame=1024,pan=stereo|c0=c0|c1=c0,"
+                          "asetpts=PTS+gte(T\\,1)*1024",
+                    "-t", "2", "-map", "0:v", "-map", "1:a", "-c:v", "rawvideo", "-pix_fmt", "gray",
+                    "-c:a", "pcm_f32le", "-output_ts_offset", "1000", "-fps_mode", "passthrough", "-f", "nut",
+                    str(path)], check=True, capture_output=True, timeout=60)
+    d = recorder.decode(path, 64)
+    assert d["audio_gaps"] == 1
+    assert d["audio_gap_ms"] == pytest.approx(1024 / 48, abs=0.01)
+    assert d["audio_t0"] == pytest.approx(1000.25, abs=1e-4)
+    assert d["audio_rate"] == pytest.approx(48_000.0, abs=0.05)
+    s = d["samples"][:, 0]
+    # the filled stretch is silent and a whole period long; sound on both sides of it
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], (s == 0.0).astype(np.int8), [0]])))
+    starts, ends = edges[::2], edges[1::2]  # runs of exact zeros (the sine touches zero now and then)
+    longest = int(np.argmax(ends - starts))
+    assert ends[longest] - starts[longest] >= 1024  # the filled period (a zero of the sine may adjoin it)
+    assert (ends - starts)[np.arange(len(starts)) != longest].max() <= 2
+    assert starts[longest] == pytest.approx(48_000, abs=1100)  # where the packets jumped: 1 s into the tone
+    assert np.abs(s[ends[longest]: ends[longest] + 200]).max() > 0.1

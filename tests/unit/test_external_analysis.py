@@ -199,3 +199,12 @@ def test_the_start_of_the_sound_can_be_left_out():
     skipped = external.measure_offset(grabs, profiles, t0, SR, audio, sound_skip_s=0.5)
     assert skipped.offset_ms == pytest.approx(2.0, abs=0.25)
     assert skipped.correlation > lopsided.correlation
+
+
+def test_a_tone_moving_the_other_way_is_no_match():
+    """Left and right swapped: the tone moves left while the target moves right (a shift of half a cycle
+    would fit the shape): no offset is reported."""
+    grabs, profiles, t0, audio = recording(seconds=10.0, offset_ms=1.0)
+    r = external.measure_offset(grabs, profiles, t0, SR, audio[:, ::-1])
+    assert r.offset_ms is None and r.correlation is None
+    assert r.grabs_valid == r.grabs  # the target was seen; it is the match that failed
