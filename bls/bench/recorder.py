@@ -342,6 +342,10 @@ def table(results: list[dict]) -> str:
     lines = [f"{'figure':34s}" + "".join(f"{n:>{w}s}" for n in names), "-" * (34 + w * len(names))]
     for label, f in ROWS:
         lines.append(f"{label:34s}" + "".join(f"{f(r['analysis']):>{w}s}" for r in results))
+    # the recording itself: periods JACK never delivered, and how far ffmpeg's audio timestamps strayed
+    # from the line through them (about 1 ms is its time filter; more: the recorder was starved)
+    lines.append(f"{'audio gaps (ms), stamps off line':34s}" + "".join(
+        f"{r['audio_gaps']} ({r['audio_gap_ms']:.0f}), {r['audio_line_resid_max_ms']:.1f} ms".rjust(w) for r in results))
     ref = next((r for r in results if r["design"] == "ref"), None)
     designs = [r for r in results if r["design"] != "ref"]
     if ref is not None and ref["analysis"]["window_mean_ms"] is not None:
