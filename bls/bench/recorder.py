@@ -263,11 +263,14 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
                PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p))
     env.pop("BLS_AUDIO_DEVICE", None)
     before = set(jack.ports())
-    hogs = busy_loops(load)
-    with open(wd / "design.log", "w") as out:
-        proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+    hogs: list[subprocess.Popen] = []
+    proc = None
     try:
+        hogs = busy_loops(load)
+        with open(wd / "design.log", "w") as out:
+            proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+
         def ports():
             if proc.poll() is not None:
                 raise RuntimeError(f"{design} ended early ({proc.returncode}): "
@@ -285,7 +288,7 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
     finally:
         for hog in hogs:
             xdesk.stop_process(hog)
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)  # bls and the baseline end gracefully on SIGTERM
             try:
                 proc.wait(timeout=20)
@@ -311,7 +314,9 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
             "busy_loops": load, "jack_playback_latency_frames": latency,
             # JACK (jack2 on Linux) keeps CLOCK_MONOTONIC_RAW; the picture of bls and of the baseline keeps
             # CLOCK_MONOTONIC, which NTP steers: the dummy "sound card" runs off the system clock by this
-            "raw_minus_system_ppm": ((clocks1[1] - clocks0[1]) - (clocks1[0] - clocks0[0])) / (clocks1[0] - clocks0[0]) * 1e6, "audio_rate_hz": data["audio_rate"],
+            "raw_minus_system_ppm": ((clocks1[1] - clocks0[1]) - (clocks1[0] - clocks0[0]))
+            / (clocks1[0] - clocks0[0]) * 1e6,
+            "audio_rate_hz": data["audio_rate"],
             "audio_line_resid_max_ms": data["audio_line_resid_max_ms"], "audio_packets": data["audio_packets"],
             "audio_gaps": data["audio_gaps"], "audio_gap_ms": data["audio_gap_ms"],
             "analysis": r.summary(), "window_t_s": r.window_t, "window_offsets_ms": r.window_offsets_ms}
