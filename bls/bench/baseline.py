@@ -152,8 +152,9 @@ class NaiveElapsedDisplay(QRasterWindow):
 
 
 def run_elapsed(argv: list[str] | None = None) -> int:
-    """``python -m bls.bench.baseline``: the naive elapsed-time design on a real screen and output,
-    for ``--seconds`` (or until SIGTERM/SIGINT), with the standard preset's look at 1 cycle/s."""
+    """``python -m bls.bench.baseline``: a naive design on a real screen and output, for ``--seconds``
+    (or until SIGTERM/SIGINT), with the standard preset's look at 1 cycle/s: the elapsed-time picture
+    (default) or the fixed-step one (``--design fixed-step``), beside a free-running tone."""
     import argparse  # noqa: PLC0415
     import os  # noqa: PLC0415
     import signal  # noqa: PLC0415
@@ -170,19 +171,30 @@ def run_elapsed(argv: list[str] | None = None) -> int:
     p.add_argument("--audio-device", metavar="DEVICE")
     p.add_argument("--seconds", type=float, default=3600.0)
     p.add_argument("--speed", type=float, default=1.0, help="cycles/s (default 1.0)")
+    p.add_argument("--design", choices=["elapsed", "fixed-step"], default="elapsed",
+                   help="the picture: elapsed monotonic() at each paint, or a fixed step per 16 ms tick")
     a = p.parse_args(argv)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     screen, _, _, _ = plan_screens(a.client_screen)
     look = look_of(Preset(name="naive"))
-    window = NaiveElapsedDisplay(look, a.speed, screen.refreshRate() or 60.0)
+    if a.design == "elapsed":
+        window = NaiveElapsedDisplay(look, a.speed, screen.refreshRate() or 60.0)
+    else:
+        from PySide6.QtCore import Qt  # noqa: PLC0415
+
+        window = NaiveDisplay(look, a.speed, screen.refreshRate() or 60.0)
+        window.setCursor(Qt.BlankCursor)
     window.setScreen(screen)
     window.setGeometry(screen.geometry())
     window.showFullScreen()
     window.setGeometry(screen.geometry())
     tone = FreeRunningTone(a.speed, a.audio_device)
     tone.start()
-    window.start(time.monotonic())  # the naive assumption: the tone's first frame is heard now
-    print(f"naive elapsed-time baseline: {window.kind}; tone on {tone.name}", file=sys.stderr, flush=True)
+    if a.design == "elapsed":
+        window.start(time.monotonic())  # the naive assumption: the tone's first frame is heard now
+    else:
+        window.start()  # the first step is taken one tick from now
+    print(f"naive baseline: {window.kind}; tone on {tone.name}", file=sys.stderr, flush=True)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: app.quit())
     wake = QTimer()  # lets Python see the signal while Qt's loop runs

@@ -49,12 +49,13 @@ import numpy as np
 from . import external, xdesk
 
 REPO = Path(__file__).resolve().parents[2]
-DESIGNS = ("ref", "bls-raster", "bls-opengl", "naive")
+DESIGNS = ("ref", "bls-raster", "bls-opengl", "naive", "fixed-step")
 DESIGN_LABELS = {
     "ref": "reference source of known timing (JACK + root-window bar, bls.bench.reference)",
     "bls-raster": "bls, raster client display (BLS_DISPLAY=raster)",
     "bls-opengl": "bls, OpenGL client display (BLS_DISPLAY=auto)",
     "naive": "naive: elapsed monotonic() per paint, free-running tone",
+    "fixed-step": "naive: fixed step per 16 ms timer tick, free-running tone",
 }
 GRAB_HZ = 229
 JACKD_ARGS = ["--no-realtime", "-d", "dummy", "-r", "48000", "-p", "1024"]
@@ -145,9 +146,9 @@ def design_command(design: str, screen: str, device: str, seconds: float, log: P
         return ([py, "-m", "bls", "--preset", PRESET_NAME, "--client-screen", screen, "--audio-device", device,
                  "--start", "--exit-after", f"{seconds:.0f}", "--log", str(log)],
                 {"BLS_DISPLAY": "raster" if design == "bls-raster" else "auto"})
-    if design == "naive":
-        return ([py, "-m", "bls.bench.baseline", "--client-screen", screen, "--audio-device", device,
-                 "--seconds", f"{seconds:.0f}"], {})
+    if design in ("naive", "fixed-step"):
+        return ([py, "-m", "bls.bench.baseline", "--design", "elapsed" if design == "naive" else "fixed-step",
+                 "--client-screen", screen, "--audio-device", device, "--seconds", f"{seconds:.0f}"], {})
     raise ValueError(f"unknown design {design!r}; expected one of {', '.join(DESIGNS)}")
 
 
@@ -306,7 +307,8 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
         pass
     if not keep:
         rec.unlink(missing_ok=True)
-    kinds = {"naive": "raster (naive elapsed-time window)", "ref": "X root window, XFillRectangle + XSync"}
+    kinds = {"naive": "raster (naive elapsed-time window)", "fixed-step": "raster (naive fixed-step window)",
+             "ref": "X root window, XFillRectangle + XSync"}
     return {"design": design, "label": DESIGN_LABELS[design], "display_kind": display or kinds.get(design),
             "log_tail": (wd / "design.log").read_text(errors="replace")[-400:],
             "alive_through_recording": alive, "recorded_at": dt.datetime.fromtimestamp(t_rec, dt.timezone.utc)
