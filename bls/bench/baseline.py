@@ -77,21 +77,33 @@ LEVEL_DBFS = -24.0
 FADE_IN_S = 0.05  # amplitude only: the motion runs at full speed from the first frame
 
 
+def render_free_running(first: int, frames: int, speed: float, sample_rate: int = 48_000, out=None):
+    """Frames ``first .. first + frames`` of the free-running tone, ``(frames, 2)`` float32: a sine at
+    CARRIER_HZ and LEVEL_DBFS, panned (constant power) to the sweep at ``speed x n / sample_rate``."""
+    import numpy as np  # noqa: PLC0415
+
+    from ..core.tone import db_to_amplitude, pan_gains  # noqa: PLC0415
+
+    t = (first + np.arange(frames, dtype=np.float64)) / sample_rate
+    left, right = pan_gains(motion.sweep(speed * t))
+    carrier = np.sin(2.0 * np.pi * CARRIER_HZ * t) * db_to_amplitude(LEVEL_DBFS) * np.minimum(1.0, t / FADE_IN_S)
+    if out is None:
+        out = np.empty((frames, 2), dtype=np.float32)
+    out[:, 0] = left * carrier
+    out[:, 1] = right * carrier
+    return out
+
+
 class FreeRunningTone:
     """A panned sine on its own stream, its position counted in its own frames."""
 
     def __init__(self, speed: float, device=None, sample_rate: int = 48_000):
-        import numpy as np  # noqa: PLC0415
-
         from ..audio.output import REQUESTED_LATENCY_S, import_sounddevice, resolve_output  # noqa: PLC0415
-        from ..core.tone import db_to_amplitude, pan_gains  # noqa: PLC0415
 
         sd, why = import_sounddevice()
         if sd is None:
             raise RuntimeError(why)
-        self._np, self._pan_gains = np, pan_gains
         self.speed, self.sr, self.frames = speed, sample_rate, 0
-        self.amplitude = db_to_amplitude(LEVEL_DBFS)
         self.stream = sd.OutputStream(samplerate=sample_rate, channels=2, dtype="float32", blocksize=0,
                                       latency=REQUESTED_LATENCY_S, device=resolve_output(sd, device),
                                       callback=self._callback)
@@ -99,14 +111,7 @@ class FreeRunningTone:
         self.name = f"{info['name']} ({sd.query_hostapis(info['hostapi'])['name']})"
 
     def _callback(self, outdata, frames, time_info, status) -> None:
-        np = self._np
-        n = self.frames + np.arange(frames, dtype=np.float64)
-        t = n / self.sr
-        s = motion.sweep(self.speed * t)
-        left, right = self._pan_gains(s)
-        carrier = np.sin(2.0 * np.pi * CARRIER_HZ * t) * self.amplitude * np.minimum(1.0, t / FADE_IN_S)
-        outdata[:, 0] = left * carrier
-        outdata[:, 1] = right * carrier
+        render_free_running(self.frames, frames, self.speed, self.sr, outdata)
         self.frames += frames
 
     def start(self) -> None:
