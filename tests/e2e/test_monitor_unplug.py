@@ -12,17 +12,16 @@ Needs Xorg with the dummy driver, openbox, xrandr, xdotool, xwininfo, xprop and 
 
 from __future__ import annotations
 
-import glob
 import json
-import os
 import re
-import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+
+from bls.bench import xdesk
+from bls.bench.xdesk import CLIENT, THERAPIST
 
 from .conftest import REPO, base_env, bls_command
 
@@ -30,106 +29,28 @@ pytestmark = pytest.mark.e2e
 
 CLIENT_TITLE = "bls — client display"
 CONTROL_TITLE = "bls — bilateral stimulation"
-THERAPIST = (0, 0, 1280, 720)  # DUMMY0
-CLIENT = (1280, 0, 1920, 1080)  # DUMMY1, right of DUMMY0
 BACKGROUND = (0x1D, 0x21, 0x26)  # the standard preset's client background, #1d2126
 TOOLS = ("Xorg", "openbox", "xrandr", "xdotool", "xwininfo", "xprop", "import")
-DUMMY_DRIVER = "/usr/lib*/xorg/modules/drivers/dummy_drv.so"  # Debian/Ubuntu, Fedora/Arch layouts
-DUMMY_DRIVER_MULTIARCH = "/usr/lib/*/xorg/modules/drivers/dummy_drv.so"
-
-XORG_CONF = """\
-Section "ServerFlags"
-  Option "AutoAddDevices" "false"
-  Option "DontVTSwitch" "true"
-EndSection
-Section "Device"
-  Identifier "dummy"
-  Driver "dummy"
-  VideoRam 256000
-EndSection
-Section "Monitor"
-  Identifier "monitor"
-  HorizSync 5-1000
-  VertRefresh 5-1000
-  Modeline "1920x1080" 148.50 1920 2008 2052 2200 1080 1084 1089 1125 +hsync +vsync
-  Modeline "1280x720" 74.25 1280 1390 1430 1650 720 725 730 750 +hsync +vsync
-EndSection
-Section "Screen"
-  Identifier "screen"
-  Device "dummy"
-  Monitor "monitor"
-  DefaultDepth 24
-  SubSection "Display"
-    Depth 24
-    Virtual 3200 1080
-  EndSubSection
-EndSection
-"""
 
 
 def wait_for(condition, timeout: float, what: str):
     """Poll ``condition`` until it returns something truthy (returned); fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
+    try:
+        return xdesk.wait_for(condition, timeout, what)
+    except TimeoutError as exc:
+        raise AssertionError(str(exc)) from None
 
 
-def _stop(proc: subprocess.Popen | None) -> None:
-    """End a process started in its own session, and everything it started."""
-    if proc is None or proc.poll() is not None:
-        return
-    for sig, grace in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+_stop = xdesk.stop_process
 
 
-def _free_display() -> int:
-    for n in range(95, 200):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            return n
-    pytest.skip("no free X display number between :95 and :199")
+class Desk(xdesk.XDesk):
+    """The X server with the therapist's and the client's monitors (``bls.bench.xdesk``), and what this
+    test reads from it: windows and pixels."""
 
-
-class Desk:
-    """A running X server with the therapist's and the client's monitors, and a window manager."""
-
-    def __init__(self, display: str, tmp: Path):
-        self.env = base_env(DISPLAY=display, QT_QPA_PLATFORM="xcb")
-        self.env.pop("XAUTHORITY", None)
+    def __init__(self, n: int, tmp: Path):
+        super().__init__(n, tmp, base_env())
         self.tmp = tmp
-
-    def x(self, *cmd: str, check: bool = True) -> str:
-        out = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=20)
-        if check and out.returncode != 0:
-            raise AssertionError(f"{' '.join(cmd)} failed ({out.returncode}): {out.stderr.strip()}")
-        return out.stdout
-
-    def monitors(self) -> dict[str, tuple[int, int, int, int]]:
-        """RandR monitors: name -> (x, y, width, height)."""
-        found = {}
-        for m in re.finditer(r"(\d+)/\d+x(\d+)/\d+\+(\d+)\+(\d+)\s+(\S+)\s*$", self.x("xrandr", "--listmonitors"),
-                             re.M):
-            w, h, x, y, name = m.groups()
-            found[name] = (int(x), int(y), int(w), int(h))
-        return found
-
-    def plug_client(self) -> None:
-        self.x("xrandr", "--output", "DUMMY1", "--mode", "1920x1080", "--right-of", "DUMMY0")
-
-    def unplug_client(self) -> None:
-        self.x("xrandr", "--output", "DUMMY1", "--off")
 
     def window(self, title: str) -> dict | None:
         """The one mapped top-level window whose name contains ``title``: its id, x, y, width, height
@@ -166,43 +87,21 @@ class Desk:
 def desk(tmp_path, private_config_dir):  # private_config_dir: set in the environment first
     """Xorg (dummy driver) on a free display with DUMMY0 1280×720 and DUMMY1 1920×1080 to its right,
     openbox managing the windows. Everything started here is ended here."""
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)} (apt: xserver-xorg-core xserver-xorg-video-dummy openbox "
-                    "x11-xserver-utils xdotool x11-utils imagemagick)")
-    if not (glob.glob(DUMMY_DRIVER) or glob.glob(DUMMY_DRIVER_MULTIARCH)):
-        pytest.skip("Xorg's dummy video driver is not installed (apt: xserver-xorg-video-dummy)")
-    conf = tmp_path / "xorg.conf"
-    conf.write_text(XORG_CONF)
-    n = _free_display()
-    desk = Desk(f":{n}", tmp_path)
-    xorg = openbox = None
+    why = xdesk.missing(TOOLS)
+    if why:
+        pytest.skip(why.replace("x11-utils)", "xdotool x11-utils imagemagick)"))
+    n = xdesk.free_display()
+    if n is None:
+        pytest.skip("no free X display number between :95 and :199")
+    desk = Desk(n, tmp_path)
     try:
-        with open(tmp_path / "xorg.out", "w") as out:
-            xorg = subprocess.Popen(["Xorg", f":{n}", "-config", str(conf), "-logfile", str(tmp_path / "Xorg.log"),
-                                     "-noreset", "-nolisten", "tcp", "-novtswitch", "-sharevts"],
-                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
-
-        def up():
-            if xorg.poll() is not None:
-                log = (tmp_path / "xorg.out").read_text(errors="replace").strip().splitlines()
-                pytest.skip(f"Xorg (dummy driver) did not start on :{n}: {' | '.join(log[-3:])}")
-            return subprocess.run(["xrandr", "--listmonitors"], env=desk.env, capture_output=True).returncode == 0
-        wait_for(up, 20, f"Xorg on :{n}")
-        desk.x("xrandr", "--output", "DUMMY0", "--mode", "1280x720")
-        desk.x("xrandr", "--addmode", "DUMMY1", "1920x1080")
-        desk.plug_client()
-        assert desk.monitors() == {"DUMMY0": THERAPIST, "DUMMY1": CLIENT}, desk.monitors()
-        with open(tmp_path / "openbox.out", "w") as out:
-            openbox = subprocess.Popen(["openbox"], env=desk.env, stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
-        wait_for(lambda: "window id #" in desk.x("xprop", "-root", "_NET_SUPPORTING_WM_CHECK", check=False),
-                 10, "openbox to manage the screen")
+        desk.start()
+    except xdesk.Unavailable as exc:
+        pytest.skip(str(exc))
+    try:
         yield desk
     finally:
-        _stop(openbox)
-        _stop(xorg)
+        desk.stop()
 
 
 def _record(path: Path) -> dict | None:
