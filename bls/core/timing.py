@@ -87,3 +87,20 @@ class FrameClock:
 
     def stats(self) -> IntervalStats:
         return interval_stats(list(self.times), self.period_s)
+
+
+#: swaps fewer than this share of a refresh period apart, with the next frame asked for at once, mean
+#: the display does not wait for vsync (a swap interval the driver ignores: llvmpipe, some VMs)
+UNPACED_SHARE = 0.6
+#: swap intervals looked at before deciding (unpaced frames come 2-20 times a period)
+VSYNC_PROBE_SWAPS = 24
+
+
+def judge_vsync(intervals, period_s: float) -> bool | None:
+    """Whether swaps wait for vsync, from the intervals between swaps of frames asked for as soon as
+    the last one was swapped: True (the median interval is near a period or more), False (far shorter:
+    nothing waits, frames are shown as soon as they are drawn), None (not enough swaps yet)."""
+    values = [float(v) for v in intervals if v > 0 and math.isfinite(v)]
+    if len(values) < VSYNC_PROBE_SWAPS:
+        return None
+    return float(np.median(values)) >= UNPACED_SHARE * period_s

@@ -19,7 +19,7 @@ from PySide6.QtGui import (QGuiApplication, QOpenGLContext, QPainter, QRasterWin
 from PySide6.QtOpenGL import QOpenGLWindow
 
 from ..core.engine import FrameSample
-from ..core.timing import FrameClock
+from ..core.timing import FrameClock, judge_vsync
 from .stimulus_painter import paint_stimulus, target_center
 
 
@@ -202,7 +202,11 @@ class RasterClientWindow(_ClientWindowMixin, QRasterWindow):
 
 
 class GLClientWindow(_ClientWindowMixin, QOpenGLWindow):
-    kind = "OpenGL (vsync)"
+    """OpenGL drawing, presented by the swap (``frameSwapped``). Where swaps wait for vsync, the next
+    frame is asked for as one is swapped and drawn for the next vsync. A display that does not wait
+    (the swap interval ignored: llvmpipe, some virtual machines) is told from its first swaps: frames
+    then come at the refresh period from a precise timer and are drawn for the moment they will be
+    swapped, learned from measured swap times as the raster path does."""
 
     def __init__(self, core: DisplayCore):
         super().__init__(QOpenGLWindow.NoPartialUpdate)
@@ -212,22 +216,56 @@ class GLClientWindow(_ClientWindowMixin, QOpenGLWindow):
         self.setFormat(fmt)
         self._setup(core)
         self._last_swap: float | None = None
+        self._paint_started: float | None = None
+        self._intervals: list[float] = []  # between swaps of unpaced frames, until vsync is judged
+        self.vsync: bool | None = None  # None: not judged yet
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.PreciseTimer)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.update)
+        self._next: float | None = None
         self.frameSwapped.connect(self._swapped)
+
+    @property
+    def kind(self) -> str:
+        if self.vsync is False:
+            return "OpenGL (no vsync: paced by a precise timer)"
+        return "OpenGL (vsync)" if self.vsync else "OpenGL (vsync not yet measured)"
 
     def _swapped(self) -> None:
         t = time.monotonic()
+        period = 1.0 / self.core.refresh_hz
+        if self.vsync is None and self._last_swap is not None:
+            self._intervals.append(t - self._last_swap)
+            self.vsync = judge_vsync(self._intervals, period)
         self._last_swap = t
-        self.core.presented(t)
-        self.update()
+        self.core.presented(t, self._paint_started)  # the lead: paint start to swap, learned
+        if self.vsync is False:
+            # as the raster path: frames on a grid of the refresh period, not as fast as they swap
+            start = self._paint_started if self._paint_started is not None else t
+            late = self._next is None or start - self._next > period
+            self._next = start + period if late else self._next + period
+            self._timer.start(max(0, int(round((self._next - time.monotonic()) * 1000.0))))
+        else:
+            self.update()
 
     def paintGL(self) -> None:  # noqa: N802 - Qt API
         now = time.monotonic()
+        self._paint_started = now
         period = 1.0 / self.core.refresh_hz
-        # this frame is presented at the next vsync after the last swap
-        t_vis = now if self._last_swap is None or now - self._last_swap > 2 * period else self._last_swap + period
+        if self.vsync:
+            # waits for vsync: this frame is presented at the next vsync after the last swap
+            recent = self._last_swap is not None and now - self._last_swap <= 2 * period
+            t_vis = max(now, self._last_swap + period) if recent else now
+        else:
+            t_vis = now + self.core.lead_s  # swapped (and shown) as soon as it is drawn
         painter = QPainter(self)
-        self.core.paint(painter, QRectF(0, 0, self.width(), self.height()), max(now, t_vis))
+        self.core.paint(painter, QRectF(0, 0, self.width(), self.height()), t_vis)
         painter.end()
+
+    def showEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        self._next = None
+        super().showEvent(ev)
 
 
 def create_client_display(source: StimulusSource, refresh_hz: float = 60.0):

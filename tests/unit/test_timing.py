@@ -109,3 +109,17 @@ def test_frame_clock_agrees_with_dropped_frames(intervals, period):
         c.tick(t)
     assert (c.dropped, c.missed) == dropped_frames(np.diff(ts), period)
     assert c.frames == len(intervals) + 1
+
+
+def test_judge_vsync_tells_unpaced_swaps_from_paced_ones():
+    from bls.core.timing import VSYNC_PROBE_SWAPS, judge_vsync
+
+    period = 1 / 60
+    n = VSYNC_PROBE_SWAPS
+    assert judge_vsync([period] * (n - 1), period) is None  # not enough swaps yet
+    assert judge_vsync([period * 1.02, period * 0.98] * n, period) is True  # a vsync display
+    assert judge_vsync([2 * period] * n, period) is True  # a slow GPU at half rate still waits for vsync
+    assert judge_vsync([0.009] * n, period) is False  # ~110 swaps/s: nothing waits (llvmpipe, measured)
+    # a few long gaps (the window being mapped) do not hide that the rest came far faster
+    assert judge_vsync([0.009] * n + [0.1] * 3, period) is False
+    assert judge_vsync([0.0, float("nan"), -1.0] * n, period) is None  # nothing usable
