@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..core.paths import data_dir
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x626C7301  # "bls" 1: marks the file as bls's
 DB_NAME = "records.sqlite3"
 BUSY_TIMEOUT_S = 1.0  # another program holding a lock: wait this long, then retry later
@@ -114,7 +114,38 @@ def _to_v1(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-MIGRATIONS = {0: _to_v1}  # version k -> k + 1; every earlier version is tested (tests/unit/test_store.py)
+_SCORE = {"sud": (0, 10), "voc": (1, 7)}
+
+
+def _whole_score_checks(sql: str) -> str:
+    """A v1 CREATE TABLE with its SUD/VOC checks made strict: whole numbers only (v1 let 5.5 through)."""
+    for name, (lo, hi) in _SCORE.items():
+        strict = f"typeof({name}) = 'integer' AND {name} BETWEEN {lo} AND {hi}"
+        sql = sql.replace(f"{name} INTEGER CHECK ({name} BETWEEN {lo} AND {hi})",
+                          f"{name} INTEGER CHECK ({name} IS NULL OR ({strict}))")
+    return sql
+
+
+def _to_v2(db: sqlite3.Connection) -> None:
+    """SUD and VOC are whole numbers in the database too (v1 checked only the range). SQLite cannot
+    change a table's checks: ``targets`` and ``sets`` are rebuilt with the stricter ones and their rows
+    copied. A fractional score could only have been written past bls's own checks; it is rounded half
+    up, so a migration never fails on an old row and nothing else changes."""
+    for table in ("targets", "sets"):
+        sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()[0]
+        strict = _whole_score_checks(sql)
+        if strict == sql:
+            raise sqlite3.DatabaseError(f"the {table} table is not as bls 1 made it")
+        columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+        copied = [f"CAST(round({c}) AS INTEGER)" if c in _SCORE else c for c in columns]
+        db.execute(strict.replace(f"CREATE TABLE {table} (", f"CREATE TABLE {table}_v2 (", 1))
+        db.execute(f"INSERT INTO {table}_v2 ({', '.join(columns)}) SELECT {', '.join(copied)} FROM {table}")
+        db.execute(f"DROP TABLE {table}")
+        db.execute(f"ALTER TABLE {table}_v2 RENAME TO {table}")
+
+
+# version k -> k + 1; every earlier version is tested (tests/unit/test_store.py)
+MIGRATIONS = {0: _to_v1, 1: _to_v2}
 
 SET_COLUMNS = ("n", "target_n", "started_at", "ended_at", "started_s", "ended_s", "preset", "stop_reason",
                "set_mode", "passes_requested", "passes_delivered", "seconds_requested", "seconds_delivered",

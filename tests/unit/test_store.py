@@ -661,3 +661,27 @@ def test_a_probing_store_makes_a_usable_database_at_once_and_says_nothing(db_pat
     assert s.problem == ""
     assert s.close(2.0)
     assert sqlite3.connect(db_path).execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+
+
+def test_version_1_let_a_fractional_score_in_and_version_2_rounds_it_and_refuses_new_ones(db_path):
+    """v1's checks were range checks only: 5.5 got past them (written past bls's own checks). Brought
+    forward, it is rounded half up (the migration never fails on an old row); from v2 on, the database
+    itself refuses a score that is not a whole number."""
+    build_at(db_path, 1)
+    db = sqlite3.connect(db_path, isolation_level=None)
+    db.execute("INSERT INTO sets (session_id, n, target_n, gentle, unlocked, sud, voc, note, facts) VALUES "
+               "(7, 2, 1, 1, '{}', 5.5, 2.4, 'a fraction', '{}')")
+    db.execute("INSERT INTO targets (session_id, n, sud, voc) VALUES (7, 2, 6.5, NULL)")
+    db.close()
+    connect(db_path).close()
+    assert read(db_path, "SELECT n, sud, voc, typeof(sud) FROM sets ORDER BY n") == [
+        (1, 5, 3, "integer"), (2, 6, 2, "integer")]
+    assert read(db_path, "SELECT n, sud, voc FROM targets ORDER BY n") == [(1, 8, 2), (2, 7, None)]
+    db = sqlite3.connect(db_path, isolation_level=None)
+    for sql in ("UPDATE sets SET sud = 4.5 WHERE n = 1", "UPDATE targets SET voc = 3.2 WHERE n = 1",
+                "UPDATE sets SET sud = 11 WHERE n = 1"):
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            db.execute(sql)
+    db.execute("UPDATE sets SET sud = '4' WHERE n = 1")  # a whole number given as text is one
+    assert db.execute("SELECT sud, typeof(sud) FROM sets WHERE n = 1").fetchone() == (4, "integer")
+    db.close()
