@@ -25,6 +25,21 @@ from ..ui.stimulus_painter import paint_stimulus
 TICK_MS = 16
 
 
+def _paint_at(window, s: float) -> tuple[FrameSample, float]:
+    """Both naive windows: the target at sweep position ``s``, painted; the frame counted when painting
+    ends. Returns the sample and that moment."""
+    x, y = motion.path_xy(s, "horizontal")
+    sample = FrameSample(0.0, float(x), float(y), s, s, 1.0, "running", window.look)
+    painter = QPainter(window)
+    paint_stimulus(painter, QRectF(0, 0, window.width(), window.height()), window.look, sample)
+    painter.end()
+    t = time.monotonic()
+    window.frames.tick(t)
+    if window.first_frame_at is None:
+        window.first_frame_at = t
+    return sample, t
+
+
 class NaiveDisplay(QRasterWindow):
     kind = "naive: fixed step per 16 ms timer tick"
 
@@ -48,16 +63,7 @@ class NaiveDisplay(QRasterWindow):
         self.update()
 
     def paintEvent(self, ev) -> None:  # noqa: N802 - Qt API
-        s = float(motion.sweep(self.phase))
-        x, y = motion.path_xy(s, "horizontal")
-        sample = FrameSample(0.0, float(x), float(y), s, s, 1.0, "running", self.look)
-        painter = QPainter(self)
-        paint_stimulus(painter, QRectF(0, 0, self.width(), self.height()), self.look, sample)
-        painter.end()
-        t = time.monotonic()
-        self.frames.tick(t)
-        if self.first_frame_at is None:
-            self.first_frame_at = t
+        sample, t = _paint_at(self, float(motion.sweep(self.phase)))
         if self.probe is not None:
             self.probe(self.phase, sample, t)
 
@@ -144,16 +150,7 @@ class NaiveElapsedDisplay(QRasterWindow):
 
     def paintEvent(self, ev) -> None:  # noqa: N802 - Qt API
         t = time.monotonic()
-        s = float(motion.sweep(self.speed * (t - self.t0))) if self.t0 is not None else 0.0
-        x, y = motion.path_xy(s, "horizontal")
-        sample = FrameSample(0.0, float(x), float(y), s, s, 1.0, "running", self.look)
-        painter = QPainter(self)
-        paint_stimulus(painter, QRectF(0, 0, self.width(), self.height()), self.look, sample)
-        painter.end()
-        t = time.monotonic()
-        self.frames.tick(t)
-        if self.first_frame_at is None:
-            self.first_frame_at = t
+        _paint_at(self, float(motion.sweep(self.speed * (t - self.t0))) if self.t0 is not None else 0.0)
 
 
 def run_elapsed(argv: list[str] | None = None) -> int:
