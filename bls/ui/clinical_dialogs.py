@@ -55,7 +55,20 @@ def _error_label() -> QLabel:
     return label
 
 
-class TargetDialog(QDialog):
+class _EntryForm(QDialog):
+    """A form whose entries go to the session core: its message under the fields, Save and Cancel."""
+
+    def _add_error_and_buttons(self, lay: QVBoxLayout) -> None:
+        self.error = _error_label()
+        lay.addWidget(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.Save | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.save_button = buttons.button(QDialogButtonBox.Save)
+        lay.addWidget(buttons)
+
+
+class TargetDialog(_EntryForm):
     """The target's assessment fields, all optional. ``new``: a new target begins (the current one
     already has sets); otherwise the current target is corrected in place (or the first one made)."""
 
@@ -91,13 +104,7 @@ class TargetDialog(QDialog):
             self.fields[k] = w
             form.addRow(SCALE_LABELS.get(k, TARGET_LABELS[k]), w)
         lay.addLayout(form)
-        self.error = _error_label()
-        lay.addWidget(self.error)
-        buttons = QDialogButtonBox(QDialogButtonBox.Save | QDialogButtonBox.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        self.save_button = buttons.button(QDialogButtonBox.Save)
-        lay.addWidget(buttons)
+        self._add_error_and_buttons(lay)
 
     def values(self) -> dict:
         return {k: (w.optional() if isinstance(w, OptionalSpin) else w.text()) for k, w in self.fields.items()}
@@ -112,7 +119,7 @@ class TargetDialog(QDialog):
         super().accept()
 
 
-class MedicineDialog(QDialog):
+class MedicineDialog(_EntryForm):
     """When the medicine was taken (ketamine-assisted sessions): route and dose as the therapist writes
     them, the time defaulting to now. bls records it to show the minutes since; it never advises."""
 
@@ -143,13 +150,7 @@ class MedicineDialog(QDialog):
         note.setObjectName("hint")
         note.setWordWrap(True)
         lay.addWidget(note)
-        self.error = _error_label()
-        lay.addWidget(self.error)
-        buttons = QDialogButtonBox(QDialogButtonBox.Save | QDialogButtonBox.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        self.save_button = buttons.button(QDialogButtonBox.Save)
-        lay.addWidget(buttons)
+        self._add_error_and_buttons(lay)
 
     def taken_at(self) -> _dt.datetime:
         """The latest moment at the time shown, up to now: today, or yesterday for a time later than now
