@@ -500,3 +500,28 @@ def test_a_note_typed_into_its_field_keeps_its_spaces_and_bs_wherever_the_focus_
     assert sets(app)[-1]["note"] == "a bird, b b"
     assert core.status.state == IDLE and len(core.clinical.sets) == 1
     assert not [e for e in core.record.events if e["kind"] in ("question", "repeat")]
+
+
+def test_export_writes_the_real_csv_and_pdf_of_this_session(app, qtbot, tmp_path, monkeypatch):
+    """The real writers, from the window: the files hold this session's client and entries."""
+    import csv
+    import shutil
+    import subprocess
+
+    c, panel = app.control, app.control.session_panel
+    panel.client_edit.setText("C-042")
+    panel.commit_client()
+    run_set(app, qtbot)
+    type_keys(app, Qt.Key_6, Qt.Key_N)
+    QTest.keyClicks(c.entry_strip.note_edit, "warmth in the hands")
+    QTest.keyClick(c.entry_strip.note_edit, Qt.Key_Return)
+    for name in ("s.csv", "s.pdf"):
+        monkeypatch.setattr(panel, "ask_export_path", lambda name=name: str(tmp_path / name))
+        panel.export_button.click()
+        assert (tmp_path / name).is_file() and str(tmp_path / name) in c.statusBar().currentMessage()
+    rows = list(csv.reader((tmp_path / "s.csv").read_text(encoding="utf-8-sig").splitlines()))
+    assert len(rows) == 2 and "C-042" in rows[1] and "6" in rows[1] and "warmth in the hands" in rows[1]
+    assert (tmp_path / "s.pdf").read_bytes().startswith(b"%PDF")
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(tmp_path / "s.pdf"), "-"], capture_output=True, text=True).stdout
+        assert "C-042" in text and "warmth in the hands" in text
