@@ -121,7 +121,7 @@ class BlsApp(QObject):
         # every session is recorded in the user's data folder; --log writes a copy there too. A folder
         # that cannot be made or written is told in the control window at the first write (at start)
         try:
-            records_dir().mkdir(parents=True, exist_ok=True)
+            records_dir().mkdir(mode=0o700, parents=True, exist_ok=True)  # the user's only, as the database
         except OSError:
             pass
         record_path = default_record_path(records_dir())

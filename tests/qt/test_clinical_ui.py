@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import sys
 import types
 
@@ -525,3 +526,23 @@ def test_export_writes_the_real_csv_and_pdf_of_this_session(app, qtbot, tmp_path
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", str(tmp_path / "s.pdf"), "-"], capture_output=True, text=True).stdout
         assert "C-042" in text and "warmth in the hands" in text
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX modes")
+def test_the_app_keeps_its_records_in_folders_only_the_user_can_open(qapp, qtbot, private_config_dir):
+    import stat
+
+    from bls.app import BlsApp
+    from bls.core.paths import data_dir, records_dir
+
+    a = BlsApp(qapp, preset="standard", client_screen="CLIENT", no_audio=True)
+    try:
+        qtbot.waitUntil(lambda: (data_dir() / "records.sqlite3").exists(), timeout=10_000)
+        qtbot.waitUntil(lambda: stat.S_IMODE(data_dir().stat().st_mode) == 0o700, timeout=10_000)
+        assert stat.S_IMODE(records_dir().stat().st_mode) == 0o700
+        assert stat.S_IMODE((data_dir() / "records.sqlite3").stat().st_mode) == 0o600
+    finally:
+        a.shutdown()
+        a.control.deleteLater()
+        a.display.deleteLater()
+        qapp.processEvents()
