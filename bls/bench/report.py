@@ -164,6 +164,9 @@ def soak(a) -> int:
     print(f"audio: {au['clock']}; {au['blocks']} blocks of {_sizes(au)} frames; "
           f"latency requested {au['latency_requested_s']} s, actual {au['latency_actual_s']:.4f} s")
     cf = au["callback_fraction"]
+    if au.get("ring_dry") is not None:
+        print(f"ring ran dry: {au['ring_dry']} times (synthesis {au['synthesis_lead_s'] * 1000:.0f} ms ahead of the "
+              f"device; the fewest frames it held before a refill: {au['ring_low_water_frames']})")
     print(f"underflows: {au['underflows']} in {a.seconds:g} s; callback p50 {100 * cf['p50']:.2f} %, p99 "
           f"{100 * cf['p99']:.2f} %, max {100 * cf['max']:.2f} % of the block period")
     print(f"A/V offset p99 {r['sync']['av_offset_p99_abs_ms']:.3f} ms, max {r['sync']['av_offset_max_abs_ms']:.3f} ms; "

@@ -81,6 +81,8 @@ def _audio_figures(clock, requested_latency: float | None, log: _CallbackLog) ->
         "clock": clock.name, "device": bool(clock.is_device),
         "callback_fraction": _stats(frac[np.isfinite(frac)]),
         "underflows": int(clock.stats.underflows),
+        "ring_dry": getattr(clock, "dry", None), "synthesis_lead_s": getattr(clock, "lead_s", None),
+        "ring_low_water_frames": getattr(clock, "low_water_frames", None),
         "latency_requested_s": requested_latency, "latency_actual_s": float(clock.latency_s),
         "block_sizes": sorted({int(b) for b in blocks})[:12], "blocks": int(len(blocks)),
         "block_size_min": int(blocks.min()) if len(blocks) else None,
