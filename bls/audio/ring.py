@@ -38,7 +38,7 @@ from ..core.engine import SAMPLE_RATE, StimulusEngine
 from .output import REQUESTED_LATENCY_S, _Clock, resolve_output
 
 #: how far ahead of the device the filler keeps the ring (s): covers the filler being held up
-LEAD_S = 0.05
+LEAD_S = 0.1
 #: the ring's size in frames (a power of two, well above LEAD_S and any device's block)
 RING_FRAMES = 32768
 #: the silence the ring starts with, before the device has said how many frames it takes at a time
@@ -170,6 +170,7 @@ class RingClock(_Clock):
         self.timestamps_ok = 0  # anchors taken
         self.timestamps_bad = 0  # hand-overs that left a gap (the new action started a block late)
         self.dry = 0  # times the ring ran dry (the device played silence until it was refilled)
+        self.underflow_times: list[float] = []  # monotonic() when underflows were reported (the first 1000)
         self.low_water_frames: int | None = None  # the fewest frames the ring held before a refill
         self.device_blocks = 0
         self.device_block_min: int | None = None
@@ -292,7 +293,10 @@ class RingClock(_Clock):
         self._mixer.returned()
         if self._stats_action is not None and self._mixer.ended(self._stats_action):
             st = self._stats_action.stats
-            self.stats.underflows += int(st.output_underflows)
+            if st.output_underflows:
+                self.stats.underflows += int(st.output_underflows)
+                if len(self.underflow_times) < 1000:
+                    self.underflow_times.append(now)
             if st.blocks:
                 self.device_blocks += int(st.blocks)
                 lo, hi = int(st.min_blocksize), int(st.max_blocksize)
