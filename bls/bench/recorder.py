@@ -367,6 +367,9 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
 ROWS = [
     ("grabs (valid / absent / torn)", lambda a: f"{a['grabs']} ({a['grabs_valid']}/{a['grabs_absent']}/{a['grabs_torn']})"),
     ("frames seen (onsets), rate", lambda a: f"{a['onsets']}, {_n(a['frame_rate_hz'], '.1f')} Hz"),
+    ("frame interval p50 / p99 / max (ms)", lambda a: f"{_n(a['frame_interval_p50_ms'], '.1f')} / "
+     f"{_n(a['frame_interval_p99_ms'], '.1f')} / {_n(a['frame_interval_max_ms'], '.1f')}"),
+    ("frames held > 1.5 intervals", lambda a: f"{a['frames_held_long']} of {a['frame_intervals']}"),
     ("correlation picture/sound", lambda a: _n(a["correlation"], ".5f")),
     ("fitted half-width, centre (px)", lambda a: f"{_n(a['half_width_px'], '.1f')}, {_n(a['centre_px'], '.1f')}"),
     ("offset, whole run (ms)", lambda a: _n(a["offset_ms"], "+.2f")),
