@@ -28,6 +28,7 @@ output latency after the key (docs/benchmarks.md measures it).
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import time
 
@@ -67,6 +68,22 @@ def available() -> str | None:
     except ImportError as exc:
         return f"rtmixer is not installed ({exc})"
     return None
+
+
+#: the filler's real-time priority where the system allows it: above every ordinary thread (a busy
+#: machine's), below the audio callback's own (JACK gives its clients' threads 5 and up)
+FILLER_RT_PRIORITY = 2
+
+
+def realtime_thread() -> str:
+    """Give the calling thread real-time (SCHED_FIFO) priority if the system allows it (Linux: root, or
+    an rtprio limit, which members of the ``audio`` group get with jackd2); returns what it got. Safe for
+    the filler: it sleeps between ticks and never spins."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(FILLER_RT_PRIORITY))  # 0: this thread (Linux)
+    except (AttributeError, OSError, ValueError):
+        return "normal"
+    return f"real-time (SCHED_FIFO {FILLER_RT_PRIORITY})"
 
 
 class _Stream:
@@ -166,6 +183,7 @@ class RingClock(_Clock):
         self.device_name = info["name"]
         self.name = f"{info['name']} ({hostapi})"
         self.lead_s = LEAD_S
+        self.filler_priority = "not started"
         self.closed = False
         self.timestamps_ok = 0  # anchors taken
         self.timestamps_bad = 0  # hand-overs that left a gap (the new action started a block late)
@@ -205,6 +223,7 @@ class RingClock(_Clock):
         self._thread.start()
 
     def _run(self) -> None:
+        self.filler_priority = realtime_thread()
         try:
             while not self._stop.is_set():
                 self._tick(time.monotonic())

@@ -166,7 +166,8 @@ def soak(a) -> int:
     cf = au["callback_fraction"]
     if au.get("ring_dry") is not None:
         print(f"ring ran dry: {au['ring_dry']} times (synthesis {au['synthesis_lead_s'] * 1000:.0f} ms ahead of the "
-              f"device; the fewest frames it held before a refill: {au['ring_low_water_frames']})")
+              f"device; the fewest frames it held before a refill: {au['ring_low_water_frames']}; filler priority: "
+              f"{au.get('filler_priority')})")
     if au.get("underflow_times_s"):
         print("underflows reported at (s after the start): " + ", ".join(f"{t:.1f}" for t in au["underflow_times_s"][:20]))
     print(f"underflows: {au['underflows']} in {a.seconds:g} s; callback p50 {100 * cf['p50']:.2f} %, p99 "

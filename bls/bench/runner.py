@@ -81,7 +81,7 @@ def _audio_figures(clock, requested_latency: float | None, log: _CallbackLog, t0
         "clock": clock.name, "device": bool(clock.is_device),
         "callback_fraction": _stats(frac[np.isfinite(frac)]),
         "underflows": int(clock.stats.underflows),
-        "ring_dry": getattr(clock, "dry", None), "synthesis_lead_s": getattr(clock, "lead_s", None),
+        "ring_dry": getattr(clock, "dry", None), "filler_priority": getattr(clock, "filler_priority", None), "synthesis_lead_s": getattr(clock, "lead_s", None),
         "ring_low_water_frames": getattr(clock, "low_water_frames", None),
         "underflow_times_s": [round(t - t0, 3) for t in getattr(clock, "underflow_times", [])],
         "latency_requested_s": requested_latency, "latency_actual_s": float(clock.latency_s),
