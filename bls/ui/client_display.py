@@ -19,7 +19,7 @@ from PySide6.QtGui import (QGuiApplication, QOpenGLContext, QPainter, QRasterWin
 from PySide6.QtOpenGL import QOpenGLWindow
 
 from ..core.engine import FrameSample
-from ..core.timing import FrameClock, judge_vsync
+from ..core.timing import VSYNC_WINDOW_SWAPS, FrameClock, judge_vsync
 from .stimulus_painter import paint_stimulus, target_center
 
 
@@ -224,7 +224,7 @@ class GLClientWindow(_ClientWindowMixin, QOpenGLWindow):
         self._last_swap: float | None = None
         self._paint_started: float | None = None
         self._paint_ended: float | None = None
-        self._intervals: list[float] = []  # between swaps of unpaced frames, until vsync is judged
+        self._intervals: list[float] = []  # between the last swaps of frames asked for as they swap
         self.vsync: bool | None = None  # None: not judged yet
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.PreciseTimer)
@@ -242,9 +242,14 @@ class GLClientWindow(_ClientWindowMixin, QOpenGLWindow):
     def _swapped(self) -> None:
         t = time.monotonic()
         period = 1.0 / self.core.refresh_hz
-        if self.vsync is None and self._last_swap is not None:
+        if self.vsync is not False and self._last_swap is not None:
+            # judged again and again while frames are asked for as they swap: a display found to wait
+            # for vsync at start (slow first swaps on a busy machine) is corrected once it does not
             self._intervals.append(t - self._last_swap)
-            self.vsync = judge_vsync(self._intervals, period)
+            del self._intervals[:-VSYNC_WINDOW_SWAPS]
+            judged = judge_vsync(self._intervals, period)
+            if judged is not None:
+                self.vsync = judged
         self._last_swap = t
         self.core.presented(t)
         if not self.vsync and self._paint_started is not None and self._paint_ended is not None:

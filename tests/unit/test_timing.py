@@ -123,3 +123,9 @@ def test_judge_vsync_tells_unpaced_swaps_from_paced_ones():
     # a few long gaps (the window being mapped) do not hide that the rest came far faster
     assert judge_vsync([0.009] * n + [0.1] * 3, period) is False
     assert judge_vsync([0.0, float("nan"), -1.0] * n, period) is None  # nothing usable
+    # a busy machine: half the swaps delayed; without vsync the other half still come far sooner than a
+    # period (the median alone said "vsync" here), with vsync none does
+    assert judge_vsync([0.009] * n + [0.03] * n, period) is False
+    assert judge_vsync([period] * n + [2 * period] * n, period) is True
+    # triple buffering: a few swaps at start return at once, then every one waits
+    assert judge_vsync([0.001] * 3 + [period] * (n - 3), period) is True
