@@ -87,16 +87,17 @@ def ffmpeg_has_inputs() -> str | None:
 class Jack:
     """A private JACK server on the dummy driver."""
 
-    def __init__(self, workdir: Path, name: str | None = None):
+    def __init__(self, workdir: Path, name: str | None = None, period: int = 1024):
         self.name = name or f"bls-ext-{os.getpid()}"
         self.workdir = workdir
+        self.args = [*JACKD_ARGS[:-1], str(period)]  # -p: frames per period
         self.proc: subprocess.Popen | None = None
         self.vars = {"JACK_DEFAULT_SERVER": self.name, "JACK_NO_AUDIO_RESERVATION": "1"}
         self.env = dict(os.environ, **self.vars)
 
     def start(self) -> Jack:
         with open(self.workdir / "jackd.log", "w") as log:
-            self.proc = subprocess.Popen(["jackd", "-n", self.name, *JACKD_ARGS], env=self.env, stdout=log,
+            self.proc = subprocess.Popen(["jackd", "-n", self.name, *self.args], env=self.env, stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         ok = subprocess.run(["jack_wait", "-w", "-t", "10"], env=self.env, capture_output=True,
                             timeout=20).returncode == 0
