@@ -249,19 +249,23 @@ def jack_bench(tmp_path_factory):
     out = d / "bench.json"
     proc = run([*bls_command(), "bench", "--seconds", "3", "--drift-minutes", "1", "--json", str(out)],
                _jack_env(d), timeout=300, cwd=d)
+    m = re.search(r"private JACK server (bls-bench-\d+)", proc.stderr)
+    left = _jackd_named(m.group(1)) if m else []
+    for pid in left:  # a server the benchmark failed to stop is stopped here (SIGTERM), and reported below
+        os.kill(pid, signal.SIGTERM)
     assert proc.returncode == 0, proc.stderr
     no_traceback(proc)
-    return proc, _strict(out.read_text())
+    return proc, _strict(out.read_text()), left
 
 
 def test_without_a_device_every_design_plays_through_a_private_jack_server(jack_bench):
-    proc, result = jack_bench
+    proc, result, left = jack_bench
     out = result["output"]
     assert out["kind"] == "jack" and out["device"] == "system" and out["server"].startswith("bls-bench-")
     assert f"-n {out['server']}" in out["jackd"] and "-d dummy" in out["jackd"] and "-p 1024" in out["jackd"]
     # the server was stopped at the end (SIGTERM: its registry slot is free again)
     assert f"stopped the JACK server {out['server']}" in proc.stderr
-    assert _jackd_named(out["server"]) == []
+    assert left == []
     (part,) = result["parts"]
     assert part["busy_loops"] == 0 and part["stand_in"] is False and result["busy_loops"] == [0]
     for design, r in part["designs"].items():
@@ -277,7 +281,7 @@ def test_without_a_device_every_design_plays_through_a_private_jack_server(jack_
 
 @pytest.mark.parametrize("design", ["elapsed", "fixed-step"])
 def test_a_baselines_tone_is_heard_when_the_output_says(jack_bench, design):
-    _, result = jack_bench
+    _, result, _ = jack_bench
     r = result["parts"][0]["designs"][design]
     a, s = r["audio"], r["sync"]
     lead_ms = a["dac_lead_s"] * 1000.0  # how long after its callback JACK says a block is heard
@@ -302,8 +306,8 @@ def test_sigterm_stops_the_busy_loops_and_the_jack_server(tmp_path):
     proc = subprocess.Popen([*bls_command(), "bench", "--seconds", "60", "--load", "1", "--drift-minutes", "1"],
                             env=_jack_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
+    server, left, hogs = None, [], []
     try:
-        server = None
         for line in proc.stderr:
             m = re.search(r"private JACK server (bls-bench-\d+)", line)
             server = server or (m and m.group(1))
@@ -314,14 +318,32 @@ def test_sigterm_stops_the_busy_loops_and_the_jack_server(tmp_path):
         assert len(hogs) == 1
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
-    finally:
+    finally:  # whatever failed, nothing is left running: the bench stops its server on SIGTERM
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+        left = _jackd_named(server) if server else []
+        for pid in left:
+            os.kill(pid, signal.SIGTERM)  # never SIGKILL a JACK server: it would keep its registry slot
+        hogs_left = [pid for pid in hogs if _running(pid, b"while True: pass")]
+        for pid in hogs_left:
+            os.kill(pid, signal.SIGTERM)
     assert proc.returncode == 128 + signal.SIGTERM
     assert f"stopped the JACK server {server}" in err and "Traceback" not in err
-    assert _jackd_named(server) == []
-    assert not any(os.path.exists(f"/proc/{pid}") for pid in hogs)
+    assert left == []
+    assert hogs_left == []
+
+
+def _running(pid: int, needle: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return needle in fh.read()
+    except OSError:
+        return False
 
 
 def _children_running(ppid: int, needle: bytes) -> list[int]:
