@@ -259,11 +259,22 @@ def _sigterm_exits():
         return None
 
 
-def _not_real(r: dict) -> str | None:
+def _loops(n: int) -> str:
+    return f"{n} busy loop{'s' if n != 1 else ''}"
+
+
+def _not_real(r: dict, output: dict, baselines: bool = True) -> str | None:
+    """The line that says the figures are not through a real output, and why, when they are not."""
     if r["audio"]["device"]:
         return None
-    return ("bls bench: NOT THROUGH A REAL OUTPUT: bls ran on its stand-in clock (the system clock, no sound) "
-            "and the baselines had no tone; install jackd2, or give --audio-device")
+    kind = output.get("kind")
+    hint = {"given": f"the output {output.get('device')!r} could not be opened",
+            "jack": "the private JACK server's output could not be opened"}.get(kind)
+    if hint is None:
+        hint = ("no default output could be opened; " + ("drop --no-jack" if output.get("why_no_jack") == "--no-jack"
+                                                          else "install jackd2") + ", or give --audio-device")
+    return ("bls bench: NOT THROUGH A REAL OUTPUT: bls ran on its stand-in clock (the system clock, no sound)"
+            + (" and the baselines had no tone" if baselines else "") + f" ({hint})")
 
 
 def soak(a) -> int:
@@ -271,20 +282,21 @@ def soak(a) -> int:
     try:
         with real_output(a) as (device, env, output):
             print(f"bls bench: soak, bls for {a.seconds:g} s on {device or 'the default output'}"
-                  + (f" with {a.load} busy loops" if a.load else "") + " ...", file=sys.stderr)
+                  + (f" with {_loops(a.load)}" if a.load else "") + " ...", file=sys.stderr)
             r = run_child("bls", a.seconds, device, a.client_screen, env=env, load=a.load)
     except (RuntimeError, OSError) as exc:
         print(f"bls bench: {exc}", file=sys.stderr)
         return 1
     au = r["audio"]
-    if _not_real(r):
-        print(_not_real(r))
+    not_real = _not_real(r, output, baselines=False)
+    if not_real:
+        print(not_real)
     print(f"audio: {au['clock']}; {au['blocks']} blocks of {_sizes(au)} frames; "
           f"latency requested {au['latency_requested_s']} s, actual {au['latency_actual_s']:.4f} s")
     cf = au["callback_fraction"]
     print(f"underflows: {au['underflows']} in {a.seconds:g} s; callback p50 {100 * cf['p50']:.2f} %, p99 "
           f"{100 * cf['p99']:.2f} %, max {100 * cf['max']:.2f} % of the block period"
-          + (" (stand-in: not measured)" if _not_real(r) else ""))
+          + (" (stand-in: not measured)" if not_real else ""))
     print(f"A/V offset p99 {r['sync']['av_offset_p99_abs_ms']:.3f} ms, max {r['sync']['av_offset_max_abs_ms']:.3f} ms; "
           f"dropped frames {r['visual']['dropped_frames']}; CPU {r['cost']['cpu_percent_of_one_core']:.1f} %")
     if a.json:
@@ -371,9 +383,9 @@ def _bench(a, loads: list[int]) -> int:
                 designs = {}
                 for d, heading in DESIGNS:
                     print(f"bls bench: measuring {NAMES[d]} for {a.seconds:g} s"
-                          + (f" with {n} busy loop{'s' if n != 1 else ''}" if n else "") + " ...", file=sys.stderr)
+                          + (f" with {_loops(n)}" if n else "") + " ...", file=sys.stderr)
                     designs[d] = run_child(d, a.seconds, device, a.client_screen, env=env, load=n)
-                parts.append({"label": f"under load ({n} busy loops)" if n else "idle", "busy_loops": n,
+                parts.append({"label": f"under load ({_loops(n)})" if n else "idle", "busy_loops": n,
                               "stand_in": not designs["bls"]["audio"]["device"], "designs": designs,
                               "ratios": part_ratios(designs)})
     except (RuntimeError, OSError) as exc:
@@ -400,8 +412,8 @@ def _bench(a, loads: list[int]) -> int:
           f"baseline {first['fixed-step']['display']} on {b['platform']} {b['screen']['width']}x{b['screen']['height']}")
     print(f"audio: {b['audio']['clock']}, {b['audio']['blocks']} blocks of {_sizes(b['audio'])} frames"
           + (f" (private JACK server {output['server']}, dummy driver)" if output["kind"] == "jack" else ""))
-    if _not_real(b):
-        print(_not_real(b))
+    if _not_real(b, output):
+        print(_not_real(b, output))
     for part in parts:
         print()
         print(table(part))

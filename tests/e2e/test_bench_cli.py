@@ -125,7 +125,7 @@ def test_every_design_ran_on_the_same_display_with_the_busy_loop_recorded(bench)
     assert (ds["bls"]["screen"]["width"], ds["bls"]["screen"]["height"]) in ((1280, 720), (1920, 1080))
     assert result["seconds"] == 1.0
     assert result["busy_loops"] == [1] and result["parts"][0]["busy_loops"] == 1
-    assert result["parts"][0]["label"] == "under load (1 busy loops)" and result["parts"][0]["stand_in"] is True
+    assert result["parts"][0]["label"] == "under load (1 busy loop)" and result["parts"][0]["stand_in"] is True
     assert result["output"] == {"kind": "given", "device": "bls-test-no-such-device"}
 
 
@@ -297,6 +297,27 @@ def test_a_baselines_tone_is_heard_when_the_output_says(jack_bench, design):
         assert s["av_offset_max_abs_ms"] - s["av_offset_mean_ms"] <= period_ms
     bls = result["parts"][0]["designs"]["bls"]["sync"]
     assert abs(bls["av_offset_mean_ms"]) < abs(s["av_offset_mean_ms"])
+
+
+def test_a_soak_runs_through_its_own_jack_server_under_load(tmp_path):
+    why = missing()
+    if why:
+        pytest.skip(why)
+    out = tmp_path / "soak.json"
+    proc = run([*bls_command(), "bench", "--soak", "--seconds", "2", "--load", "1", "--json", str(out)],
+               _jack_env(tmp_path), timeout=200, cwd=tmp_path)
+    m = re.search(r"private JACK server (bls-bench-\d+)", proc.stderr)
+    left = _jackd_named(m.group(1)) if m else []
+    for pid in left:
+        os.kill(pid, signal.SIGTERM)
+    assert proc.returncode == 0, proc.stderr
+    no_traceback(proc)
+    doc = _strict(out.read_text())
+    assert doc["busy_loops"] == 1 and doc["output"]["kind"] == "jack" and left == []
+    a = doc["soak"]["audio"]
+    assert a["device"] is True and "JACK" in a["clock"] and a["block_size_max"] == 1024
+    assert f"audio: {a['clock']}; {a['blocks']} blocks of 1024 frames" in proc.stdout
+    assert "stand-in" not in proc.stdout and "1 busy loop ..." in proc.stderr
 
 
 def test_sigterm_stops_the_busy_loops_and_the_jack_server(tmp_path):
