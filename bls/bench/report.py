@@ -357,6 +357,9 @@ def main(argv: list[str]) -> int:
         previous = _sigterm_exits()
         try:
             return soak(a)
+        except KeyboardInterrupt:
+            print("bls bench: interrupted", file=sys.stderr)
+            return 128 + signal.SIGINT
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
@@ -370,6 +373,9 @@ def main(argv: list[str]) -> int:
     previous = _sigterm_exits()
     try:
         return _bench(a, loads)
+    except KeyboardInterrupt:  # Ctrl-C: the JACK server and the busy loops were stopped on the way out
+        print("bls bench: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

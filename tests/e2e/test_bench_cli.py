@@ -320,7 +320,8 @@ def test_a_soak_runs_through_its_own_jack_server_under_load(tmp_path):
     assert "stand-in" not in proc.stdout and "1 busy loop ..." in proc.stderr
 
 
-def test_sigterm_stops_the_busy_loops_and_the_jack_server(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_stops_the_busy_loops_and_the_jack_server(tmp_path, sig):
     why = missing()
     if why:
         pytest.skip(why)
@@ -337,7 +338,7 @@ def test_sigterm_stops_the_busy_loops_and_the_jack_server(tmp_path):
         assert server and _jackd_named(server), "the benchmark did not start its JACK server"
         hogs = _wait_for(lambda: _children_running(proc.pid, b"while True: pass"), 30, "the busy loop")
         assert len(hogs) == 1
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:  # whatever failed, nothing is left running: the bench stops its server on SIGTERM
         if proc.poll() is None:
@@ -353,7 +354,7 @@ def test_sigterm_stops_the_busy_loops_and_the_jack_server(tmp_path):
         hogs_left = [pid for pid in hogs if _running(pid, b"while True: pass")]
         for pid in hogs_left:
             os.kill(pid, signal.SIGTERM)
-    assert proc.returncode == 128 + signal.SIGTERM
+    assert proc.returncode == 128 + sig
     assert f"stopped the JACK server {server}" in err and "Traceback" not in err
     assert left == []
     assert hogs_left == []
