@@ -289,12 +289,15 @@ def test_a_baselines_tone_is_heard_when_the_output_says(jack_bench, design):
     assert "free-running tone" in s["heard"]
     if design == "elapsed":
         # the picture counts from the tone's start, the sound is heard a latency later: the picture is ahead
-        # by the output's latency, give or take the first period's place (the tone starts within it)
+        # by the output's latency, less the moments between its first callback and the picture's start
+        # (PortAudio's start returns once the first callback ran), well within half a period; each underflow
+        # (a busy machine) puts the tone a period later for good, so the picture further ahead
         period_ms = a["block_size_max"] / 48.0
+        late_ms = a["underflows"] * period_ms
         assert s["av_offset_mean_ms"] > 0
-        assert abs(s["av_offset_mean_ms"] - lead_ms) <= period_ms, (s, lead_ms)
-        # steady: nothing drifts within three seconds (one clock, read twice)
-        assert s["av_offset_max_abs_ms"] - s["av_offset_mean_ms"] <= period_ms
+        assert lead_ms - period_ms / 2 <= s["av_offset_mean_ms"] <= lead_ms + period_ms / 2 + late_ms, (s, lead_ms, a)
+        # steady otherwise: nothing drifts within three seconds (one clock, read twice)
+        assert s["av_offset_max_abs_ms"] - s["av_offset_mean_ms"] <= period_ms / 2 + late_ms
     bls = result["parts"][0]["designs"]["bls"]["sync"]
     assert abs(bls["av_offset_mean_ms"]) < abs(s["av_offset_mean_ms"])
 
