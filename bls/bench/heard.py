@@ -27,6 +27,7 @@ class ToneLog(CallbackStats):
         self.heard_at = np.zeros(size)
         self.dac_ok = np.zeros(size, dtype=bool)
         self.leads = np.zeros(size)  # heard_at minus the callback's start: the output's latency as it says
+        self.dac_used = 0  # blocks whose heard time came from the output's own DAC time (all of them)
 
     def record_block(self, first: int, heard_at: float, dac_ok: bool, duration: float, frames: int,
                      called_at: float) -> None:
@@ -37,6 +38,8 @@ class ToneLog(CallbackStats):
         self.heard_at[i] = heard_at
         self.dac_ok[i] = dac_ok
         self.leads[i] = heard_at - called_at
+        if dac_ok:
+            self.dac_used += 1
         self.record(duration, frames)
 
     def lead_s(self) -> float | None:

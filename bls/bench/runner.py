@@ -88,8 +88,7 @@ def _audio_figures(clock, requested_latency: float | None, log: _CallbackLog) ->
         "block_size_max": int(blocks.max()) if len(blocks) else None,
         # a baseline's tone: how long after its callback the output says a block's first frame is heard
         "dac_lead_s": clock.stats.lead_s() if hasattr(clock.stats, "lead_s") else None,
-        "dac_times_used": (int(np.count_nonzero(clock.stats.dac_ok[:min(clock.stats.count, len(clock.stats.dac_ok))]))
-                           if hasattr(clock.stats, "dac_ok") else None),
+        "dac_times_used": int(clock.stats.dac_used) if hasattr(clock.stats, "dac_used") else None,
     }
 
 

@@ -119,6 +119,7 @@ def test_each_callback_logs_its_first_frame_and_when_the_output_says_it_is_heard
     tone._callback(out, BLOCK, SimpleNamespace(outputBufferDacTime=0.0, currentTime=0.0),
                    SimpleNamespace(output_underflow=False))
     assert not log.dac_ok[3] and log.leads[3] == pytest.approx(0.0213)
+    assert log.dac_used == 3 and log.count == 4
 
 
 def test_without_an_output_the_tone_says_so():
