@@ -170,8 +170,8 @@ def table(part: dict) -> str:
 def drift_table(drift: dict) -> str:
     """The simulated long session: a model's output, not a measurement, so no verdict."""
     minutes = f"{drift['duration_s'] / 60:.0f} min"
-    lines = [f"SIMULATED (not measured): a {minutes} session with the sound card {drift['ppm']:g} ppm off the "
-             f"system clock, {drift['jitter_ms']:g} ms timestamp jitter (bls.bench.drift)",
+    lines = [(f"SIMULATED (not measured): a {minutes} session with the sound card {drift['ppm']:g} ppm off the "
+              f"system clock, {drift['jitter_ms']:g} ms timestamp jitter (bls.bench.drift)"),
              f"{'figure':<{W_LABEL}} {'bls':>{W_CELL}} {'two clocks':>{W_CELL}}  target",
              "-" * (W_LABEL + 2 * W_CELL + 12)]
     for label, key, unit in DRIFT_ROWS:

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from .._jack import missing
-
 from bls.bench.report import ROWS, STAND_IN_AUDIO, drift_table, ratio, table
 
+from .._jack import missing
 from .conftest import base_env, bls_command, no_traceback, run
 
 pytestmark = pytest.mark.e2e

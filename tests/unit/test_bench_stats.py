@@ -13,7 +13,16 @@ import numpy as np
 import pytest
 
 from bls.bench.drift import simulate
-from bls.bench.report import DRIFT_ROWS, ROWS, STAND_IN_AUDIO, drift_table, part_ratios, ratio, table, verdict
+from bls.bench.report import (
+    DRIFT_ROWS,
+    ROWS,
+    STAND_IN_AUDIO,
+    drift_table,
+    part_ratios,
+    ratio,
+    table,
+    verdict,
+)
 from bls.core.timing import dropped_frames, interval_stats, percentile
 
 PERIODS = [1 / 60, 1 / 59.94, 1 / 120, 1 / 144]
@@ -299,7 +308,7 @@ def test_missing_figures_print_n_a():
     del d["fixed-step"]["sync"]  # a baseline without a tone
     text = table(part)
     assert row(text, "latency requested")[0] == "n/a"
-    b, e, f, rs, tg = row(text, "start-up to first frame")
+    b, e, _, rs, tg = row(text, "start-up to first frame")
     assert e == "n/a" and rs == "n/a" and b == "0.250 s" and tg.endswith("ok")  # bls's figure is still judged
     assert row(text, "frame interval p99")[0] == "n/a"
     assert row(text, "A/V offset p99 |.|")[2] == "n/a"
