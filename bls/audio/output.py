@@ -104,6 +104,11 @@ class _Clock:
         self.error: str | None = None
         self.last_block_at: float | None = None  # monotonic time of the last block rendered
 
+    def queued_frames(self) -> int:
+        """Frames rendered but not yet taken by the device (beyond its own latency): 0 when the engine is
+        rendered inside the device's callback."""
+        return 0
+
     def alive(self, now: float) -> bool:
         """Whether the clock still advances: no error, and a block rendered within STALL_S (once
         started). A clock that died mid-set must be replaced, or the set could never end."""
@@ -467,7 +472,7 @@ def open_device(engine: StimulusEngine, device=None, rescan: bool = False) -> De
     sd, why = pa.module()
     if sd is None:
         raise RuntimeError(why)
-    clock = DeviceClock(engine, device, sd)
+    clock = _device_clock_class(sd)(engine, device, sd)
     pa.streams.add(clock)
     try:
         clock.start()
@@ -479,6 +484,20 @@ def open_device(engine: StimulusEngine, device=None, rescan: bool = False) -> De
             pass
         raise
     return clock
+
+
+#: ``BLS_AUDIO_PATH=callback`` plays through a Python callback (the design before the ring, for
+#: measuring one against the other); the default is the ring with rtmixer's C callback when installed
+AUDIO_PATH_ENV = "BLS_AUDIO_PATH"
+
+
+def _device_clock_class(sd):
+    """The ring (rtmixer's C callback, synthesis ahead) unless asked otherwise or rtmixer is missing."""
+    from . import ring  # noqa: PLC0415
+
+    if os.environ.get(AUDIO_PATH_ENV, "").strip().lower() == "callback" or ring.available() is not None:
+        return DeviceClock
+    return ring.RingClock
 
 
 def close_device(clock, dead: bool = False) -> Future | None:
@@ -521,8 +540,11 @@ def device_failed_status(exc: Exception, device=None) -> AudioStatus:
 
 
 def device_status(clock) -> AudioStatus:
-    return AudioStatus(True, f"Audio: {clock.name}", f"output latency {clock.latency_s * 1000:.0f} ms (compensated)",
-                       clock.name)
+    detail = f"output latency {clock.latency_s * 1000:.0f} ms"
+    lead = getattr(clock, "lead_s", None)
+    if lead:
+        detail += f"; sound computed {lead * 1000:.0f} ms ahead"
+    return AudioStatus(True, f"Audio: {clock.name}", detail + " (the target follows what is heard)", clock.name)
 
 
 NOT_RESPONDING = ("the audio output did not respond",

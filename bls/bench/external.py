@@ -84,6 +84,12 @@ class OffsetResult:
     onsets: int  # grabs that show a new frame, with sound under them
     onsets_fast: int  # of which where the target moves fast (per-onset offsets)
     frame_rate_hz: float | None  # the picture's update rate seen from outside (see _frame_rate)
+    # frame pacing seen from outside, where the target moves fast (see frame_pacing)
+    frame_interval_p50_ms: float | None
+    frame_interval_p99_ms: float | None
+    frame_interval_max_ms: float | None
+    frames_held_long: int | None  # intervals over 1.5 x the median: a frame shown for two refreshes or more
+    frame_intervals: int
     sound_windows: int  # envelope windows with sound
     correlation: float | None  # picture s against sound s at the best offset (1 = the same motion)
     half_width_px: float | None  # fitted: pixels from the centre to an end of the sweep
@@ -271,6 +277,30 @@ def _frame_rate(t_on: np.ndarray) -> float | None:
     return float(1.0 / iv.mean()) if iv.size else None
 
 
+#: frame pacing is read where the target is within this share of the half-width from the centre
+PACING_MIDDLE = 0.7
+
+
+def frame_pacing(t_on: np.ndarray, x_on: np.ndarray, centre: float | None, half: float | None) -> dict:
+    """Intervals between consecutive onsets while the target crosses the middle of the sweep (it moves
+    fast there, so every new frame is an onset; near the ends a new frame may move it less than a pixel).
+    Each interval is a whole number of grab intervals (4.4 ms at 229 grabs/s): the figures are that coarse,
+    but a frame held for two refreshes (33 ms at 60 Hz) stands out from one (17 ms)."""
+    none = dict(frame_interval_p50_ms=None, frame_interval_p99_ms=None, frame_interval_max_ms=None,
+                frames_held_long=None, frame_intervals=0)
+    if centre is None or not half or t_on.size < 3:
+        return none
+    mid = np.abs(x_on - centre) < PACING_MIDDLE * abs(half)
+    both = mid[1:] & mid[:-1]
+    iv = np.diff(t_on)[both] * 1000.0
+    if iv.size < 3:
+        return none
+    p50 = float(np.percentile(iv, 50))
+    return dict(frame_interval_p50_ms=p50, frame_interval_p99_ms=float(np.percentile(iv, 99)),
+                frame_interval_max_ms=float(iv.max()), frames_held_long=int((iv > 1.5 * p50).sum()),
+                frame_intervals=int(iv.size))
+
+
 def _pct_abs(a: np.ndarray, q: float) -> float | None:
     return float(np.percentile(np.abs(a), q)) if a.size else None
 
@@ -293,7 +323,7 @@ def measure_offset(video_t, profiles, audio_t0: float, sample_rate: float, sampl
     base = dict(grabs=int(track.t.size), grabs_valid=int(track.valid.sum()), grabs_absent=int(track.absent.sum()),
                 grabs_torn=int(track.torn.sum()), sound_windows=int(np.isfinite(snd.s).sum()), window_s=window_s,
                 duration_s=duration)
-    empty = dict(onsets=0, onsets_fast=0, frame_rate_hz=None, correlation=None, half_width_px=None, centre_px=None,
+    empty = dict(onsets=0, onsets_fast=0, frame_rate_hz=None, **frame_pacing(t_on, x_on, None, None), correlation=None, half_width_px=None, centre_px=None,
                  offset_ms=None, windows=0, window_mean_ms=None, window_sd_ms=None, window_p99_abs_ms=None,
                  window_max_abs_ms=None, onset_mean_ms=None, onset_sd_ms=None, onset_p99_abs_ms=None,
                  onset_max_abs_ms=None, drift_ms_per_10min=None, drift_se_ms_per_10min=None)
@@ -352,6 +382,7 @@ def measure_offset(video_t, profiles, audio_t0: float, sample_rate: float, sampl
     return OffsetResult(
         **base, onsets=int(ok.sum()), onsets_fast=int(fast.sum()),
         frame_rate_hz=_frame_rate(t_on), correlation=corr,
+        **frame_pacing(t_on, x_on, float(-b / a) if a else None, float(1.0 / a) if a else None),
         half_width_px=float(1.0 / a) if a else None, centre_px=float(-b / a) if a else None,
         offset_ms=d_g * 1000.0, windows=len(wd),
         window_mean_ms=float(wd_a.mean()) if wd_a.size else None,

@@ -26,8 +26,9 @@ latency is added to the sound's times ("heard"), the same for every design, so t
 two designs does not depend on it, nor on the recorder's own bias between its two streams.
 
 X server: Xorg's dummy driver with two monitors (``bls.bench.xdesk``), started on a free display unless
-``--display`` names a running one. JACK: ``jackd --no-realtime -d dummy -r 48000 -p 1024`` under a name
-of its own (``bls-ext-<pid>``), stopped with SIGTERM at the end (JACK's registry has 8 slots).
+``--display`` names a running one. JACK: ``jackd -R -d dummy -r 48000 -p 1024`` (real-time, as a laptop's
+sound server; ``--no-realtime`` where real-time priority is not allowed) under a name of its own
+(``bls-ext-<pid>``), stopped with SIGTERM at the end (JACK's registry has 8 slots).
 """
 
 from __future__ import annotations
@@ -51,16 +52,36 @@ import numpy as np
 from . import external, xdesk
 
 REPO = Path(__file__).resolve().parents[2]
-DESIGNS = ("ref", "bls-raster", "bls-opengl", "naive", "fixed-step")
+DESIGNS = ("ref", "bls-raster", "bls-opengl", "bls-callback", "naive", "fixed-step")
 DESIGN_LABELS = {
     "ref": "reference source of known timing (JACK + root-window bar, bls.bench.reference)",
     "bls-raster": "bls, raster client display (BLS_DISPLAY=raster)",
     "bls-opengl": "bls, OpenGL client display (BLS_DISPLAY=auto)",
+    "bls-callback": "bls as before the ring: Python audio callback, raster display (BLS_AUDIO_PATH=callback)",
     "naive": "naive: elapsed monotonic() per paint, free-running tone",
     "fixed-step": "naive: fixed step per 16 ms timer tick, free-running tone",
 }
 GRAB_HZ = 229
-JACKD_ARGS = ["--no-realtime", "-d", "dummy", "-r", "48000", "-p", "1024"]
+def realtime_allowed() -> bool:
+    """Whether this process may give a thread real-time (SCHED_FIFO) priority, as a sound server does on
+    a real machine (PipeWire/JACK through rtkit, CoreAudio, WASAPI's MMCSS): root, or an rtprio limit."""
+    import resource  # noqa: PLC0415 - POSIX only
+
+    try:
+        if os.geteuid() == 0:
+            return True
+        return resource.getrlimit(resource.RLIMIT_RTPRIO)[0] > 0
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def jackd_args(period: int = 1024, realtime: bool | None = None) -> list[str]:
+    """jackd's arguments for the dummy driver at real-time pace: a real-time server where allowed (what
+    a laptop's sound server is), else ``--no-realtime`` (its own thread then misses periods under load:
+    those xruns are the server's, whatever its clients do)."""
+    if realtime is None:
+        realtime = realtime_allowed()
+    return [*(["-R"] if realtime else ["--no-realtime"]), "-d", "dummy", "-r", "48000", "-p", str(int(period))]
 SR = 48_000
 PRESET_NAME = "external-sync"
 #: the sound's first half second is left out: jack_connect joins the left port a few ms before the right
@@ -87,15 +108,28 @@ def ffmpeg_has_inputs() -> str | None:
 class Jack:
     """A private JACK server on the dummy driver."""
 
-    def __init__(self, workdir: Path, name: str | None = None, period: int = 1024):
+    def __init__(self, workdir: Path, name: str | None = None, args: list[str] | None = None):
         self.name = name or f"bls-ext-{os.getpid()}"
+        self.args = args or jackd_args()
         self.workdir = workdir
-        self.args = [*JACKD_ARGS[:-1], str(period)]  # -p: frames per period
         self.proc: subprocess.Popen | None = None
         self.vars = {"JACK_DEFAULT_SERVER": self.name, "JACK_NO_AUDIO_RESERVATION": "1"}
         self.env = dict(os.environ, **self.vars)
 
     def start(self) -> Jack:
+        try:
+            return self._start()
+        except RuntimeError:
+            if "-R" not in self.args:
+                raise
+            self.args = ["--no-realtime" if a == "-R" else a for a in self.args]  # no real-time here after all
+            return self._start()
+
+    @property
+    def realtime(self) -> bool:
+        return "-R" in self.args
+
+    def _start(self) -> Jack:
         with open(self.workdir / "jackd.log", "w") as log:
             self.proc = subprocess.Popen(["jackd", "-n", self.name, *self.args], env=self.env, stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -145,10 +179,12 @@ def design_command(design: str, screen: str, device: str, seconds: float, log: P
     if design == "ref":
         return ([py, "-m", "bls.bench.reference", "--display", str(display), "--screen", ",".join(map(str, geometry)),
                  "--latency-frames", str(latency_frames), "--seconds", f"{seconds:.0f}"], {})
-    if design in ("bls-raster", "bls-opengl"):
+    if design in ("bls-raster", "bls-opengl", "bls-callback"):
+        extra = {"BLS_DISPLAY": "auto" if design == "bls-opengl" else "raster"}
+        if design == "bls-callback":
+            extra["BLS_AUDIO_PATH"] = "callback"
         return ([py, "-m", "bls", "--preset", PRESET_NAME, "--client-screen", screen, "--audio-device", device,
-                 "--start", "--exit-after", f"{seconds:.0f}", "--log", str(log)],
-                {"BLS_DISPLAY": "raster" if design == "bls-raster" else "auto"})
+                 "--start", "--exit-after", f"{seconds:.0f}", "--log", str(log)], extra)
     if design in ("naive", "fixed-step"):
         return ([py, "-m", "bls.bench.baseline", "--design", "elapsed" if design == "naive" else "fixed-step",
                  "--client-screen", screen, "--audio-device", device, "--seconds", f"{seconds:.0f}"], {})
@@ -264,6 +300,7 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
     cmd, extra = design_command(design, screen, "system", seconds + settle + 60, log, geometry, latency,
                                 desk_env.get("DISPLAY"))
     env = dict(desk_env)
+    env.pop("BLS_AUDIO_PATH", None)  # each design's own audio path, never the caller's
     env.update(jack.vars, **extra, BLS_CONFIG_DIR=str(_preset_dir(wd)),
                PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p))
     env.pop("BLS_AUDIO_DEVICE", None)
@@ -331,6 +368,9 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
 ROWS = [
     ("grabs (valid / absent / torn)", lambda a: f"{a['grabs']} ({a['grabs_valid']}/{a['grabs_absent']}/{a['grabs_torn']})"),
     ("frames seen (onsets), rate", lambda a: f"{a['onsets']}, {_n(a['frame_rate_hz'], '.1f')} Hz"),
+    ("frame interval p50 / p99 / max (ms)", lambda a: f"{_n(a['frame_interval_p50_ms'], '.1f')} / "
+     f"{_n(a['frame_interval_p99_ms'], '.1f')} / {_n(a['frame_interval_max_ms'], '.1f')}"),
+    ("frames held > 1.5 intervals", lambda a: f"{a['frames_held_long']} of {a['frame_intervals']}"),
     ("correlation picture/sound", lambda a: _n(a["correlation"], ".5f")),
     ("fitted half-width, centre (px)", lambda a: f"{_n(a['half_width_px'], '.1f')}, {_n(a['centre_px'], '.1f')}"),
     ("offset, whole run (ms)", lambda a: _n(a["offset_ms"], "+.2f")),
@@ -435,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         ff = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.splitlines()[0]
         meta = {"date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
-                "ffmpeg": ff, "jackd": " ".join(["jackd", *JACKD_ARGS]), "grab_hz": GRAB_HZ,
+                "ffmpeg": ff, "jackd": " ".join(["jackd", *jack.args]), "grab_hz": GRAB_HZ,
                 "strip": {"x": strip[0], "y": strip[1], "width": strip[2], "rows": 2},
                 "busy_loops": a.load, "display": env["DISPLAY"], "command": " ".join(["scripts/external-sync", *(argv or sys.argv[1:])]),
                 "offset_sign": "picture minus sound: positive = the picture is ahead (the sound is late)"}

@@ -233,10 +233,11 @@ def real_output(a):
         why = "--no-jack" if a.no_jack else "jackd is not installed (apt-get install jackd2)"
         yield None, None, {"kind": "default", "device": None, "why_no_jack": why}
         return
-    from .recorder import Jack  # noqa: PLC0415
+    from .recorder import Jack, jackd_args  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="bls-bench-") as tmp:
-        jack = Jack(Path(tmp), name=f"bls-bench-{os.getpid()}", period=a.jack_period)
+        # real-time where allowed, as a laptop's sound server (the outside recorder's server too)
+        jack = Jack(Path(tmp), name=f"bls-bench-{os.getpid()}", args=jackd_args(period=a.jack_period))
         try:
             print(f"bls bench: starting a private JACK server {jack.name} (dummy driver, 48000 Hz, "
                   f"{a.jack_period}-frame periods) ...", file=sys.stderr, flush=True)
@@ -294,6 +295,11 @@ def soak(a) -> int:
     print(f"audio: {au['clock']}; {au['blocks']} blocks of {_sizes(au)} frames; "
           f"latency requested {au['latency_requested_s']} s, actual {au['latency_actual_s']:.4f} s")
     cf = au["callback_fraction"]
+    if au.get("ring_dry") is not None:
+        print(f"ring ran dry: {au['ring_dry']} times (synthesis {au['synthesis_lead_s'] * 1000:.0f} ms ahead of the "
+              f"device; the fewest frames it held before a refill: {au['ring_low_water_frames']})")
+    if au.get("underflow_times_s"):
+        print("underflows reported at (s after the start): " + ", ".join(f"{t:.1f}" for t in au["underflow_times_s"][:20]))
     print(f"underflows: {au['underflows']} in {a.seconds:g} s; callback p50 {100 * cf['p50']:.2f} %, p99 "
           f"{100 * cf['p99']:.2f} %, max {100 * cf['max']:.2f} % of the block period"
           + (" (stand-in: not measured)" if not_real else ""))

@@ -74,7 +74,7 @@ class _CallbackLog:
         return np.concatenate(self.durations), np.concatenate(self.blocks)
 
 
-def _audio_figures(clock, requested_latency: float | None, log: _CallbackLog) -> dict:
+def _audio_figures(clock, requested_latency: float | None, log: _CallbackLog, t0: float = 0.0) -> dict:
     durations, blocks = log.all()
     periods = blocks / 48_000.0
     frac = durations / np.where(periods > 0, periods, np.nan)
@@ -82,6 +82,9 @@ def _audio_figures(clock, requested_latency: float | None, log: _CallbackLog) ->
         "clock": clock.name, "device": bool(clock.is_device),
         "callback_fraction": _stats(frac[np.isfinite(frac)]),
         "underflows": int(clock.stats.underflows),
+        "ring_dry": getattr(clock, "dry", None), "synthesis_lead_s": getattr(clock, "lead_s", None),
+        "ring_low_water_frames": getattr(clock, "low_water_frames", None),
+        "underflow_times_s": [round(t - t0, 3) for t in getattr(clock, "underflow_times", [])],
         "latency_requested_s": requested_latency, "latency_actual_s": float(clock.latency_s),
         "block_sizes": sorted({int(b) for b in blocks})[:12], "blocks": int(len(blocks)),
         "block_size_min": int(blocks.min()) if len(blocks) else None,
@@ -102,7 +105,8 @@ def _no_tone(why: str) -> dict:
     """A baseline's audio figures when its tone could not be played: none (no latency is invented)."""
     return {"clock": f"no output ({why})", "device": False, "callback_fraction": _stats([]), "underflows": None,
             "latency_requested_s": None, "latency_actual_s": None, "block_sizes": [], "blocks": 0,
-            "block_size_min": None, "block_size_max": None, "dac_lead_s": None, "dac_times_used": None}
+            "block_size_min": None, "block_size_max": None, "dac_lead_s": None, "dac_times_used": None,
+            "ring_dry": None, "synthesis_lead_s": None, "ring_low_water_frames": None, "underflow_times_s": []}
 
 
 def measure(design: str, seconds: float, audio_device=None, screen_name: str | None = None) -> dict:
@@ -258,7 +262,7 @@ def measure(design: str, seconds: float, audio_device=None, screen_name: str | N
             "dropped_frames": int(frame_clock.dropped), "missed_refreshes": int(frame_clock.missed),
             "position_error_px": _stats(pos_err),
         },
-        "audio": (_audio_figures(clock, REQUESTED_LATENCY_S if clock.is_device else None, callbacks)
+        "audio": (_audio_figures(clock, REQUESTED_LATENCY_S if clock.is_device else None, callbacks, t0)
                   if clock is not None else _no_tone(no_tone)),
         "sync": {
             "av_offset_max_abs_ms": float(np.abs(offset_ms).max()) if len(offset_ms) else None,

@@ -33,10 +33,12 @@ def disc_row(c):
 
 
 def recording(seconds=20.0, offset_ms=0.0, drift_ms_per_min=0.0, present_jitter_ms=0.0, drop_share=0.0,
-              hidden=None, seed=3, audio_t0=0.05, grab_hz=229.0, refresh_hz=60.0):
-    """(grab times, profiles (grabs, 2, W), audio t0, stereo samples) of a synthetic run."""
+              hidden=None, seed=3, audio_t0=0.05, grab_hz=229.0, refresh_hz=60.0, missed=()):
+    """(grab times, profiles (grabs, 2, W), audio t0, stereo samples) of a synthetic run. ``missed``:
+    frames never presented (the one before stays on screen for two refreshes)."""
     rng = np.random.default_rng(seed)
     k = np.arange(int(seconds * refresh_hz))
+    k = k[~np.isin(k, list(missed))]
     due = 0.1 + k / refresh_hz  # when each frame should be seen: what it draws is for that moment
     d = (offset_ms + drift_ms_per_min * due / 60.0) / 1000.0
     frame_x = CENTRE + HALF * s_of(due + d)  # the picture shows what the sound plays d later
@@ -208,3 +210,17 @@ def test_a_tone_moving_the_other_way_is_no_match():
     r = external.measure_offset(grabs, profiles, t0, SR, audio[:, ::-1])
     assert r.offset_ms is None and r.correlation is None
     assert r.grabs_valid == r.grabs  # the target was seen; it is the match that failed
+
+
+def test_frames_held_for_two_refreshes_are_counted_where_the_target_moves_fast():
+    # frames due at t = 3.0, 5.5 and 8.0 s, when the target crosses the centre, are never presented
+    missed = [int(round((t - 0.1) * 60)) for t in (3.0, 5.5, 8.0)]
+    clean, held = run(recording(offset_ms=5.0)), run(recording(offset_ms=5.0, missed=missed))
+    grab_ms = 1000.0 / 229.0
+    for r in (clean, held):
+        assert r.frame_interval_p50_ms == pytest.approx(1000.0 / 60.0, abs=grab_ms)
+        assert r.frame_intervals > 300
+    assert clean.frames_held_long == 0
+    assert clean.frame_interval_max_ms < 1000.0 / 60.0 + grab_ms + 0.5
+    assert held.frames_held_long == 3
+    assert held.frame_interval_max_ms == pytest.approx(2000.0 / 60.0, abs=grab_ms + 0.5)
