@@ -153,6 +153,8 @@ def measure(design: str, seconds: float, audio_device=None, screen_name: str | N
         core = window.core
 
         def probe(t_vis, sample, t_present):
+            if not session.core.anchor_map.locked:
+                return  # no block rendered yet: no frame is known to be heard (the unlocked map says t x 48000)
             f_heard = session.core.anchor_map.frame_at(t_present)
             ideal = session.engine.sample(f_heard)
             records.append((t_present, sample.frame, f_heard, sample.x, ideal.x, sample.y, ideal.y))
