@@ -270,7 +270,8 @@ def test_without_a_device_every_design_plays_through_a_private_jack_server(jack_
     for design, r in part["designs"].items():
         a = r["audio"]
         assert a["device"] is True and "JACK" in a["clock"], design
-        assert a["block_size_min"] == a["block_size_max"] == 1024, design  # the server's period
+        if design != "bls":  # the free-running tone renders in its callback: one JACK period a block
+            assert a["block_size_min"] == a["block_size_max"] == 1024, design
         assert isinstance(a["underflows"], int) and a["callback_fraction"]["n"] > 0, design
         assert r["visual"]["position_error_px"]["n"] > 0 and _number(r["sync"]["av_offset_mean_ms"]), design
     table_text = table(part)
@@ -317,8 +318,11 @@ def test_a_soak_runs_through_its_own_jack_server_under_load(tmp_path):
     doc = _strict(out.read_text())
     assert doc["busy_loops"] == 1 and doc["output"]["kind"] == "jack" and left == []
     a = doc["soak"]["audio"]
-    assert a["device"] is True and "JACK" in a["clock"] and a["block_size_max"] == 1024
-    assert f"audio: {a['clock']}; {a['blocks']} blocks of 1024 frames" in proc.stdout
+    assert a["device"] is True and "JACK" in a["clock"] and a["blocks"] > 0
+    # a two-second run keeps its first frames (no warm-up left out): painted before JACK's first block, they
+    # have no heard frame and are not counted (an unlocked anchor map would put them hours off)
+    assert doc["soak"]["sync"]["av_offset_max_abs_ms"] < doc["soak"]["visual"]["frames"] * 1000.0 / 60.0
+    assert f"audio: {a['clock']}; {a['blocks']} blocks of " in proc.stdout
     assert "stand-in" not in proc.stdout and "1 busy loop ..." in proc.stderr
 
 
