@@ -17,6 +17,7 @@ from PySide6.QtCore import QRectF, QTimer
 from PySide6.QtGui import QPainter, QRasterWindow
 
 from ..core import motion
+from ..core.clock import dac_time_to_monotonic
 from ..core.engine import FrameSample
 from ..core.timing import FrameClock
 from ..core.look import Look
@@ -101,27 +102,57 @@ def render_free_running(first: int, frames: int, speed: float, sample_rate: int 
 
 
 class FreeRunningTone:
-    """A panned sine on its own stream, its position counted in its own frames."""
+    """A panned sine on its own stream, its position counted in its own frames.
 
-    def __init__(self, speed: float, device=None, sample_rate: int = 48_000):
+    ``log`` (a :class:`~bls.bench.heard.ToneLog`) is the benchmark's: when given, each callback also
+    writes there, without allocating, its first frame, when the output says that frame is heard, its
+    duration and any underflow. The design itself never reads it."""
+
+    is_device = True
+
+    def __init__(self, speed: float, device=None, sample_rate: int = 48_000, log=None, sd=None):
         from ..audio.output import REQUESTED_LATENCY_S, import_sounddevice, resolve_output  # noqa: PLC0415
 
-        sd, why = import_sounddevice()
         if sd is None:
-            raise RuntimeError(why)
+            sd, why = import_sounddevice()
+            if sd is None:
+                raise RuntimeError(f"the free-running tone has no audio output: {why}")
         self.speed, self.sr, self.frames = speed, sample_rate, 0
-        self.stream = sd.OutputStream(samplerate=sample_rate, channels=2, dtype="float32", blocksize=0,
-                                      latency=REQUESTED_LATENCY_S, device=resolve_output(sd, device),
-                                      callback=self._callback)
+        self.log = log
+        self.stats = log  # the benchmark reads the callback timings where it reads a clock's
+        try:
+            self.stream = sd.OutputStream(samplerate=sample_rate, channels=2, dtype="float32", blocksize=0,
+                                          latency=REQUESTED_LATENCY_S, device=resolve_output(sd, device),
+                                          callback=self._callback)
+        except Exception as exc:  # PortAudioError, ValueError (no such device), ...
+            where = "the default audio output" if device is None else f"the audio output {device!r}"
+            raise RuntimeError(f"the free-running tone cannot open {where}: {exc}") from exc
+        self.latency_s = float(self.stream.latency)
         info = sd.query_devices(self.stream.device)
         self.name = f"{info['name']} ({sd.query_hostapis(info['hostapi'])['name']})"
 
     def _callback(self, outdata, frames, time_info, status) -> None:
-        render_free_running(self.frames, frames, self.speed, self.sr, outdata)
+        t_in = time.perf_counter()
+        now = time.monotonic()
+        first = self.frames
+        render_free_running(first, frames, self.speed, self.sr, outdata)
         self.frames += frames
+        log = self.log
+        if log is not None:
+            if status.output_underflow:
+                log.underflows += 1
+            heard, ok = dac_time_to_monotonic(time_info.outputBufferDacTime, time_info.currentTime, now,
+                                              self.latency_s)
+            log.record_block(first, heard, ok, time.perf_counter() - t_in, frames, now)
 
     def start(self) -> None:
         self.stream.start()
+
+    def stop(self) -> None:
+        try:
+            self.stream.stop()
+        finally:
+            self.stream.close()
 
 
 class NaiveElapsedDisplay(QRasterWindow):
@@ -137,6 +168,7 @@ class NaiveElapsedDisplay(QRasterWindow):
         self.t0: float | None = None
         self.frames = FrameClock(1.0 / refresh_hz)
         self.first_frame_at: float | None = None
+        self.probe = None  # the benchmark's: (phase drawn, sample, moment painted)
         self.setCursor(Qt.BlankCursor)
         self.setTitle("bls bench — naive elapsed-time display")
         self._timer = QTimer(self)
@@ -150,7 +182,10 @@ class NaiveElapsedDisplay(QRasterWindow):
 
     def paintEvent(self, ev) -> None:  # noqa: N802 - Qt API
         t = time.monotonic()
-        _paint_at(self, float(motion.sweep(self.speed * (t - self.t0))) if self.t0 is not None else 0.0)
+        phase = self.speed * (t - self.t0) if self.t0 is not None else 0.0
+        sample, t_done = _paint_at(self, float(motion.sweep(phase)) if self.t0 is not None else 0.0)
+        if self.probe is not None and self.t0 is not None:
+            self.probe(phase, sample, t_done)
 
 
 def run_elapsed(argv: list[str] | None = None) -> int:
@@ -205,8 +240,7 @@ def run_elapsed(argv: list[str] | None = None) -> int:
     QTimer.singleShot(int(a.seconds * 1000), app.quit)
     app.exec()
     try:
-        tone.stream.stop()
-        tone.stream.close()
+        tone.stop()
     finally:
         sys.stderr.flush()
         os._exit(0)  # as bls: no interpreter teardown racing PortAudio's threads

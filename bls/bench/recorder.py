@@ -286,7 +286,8 @@ def decode(path: Path, width: int) -> dict:
 def busy_loops(n: int) -> list[subprocess.Popen]:
     """``n`` processes that each keep one core busy (pure Python loops), for a run under load."""
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL,
-                             start_new_session=True) for _ in range(n)]
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            for _ in range(n)]
 
 
 def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, int], screen: str, seconds: float,

@@ -1,8 +1,9 @@
-"""``bls bench``: measure bls and the naive baseline, each in its own process, and compare.
+"""``bls bench``: measure bls and the naive baselines, each in its own process, and compare.
 
 Each design runs the real client display (offscreen, Xvfb or a real screen: the current platform)
-and a real audio clock (the sound card if there is one, the monotonic stand-in otherwise) for the
-same number of seconds, in a child process of its own, so start-up time, CPU and memory are its own.
+and a real audio output (the one given, a private JACK server's, or the default) for the same number
+of seconds, in a child process of its own, so start-up time, CPU and memory are its own. Without an
+output bls runs on its monotonic stand-in clock (no sound) and the baselines have no tone at all.
 """
 
 from __future__ import annotations
@@ -88,11 +89,38 @@ def _audio_figures(clock, requested_latency: float | None, log: _CallbackLog, t0
         "block_sizes": sorted({int(b) for b in blocks})[:12], "blocks": int(len(blocks)),
         "block_size_min": int(blocks.min()) if len(blocks) else None,
         "block_size_max": int(blocks.max()) if len(blocks) else None,
+        # a baseline's tone: how long after its callback the output says a block's first frame is heard
+        "dac_lead_s": clock.stats.lead_s() if hasattr(clock.stats, "lead_s") else None,
+        "dac_times_used": int(clock.stats.dac_used) if hasattr(clock.stats, "dac_used") else None,
     }
 
 
+#: the designs measured: bls, the elapsed-time baseline (the headline one) and the fixed-step baseline
+DESIGNS = ("bls", "elapsed", "fixed-step")
+#: older names still accepted
+ALIASES = {"naive": "fixed-step"}
+
+
+def _no_tone(why: str) -> dict:
+    """A baseline's audio figures when its tone could not be played: none (no latency is invented)."""
+    return {"clock": f"no output ({why})", "device": False, "callback_fraction": _stats([]), "underflows": None,
+            "latency_requested_s": None, "latency_actual_s": None, "block_sizes": [], "blocks": 0,
+            "block_size_min": None, "block_size_max": None, "dac_lead_s": None, "dac_times_used": None,
+            "ring_dry": None, "synthesis_lead_s": None, "ring_low_water_frames": None, "underflow_times_s": []}
+
+
 def measure(design: str, seconds: float, audio_device=None, screen_name: str | None = None) -> dict:
-    """Run one design for ``seconds`` in this process and return every figure."""
+    """Run one design for ``seconds`` in this process and return every figure.
+
+    ``bls``: the app's session and client display. ``elapsed``: the target placed from the elapsed
+    ``monotonic()`` at each paint, beside a free-running tone with no latency compensation;
+    ``fixed-step`` (alias ``naive``): a fixed step per 16 ms tick beside the same tone. For both
+    baselines the sound heard is what the tone's callback rendered, at the moment the output says it
+    is heard; without an output they have no tone, and no sync figures.
+    """
+    design = ALIASES.get(design, design)
+    if design not in DESIGNS:
+        raise ValueError(f"unknown design {design!r}; expected one of {', '.join(DESIGNS)}")
     age_at_entry = process_age_s()
     t_entry = time.monotonic()
     from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: PLC0415 - Qt only when measuring
@@ -101,8 +129,8 @@ def measure(design: str, seconds: float, audio_device=None, screen_name: str | N
 
     from ..app import plan_screens
     from ..core import motion
-    from ..audio.output import REQUESTED_LATENCY_S, open_clock
-    from ..core.engine import SAMPLE_RATE, StimulusEngine
+    from ..audio.output import REQUESTED_LATENCY_S
+    from ..core.engine import SAMPLE_RATE
     from ..core.preset import Preset
     from ..core.look import look_of
     from ..ui.client_display import create_client_display
@@ -117,6 +145,7 @@ def measure(design: str, seconds: float, audio_device=None, screen_name: str | N
         audio_device = os.environ.get("BLS_AUDIO_DEVICE") or None
     look = look_of(preset)
     records: list[tuple] = []
+    no_tone = ""
     if design == "bls":
         session = Session(preset, audio_device)
         window = create_client_display(session, screen.refreshRate())
@@ -124,6 +153,8 @@ def measure(design: str, seconds: float, audio_device=None, screen_name: str | N
         core = window.core
 
         def probe(t_vis, sample, t_present):
+            if not session.core.anchor_map.locked:
+                return  # no block rendered yet: no frame is known to be heard (the unlocked map says t x 48000)
             f_heard = session.core.anchor_map.frame_at(t_present)
             ideal = session.engine.sample(f_heard)
             records.append((t_present, sample.frame, f_heard, sample.x, ideal.x, sample.y, ideal.y))
@@ -132,30 +163,31 @@ def measure(design: str, seconds: float, audio_device=None, screen_name: str | N
         frame_clock = core.frames
         kind = window.kind
     else:
-        from .baseline import NaiveDisplay
+        from .baseline import FreeRunningTone, NaiveDisplay, NaiveElapsedDisplay
+        from .heard import HeardTone, ToneLog
 
-        engine = StimulusEngine(preset)
-        clock, _status = open_clock(engine, True, audio_device)
-        from ..core.clock import AnchorMap
-
-        truth = AnchorMap(SAMPLE_RATE)
-        window = NaiveDisplay(look, SPEED, screen.refreshRate() or 60.0)
-        t_start = [None]
+        refresh = screen.refreshRate() or 60.0
+        window = (NaiveElapsedDisplay if design == "elapsed" else NaiveDisplay)(look, SPEED, refresh)
+        # the tone the design plays, through the same output as bls; its log is the benchmark's alone
+        tone_log = ToneLog()
+        try:
+            clock = FreeRunningTone(SPEED, audio_device, SAMPLE_RATE, log=tone_log)
+        except RuntimeError as exc:
+            clock, no_tone = None, str(exc)
+        heard = HeardTone(tone_log, SPEED, SAMPLE_RATE)
 
         def probe(phase, sample, t_present):
-            if clock.anchor is not None:
-                truth.add(clock.anchor)
-            if not truth.locked:
+            # the picture shows ``phase``; the listener hears, at the moment it is presented, the tone's
+            # frame the output's own DAC times say (a line through what its callback rendered)
+            if clock is None:
                 return
-            # the naive tone pans by its own frame count: the phase heard now is speed x its time
-            f_heard = truth.frame_at(t_present)
-            heard_x, heard_y = motion.path_xy(motion.sweep(SPEED * (f_heard - _set_start[0]) / SAMPLE_RATE),
-                                              "horizontal")
-            # the frame whose sound matches the picture: phase / speed seconds into the set
-            f_drawn = _set_start[0] + phase / SPEED * SAMPLE_RATE
+            f_heard = heard.frame_at(t_present)
+            if f_heard is None or f_heard < 0:
+                return  # its first frame is not heard yet
+            heard_x, heard_y = motion.path_xy(motion.sweep(SPEED * f_heard / SAMPLE_RATE), "horizontal")
+            f_drawn = phase / SPEED * SAMPLE_RATE  # the tone's frame that plays what the picture shows
             records.append((t_present, f_drawn, f_heard, sample.x, float(heard_x), sample.y, float(heard_y)))
 
-        _set_start = [0]
         window.probe = probe
         frame_clock = window.frames
         kind = window.kind
@@ -170,18 +202,22 @@ def measure(design: str, seconds: float, audio_device=None, screen_name: str | N
         settle_interpreter()  # as the app does before its event loop (the naive design does not)
         session.start()
     else:
-        engine.start()
-        _set_start[0] = engine.next_frame  # the tone starts now, on its own clock
-        window.start()
+        if clock is not None:
+            clock.start()
+        if design == "elapsed":
+            window.start(time.monotonic())  # the naive assumption: the tone's first frame is heard now
+        else:
+            window.start()  # the first step is taken one tick from now
     loop = QEventLoop()
     stop = QTimer()
     stop.setTimerType(Qt.PreciseTimer)
     stop.setSingleShot(True)
     stop.timeout.connect(loop.quit)
-    callbacks = _CallbackLog(clock.stats)
+    callbacks = _CallbackLog(clock.stats) if clock is not None else None
     drain = QTimer()
     drain.setInterval(1000)
-    drain.timeout.connect(callbacks.drain)
+    if callbacks is not None:
+        drain.timeout.connect(callbacks.drain)
     drain.start()
     # CPU is measured over the steady part: after the first second
     warm = 1.0 if seconds > 2 else 0.0
@@ -228,7 +264,8 @@ def measure(design: str, seconds: float, audio_device=None, screen_name: str | N
             "dropped_frames": int(frame_clock.dropped), "missed_refreshes": int(frame_clock.missed),
             "position_error_px": _stats(pos_err),
         },
-        "audio": _audio_figures(clock, REQUESTED_LATENCY_S if clock.is_device else None, callbacks, t0),
+        "audio": (_audio_figures(clock, REQUESTED_LATENCY_S if clock.is_device else None, callbacks, t0)
+                  if clock is not None else _no_tone(no_tone)),
         "sync": {
             "av_offset_max_abs_ms": float(np.abs(offset_ms).max()) if len(offset_ms) else None,
             "av_offset_p99_abs_ms": percentile(np.abs(offset_ms), 99) if len(offset_ms) else None,
@@ -236,6 +273,10 @@ def measure(design: str, seconds: float, audio_device=None, screen_name: str | N
             "av_offset_mean_ms": float(offset_ms.mean()) if len(offset_ms) else None,
             "av_offset_final_ms": float(offset_ms[-1]) if len(offset_ms) else None,
             "note": "picture minus sound, in ms of stimulus time: positive = the picture is ahead",
+            "heard": ("the engine's frame at the presentation time, from bls's own anchor map" if design == "bls"
+                      else "the free-running tone's frame at the presentation time, from a line through the "
+                      "frames its callback rendered and the DAC times the output gave them"
+                      if clock is not None else "no tone: " + no_tone),
         },
         "cost": {
             "cpu_percent_of_one_core": 100.0 * (cpu1 - cpu0) / max(1e-9, w1 - w0),
@@ -246,14 +287,19 @@ def measure(design: str, seconds: float, audio_device=None, screen_name: str | N
     if design == "bls":
         session.begin_quit()
         session.finish()
-    else:
+    elif clock is not None:
         clock.stop()
     window.close()
     return result
 
 
-def run_child(design: str, seconds: float, audio_device=None, screen: str | None = None) -> dict:
-    """Measure one design in a fresh process (its own start-up, CPU and memory)."""
+def run_child(design: str, seconds: float, audio_device=None, screen: str | None = None, env: dict | None = None,
+              load: int = 0) -> dict:
+    """Measure one design in a fresh process (its own start-up, CPU and memory), with ``env`` (e.g. a
+    private JACK server's) and ``load`` busy processes running from before it starts until it ended."""
+    from .recorder import busy_loops  # noqa: PLC0415
+    from .xdesk import stop_process  # noqa: PLC0415
+
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{design}.json"
         cmd = [sys.executable, "-m", "bls.bench.runner", "--design", design, "--seconds", str(seconds),
@@ -262,7 +308,14 @@ def run_child(design: str, seconds: float, audio_device=None, screen: str | None
             cmd += ["--audio-device", str(audio_device)]
         if screen:
             cmd += ["--screen", screen]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+        hogs = []
+        try:
+            for _ in range(load):
+                hogs += busy_loops(1)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120, env=env)
+        finally:
+            for hog in hogs:
+                stop_process(hog)
         if proc.returncode != 0 or not out.exists():
             raise RuntimeError(f"the {design} measurement failed (exit {proc.returncode}): "
                                + (proc.stderr.strip().splitlines() or ["no output"])[-1])
@@ -271,7 +324,7 @@ def run_child(design: str, seconds: float, audio_device=None, screen: str | None
 
 def _child(argv: list[str]) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--design", choices=["bls", "naive"], required=True)
+    p.add_argument("--design", choices=[*DESIGNS, *ALIASES], required=True)
     p.add_argument("--seconds", type=float, required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--audio-device")

@@ -1,6 +1,6 @@
 """The benchmark's own statistics on synthetic data with known answers: frame-interval figures and the
-drop rule (bls.core.timing), the simulated long session (bls.bench.drift) and the report (ratios and
-the table, bls.bench.report). test_timing covers the building blocks one by one; here they are fed
+drop rule (bls.core.timing), the simulated long session (bls.bench.drift) and the report (ratios, the
+tables and their verdicts, bls.bench.report). test_timing covers the building blocks one by one; here they are fed
 the frame timestamps a benchmark run produces."""
 
 from __future__ import annotations
@@ -13,7 +13,16 @@ import numpy as np
 import pytest
 
 from bls.bench.drift import simulate
-from bls.bench.report import ROWS, ratio, table
+from bls.bench.report import (
+    DRIFT_ROWS,
+    ROWS,
+    STAND_IN_AUDIO,
+    drift_table,
+    part_ratios,
+    ratio,
+    table,
+    verdict,
+)
 from bls.core.timing import dropped_frames, interval_stats, percentile
 
 PERIODS = [1 / 60, 1 / 59.94, 1 / 120, 1 / 144]
@@ -177,82 +186,145 @@ def _put(d: dict, path: str, value) -> None:
     d[keys[-1]] = value
 
 
-def synthetic_result(bls_values: dict | None = None, drift_bls_max: float = 0.2) -> dict:
-    """A result with a value for every row: bls meets every target, the baseline is 10 x worse."""
-    bls, base = {}, {}
+def synthetic_part(bls_values: dict | None = None, device: bool = True, busy_loops: int = 0) -> dict:
+    """One part of a run with a value for every row: bls meets every target, the elapsed-time baseline
+    is 10 x worse, the fixed-step one 5 x; bls ran through a real output unless ``device`` is False."""
+    bls, elapsed, fixed = {}, {}, {}
     for _, path, unit, lower, target in ROWS:
-        if path.startswith("drift."):
-            continue
         v = 0.5 * target if target is not None else {"%": 0.02, "": 3}.get(unit, 2.0)
         _put(bls, path, v)
-        _put(base, path, v * 10 if v else 7)
+        _put(elapsed, path, v * 10 if v else 7)
+        _put(fixed, path, v * 5 if v else 4)
+    for d in (bls, elapsed, fixed):
+        _put(d, "audio.device", device)
+        _put(d, "audio.clock", "system (JACK Audio Connection Kit)" if device else "system clock (no sound)")
     for path, v in (bls_values or {}).items():
         _put(bls, path, v)
-    return {"bls": bls, "baseline": base,
-            "drift": {"duration_s": 1200.0, "bls": {"max_abs_ms": drift_bls_max, "final_ms": 0.01},
-                      "naive": {"max_abs_ms": 240.0, "final_ms": -240.0}}}
+    return {"busy_loops": busy_loops, "designs": {"bls": bls, "elapsed": elapsed, "fixed-step": fixed}}
 
 
-def row(text: str, label: str) -> tuple[str, str, str, str]:
-    """(bls, baseline, ratio, target) cells of a row: the table's columns are 34, 14, 14 and 13 wide."""
+def drift_summary(bls_max: float = 0.2) -> dict:
+    return {"duration_s": 1200.0, "ppm": 200.0, "jitter_ms": 0.5,
+            "bls": {"max_abs_ms": bls_max, "final_ms": 0.01}, "naive": {"max_abs_ms": 240.0, "final_ms": -240.0}}
+
+
+def row(text: str, label: str) -> tuple[str, str, str, str, str]:
+    """(bls, elapsed-time, fixed-step, elapsed/bls, target) cells of a row: 34 wide, then 14 each."""
     (line,) = [ln for ln in text.splitlines() if ln[:34].rstrip() == label]
-    return line[35:49].strip(), line[50:64].strip(), line[65:78].strip(), line[80:].strip()
+    return (line[35:49].strip(), line[50:64].strip(), line[65:79].strip(), line[80:94].strip(),
+            line[96:].strip())
 
 
-def test_the_table_has_every_row_with_both_columns():
-    r = synthetic_result()
-    text = table(r)
-    header = text.splitlines()[0]
-    assert header.split() == ["figure", "bls", "baseline", "baseline/bls", "target"]
-    assert len(text.splitlines()) == 2 + len(ROWS)
+def test_the_table_has_every_row_with_the_three_designs():
+    text = table(synthetic_part())
+    lines = text.splitlines()
+    assert lines[0] == "IDLE; through system (JACK Audio Connection Kit)"
+    assert lines[1].split() == ["figure", "bls", "elapsed-time", "fixed-step", "elapsed/bls", "target"]
+    assert len(lines) == 3 + len(ROWS)
     for label, path, unit, lower, target in ROWS:
-        b, n, rs, tg = row(text, label.format(minutes="20 min"))
-        assert b != "n/a" and n != "n/a", label
-        # lower-is-better rows carry the ratio (the baseline is 10 x worse here; 0 underflows against 7 is
-        # infinitely better), the others none
-        expected = {"audio.underflows": "inf", "drift.max_abs_ms": "1200.0x"}.get(path, "10.0x")
-        assert rs == ("n/a" if lower is None else expected), label
-        assert tg.endswith("ok") if target is not None else tg == "", label
-    assert row(text, "peak RSS")[:2] == ("75.00 MB", "750 MB")
+        b, e, f, rs, tg = row(text, label)
+        assert "n/a" not in (b, e, f), label
+        # lower-is-better rows carry the elapsed-time baseline's ratio (10 x worse here; 0 underflows
+        # against 7 is infinitely better), the others none
+        assert rs == ("n/a" if lower is None else "inf" if path == "audio.underflows" else "10.0x"), label
+        assert tg.endswith("  ok") if target is not None else tg == "", label
+    assert row(text, "peak RSS")[:3] == ("75.00 MB", "750 MB", "375 MB")
     assert row(text, "callback p99 (of block period)")[0] == "2.50 %"  # a fraction of the block period
-    assert row(text, "drift: offset max over 20 min")[:2] == ("0.200 ms", "240 ms")
-    assert "MISSED" not in text
+    assert "MISSED" not in text and STAND_IN_AUDIO not in text and "drift" not in text
 
 
-def test_a_missed_target_says_missed():
-    r = synthetic_result({"sync.av_offset_max_abs_ms": 1.7, "cost.rss_peak_mb": 151.0, "audio.underflows": 2},
-                         drift_bls_max=1.2)
-    text = table(r)
-    for label in ("A/V offset max |.|", "peak RSS", "underflows", "drift: offset max over 20 min"):
-        assert row(text, label)[3].endswith("MISSED"), label
-    assert row(text, "A/V offset p99 |.|")[3].endswith("ok")
+def test_a_missed_target_says_missed_where_it_was_measured():
+    part = synthetic_part({"sync.av_offset_max_abs_ms": 1.7, "cost.rss_peak_mb": 151.0, "audio.underflows": 2,
+                           "audio.callback_fraction.p99": 0.06})
+    text = table(part)
+    for label in ("A/V offset max |.|", "peak RSS", "underflows", "callback p99 (of block period)"):
+        assert row(text, label)[4].endswith("  MISSED"), label
+    assert row(text, "A/V offset p99 |.|")[4] == "<= 1.00 ms  ok"
     assert text.count("MISSED") == 4
 
 
+@pytest.mark.parametrize("underflows, callback_p99", [(0, 0.01), (5, 0.5)])
+def test_on_the_stand_in_clock_no_audio_row_has_a_verdict(underflows, callback_p99):
+    # whatever the stand-in's own "audio" figures are, they were not measured through an output
+    part = synthetic_part({"audio.underflows": underflows, "audio.callback_fraction.p99": callback_p99,
+                           "sync.av_offset_max_abs_ms": 1.7}, device=False)
+    text = table(part)
+    assert text.splitlines()[0].startswith("STAND-IN CLOCK (no sound): IDLE")
+    for label, path, _, _, target in ROWS:
+        tg = row(text, label)[4]
+        if path.startswith("audio.") and target is not None:
+            assert tg == STAND_IN_AUDIO, label
+    # the rest is still judged, and can fail
+    assert row(text, "A/V offset max |.|")[4] == "<= 1.00 ms  MISSED"
+    assert row(text, "peak RSS")[4].endswith("  ok")
+    assert text.count("MISSED") == 1
+
+
+def test_verdict_is_given_only_where_it_could_fail():
+    assert verdict("audio.underflows", "", 3, True, 0, on_stand_in=False) == "<= 0  MISSED"
+    assert verdict("audio.underflows", "", 0, True, 0, on_stand_in=False) == "<= 0  ok"
+    assert verdict("audio.underflows", "", 3, True, 0, on_stand_in=True) == STAND_IN_AUDIO
+    assert verdict("sync.av_offset_max_abs_ms", "ms", 3.0, True, 1.0, on_stand_in=True) == "<= 1.00 ms  MISSED"
+    assert verdict("sync.av_offset_max_abs_ms", "ms", None, True, 1.0, on_stand_in=False) == "<= 1.00 ms  n/a"
+    assert verdict("visual.interval_max_ms", "ms", 99.0, True, None, on_stand_in=False) == ""
+
+
+@pytest.mark.parametrize("bls_max", [0.2, 5.0])
+def test_the_simulated_drift_is_labelled_and_never_judged(bls_max):
+    text = drift_table(drift_summary(bls_max))
+    lines = text.splitlines()
+    assert lines[0].startswith("SIMULATED (not measured): a 20 min session") and "200 ppm" in lines[0]
+    assert "ok" not in text.split() and "MISSED" not in text
+    rows = [ln for ln in lines if ln.startswith("drift: ")]
+    assert len(rows) == len(DRIFT_ROWS) and all(ln.endswith("simulated: no verdict") for ln in rows)
+    (worst,) = [ln for ln in rows if ln.startswith("drift: offset max over 20 min")]
+    assert worst.split()[6:10] == [f"{bls_max:.3f}" if bls_max < 1 else f"{bls_max:.2f}", "ms", "240", "ms"]
+
+
+def test_a_part_under_load_says_so():
+    text = table(synthetic_part(busy_loops=2))
+    assert text.splitlines()[0].startswith("UNDER LOAD: 2 busy loops")
+    assert table(synthetic_part(busy_loops=2, device=False)).splitlines()[0].startswith(
+        "STAND-IN CLOCK (no sound): UNDER LOAD: 2 busy loops")
+
+
+def test_part_ratios_are_each_baseline_over_bls():
+    part = synthetic_part()
+    r = part_ratios(part["designs"])
+    assert set(r) == {"elapsed", "fixed-step"}
+    lower = {path for _, path, _, lower, _ in ROWS if lower}
+    assert set(r["elapsed"]) == set(r["fixed-step"]) == lower
+    assert r["elapsed"]["sync.av_offset_p99_abs_ms"] == pytest.approx(10.0)
+    assert r["fixed-step"]["sync.av_offset_p99_abs_ms"] == pytest.approx(5.0)
+    assert r["elapsed"]["audio.underflows"] == math.inf
+
+
 def test_missing_figures_print_n_a():
-    r = synthetic_result()
-    r["bls"]["audio"]["latency_requested_s"] = None  # no device: nothing was requested
-    del r["baseline"]["cost"]["startup_to_first_frame_s"]  # not measured
-    r["bls"]["visual"]["interval_p99_ms"] = float("nan")
-    text = table(r)
+    part = synthetic_part()
+    d = part["designs"]
+    d["bls"]["audio"]["latency_requested_s"] = None
+    del d["elapsed"]["cost"]["startup_to_first_frame_s"]
+    d["bls"]["visual"]["interval_p99_ms"] = float("nan")
+    del d["fixed-step"]["sync"]  # a baseline without a tone
+    text = table(part)
     assert row(text, "latency requested")[0] == "n/a"
-    b, n, rs, tg = row(text, "start-up to first frame")
-    assert n == "n/a" and rs == "n/a" and b == "0.250 s" and tg.endswith("ok")  # bls's figure is still judged
+    b, e, _, rs, tg = row(text, "start-up to first frame")
+    assert e == "n/a" and rs == "n/a" and b == "0.250 s" and tg.endswith("ok")  # bls's figure is still judged
     assert row(text, "frame interval p99")[0] == "n/a"
+    assert row(text, "A/V offset p99 |.|")[2] == "n/a"
 
 
 def test_percent_figures_print_as_what_they_are():
-    r = synthetic_result({"cost.cpu_percent_of_one_core": 1.2, "audio.callback_fraction.max": 2.0})
-    text = table(r)
+    text = table(synthetic_part({"cost.cpu_percent_of_one_core": 1.2, "audio.callback_fraction.max": 2.0}))
     assert row(text, "CPU (of one core)")[0] == "1.20 %"
     assert row(text, "callback max (of block period)")[0] == "200.00 %"
 
 
 def test_the_table_does_not_change_the_result():
-    r = synthetic_result()
-    before = copy.deepcopy(r)
-    table(r)
-    assert r == before
+    part = synthetic_part()
+    before = copy.deepcopy(part)
+    table(part)
+    assert part == before
 
 
 def test_the_json_report_is_strict_json_whatever_the_figures():
