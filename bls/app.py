@@ -38,6 +38,8 @@ SIGNAL_FADE_WAIT_S = 0.25
 SIGNAL_HURRY_FADE_S = 0.15  # the normal stop fade: a gentle 0.8 s one is shortened to it
 #: a second signal: the audio stream gets this long to stop before the process exits regardless
 SIGNAL_STREAM_WAIT_S = 0.3
+#: a second signal: what was rendered ahead of the device (the ring's 100 ms) gets this long to be played
+SIGNAL_DRAIN_WAIT_S = 0.3
 
 
 def signal_exit_status(number: int) -> int:
@@ -397,6 +399,11 @@ class BlsApp(QObject):
         deadline = time.monotonic() + 0.1
         while engine.busy and time.monotonic() < deadline:  # the callback finishes the block it is in
             time.sleep(0.001)
+        # a clock that renders ahead (the ring) still holds the end of the fade: the device takes it
+        clock = session.core.clocks.clock
+        mark, deadline = clock.drain_mark(), time.monotonic() + SIGNAL_DRAIN_WAIT_S
+        while not clock.drained(mark) and time.monotonic() < deadline:
+            time.sleep(0.002)
         try:
             session.core.event("signal", signal=name, action="exit at once")
             session.core.quit()

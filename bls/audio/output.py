@@ -109,6 +109,14 @@ class _Clock:
         rendered inside the device's callback."""
         return 0
 
+    def drain_mark(self) -> int | None:
+        """A mark for :meth:`drained`: what has been rendered so far (None: nothing is rendered ahead)."""
+        return None
+
+    def drained(self, mark: int | None) -> bool:
+        """Whether the device has taken everything rendered before ``mark`` was made."""
+        return True
+
     def alive(self, now: float) -> bool:
         """Whether the clock still advances: no error, and a block rendered within STALL_S (once
         started). A clock that died mid-set must be replaced, or the set could never end."""

@@ -256,6 +256,13 @@ class RingClock(_Clock):
     def queued_frames(self) -> int:
         return int(self._ring.read_available)
 
+    def drain_mark(self) -> int:
+        # a chunk more than written: the filler may be between rendering its last chunk and writing it
+        return self._written + CHUNK
+
+    def drained(self, mark: int | None) -> bool:
+        return mark is None or self._consumed() >= mark
+
     def _consumed(self) -> int:
         return self._written - self._ring.read_available
 

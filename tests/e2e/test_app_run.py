@@ -97,7 +97,8 @@ def test_app_short_user_preset_set_completes_on_its_own(screens_env, tmp_path, p
 def test_app_plays_the_set_on_the_device_bit_for_bit(screens_env, alsa_tap, tmp_path, private_config_dir):
     """The whole app on a real PortAudio stream (the tap): the log and the recorded audio."""
     tap_env, tap = alsa_tap
-    env = dict(screens_env, ALSA_CONFIG_PATH=tap_env["ALSA_CONFIG_PATH"], BLS_AUDIO_TAP=str(tap))
+    env = dict(screens_env, ALSA_CONFIG_PATH=tap_env["ALSA_CONFIG_PATH"], BLS_AUDIO_TAP=str(tap),
+               BLS_AUDIO_PATH=tap_env["BLS_AUDIO_PATH"])  # the null tap runs faster than real time
     _install_short_preset(private_config_dir)
     expected = _expected_short_set()
     log = tmp_path / "L.json"
