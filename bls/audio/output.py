@@ -104,6 +104,15 @@ class _Clock:
         self.error: str | None = None
         self.last_block_at: float | None = None  # monotonic time of the last block rendered
 
+    def _adopt_stream(self, sd, stream) -> None:
+        """The opened output stream: its latency, and the output's full name (whatever part of it was
+        asked for) with its host API."""
+        self._sd, self.stream = sd, stream
+        self.latency_s = float(stream.latency)
+        info = sd.query_devices(stream.device)
+        self.device_name = info["name"]
+        self.name = f"{info['name']} ({sd.query_hostapis(info['hostapi'])['name']})"
+
     def queued_frames(self) -> int:
         """Frames rendered but not yet taken by the device (beyond its own latency): 0 when the engine is
         rendered inside the device's callback."""
@@ -220,6 +229,15 @@ def _no_terminate_at_exit(sd) -> None:
             if clean:
                 handler()
         atexit.register(terminate_if_clean)
+
+
+def required_sounddevice(sd=None):
+    """``sd`` if given, else PortAudio's current sounddevice module; RuntimeError saying why if there is none."""
+    if sd is None:
+        sd, why = import_sounddevice()
+        if sd is None:
+            raise RuntimeError(why)
+    return sd
 
 
 def import_sounddevice():
@@ -414,19 +432,10 @@ class DeviceClock(_Clock):
 
     def __init__(self, engine: StimulusEngine, device=None, sd=None):
         super().__init__(engine)
-        if sd is None:
-            sd, why = import_sounddevice()
-            if sd is None:
-                raise RuntimeError(why)
-        self._sd = sd
-        self.stream = sd.OutputStream(samplerate=SAMPLE_RATE, channels=2, dtype="float32", blocksize=0,
-                                      latency=REQUESTED_LATENCY_S, device=resolve_output(sd, device),
-                                      callback=self._callback)
-        self.latency_s = float(self.stream.latency)
-        info = sd.query_devices(self.stream.device)
-        hostapi = sd.query_hostapis(info["hostapi"])["name"]
-        self.device_name = info["name"]  # the output's full name, whatever part of it was asked for
-        self.name = f"{info['name']} ({hostapi})"
+        sd = required_sounddevice(sd)
+        self._adopt_stream(sd, sd.OutputStream(samplerate=SAMPLE_RATE, channels=2, dtype="float32", blocksize=0,
+                                               latency=REQUESTED_LATENCY_S, device=resolve_output(sd, device),
+                                               callback=self._callback))
         self.timestamps_ok = 0
         self.timestamps_bad = 0
         self.closed = False

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..core.clock import Anchor
 from ..core.engine import SAMPLE_RATE, StimulusEngine
-from .output import REQUESTED_LATENCY_S, _Clock, resolve_output
+from .output import REQUESTED_LATENCY_S, _Clock, required_sounddevice, resolve_output
 
 #: how far ahead of the device the filler keeps the ring (s): covers the filler being held up
 LEAD_S = 0.1
@@ -167,21 +167,10 @@ class RingClock(_Clock):
 
     def __init__(self, engine: StimulusEngine, device=None, sd=None):
         super().__init__(engine)
-        if sd is None:
-            from .output import import_sounddevice  # noqa: PLC0415
-
-            sd, why = import_sounddevice()
-            if sd is None:
-                raise RuntimeError(why)
-        self._sd = sd
+        sd = required_sounddevice(sd)
         self._mixer = _Stream(sd, samplerate=SAMPLE_RATE, blocksize=0, latency=REQUESTED_LATENCY_S,
                               device=resolve_output(sd, device))
-        self.stream = self._mixer.stream
-        self.latency_s = float(self.stream.latency)
-        info = sd.query_devices(self.stream.device)
-        hostapi = sd.query_hostapis(info["hostapi"])["name"]
-        self.device_name = info["name"]
-        self.name = f"{info['name']} ({hostapi})"
+        self._adopt_stream(sd, self._mixer.stream)
         self.lead_s = LEAD_S
         self.filler_priority = "not started"
         self.closed = False

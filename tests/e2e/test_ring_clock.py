@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 
 from bls.audio import ring
-from bls.core.engine import SAMPLE_RATE, StimulusEngine
+from bls.core.engine import SAMPLE_RATE
 from bls.core.preset import find_preset
 
 from .. import _jack
 from ._signal import first_sound
 from .conftest import ALSA_CONF, HERE, base_env, no_traceback, run
+from .test_audio_tap import _offline as offline_render
 
 pytestmark = pytest.mark.e2e
 
@@ -68,17 +69,7 @@ def _play(env, *args) -> dict:
 
 
 def _offline(frames: int, stop_frame: int) -> np.ndarray:
-    eng = StimulusEngine(find_preset("standard"))
-    eng.start()
-    out = np.zeros((frames, 2), dtype=np.float32)
-    f = 0
-    while f < frames:
-        if f == stop_frame:
-            eng.stop("stopped")
-        n = min(1024, frames - f, stop_frame - f if f < stop_frame else frames)
-        eng.process(n, out[f:f + n])
-        f += n
-    return out
+    return offline_render(find_preset("standard"), frames, stop_frame)[0]
 
 
 def _aligned(raw: np.ndarray, expected: np.ndarray, upto: int) -> int:
