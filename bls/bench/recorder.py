@@ -34,6 +34,7 @@ sound server; ``--no-realtime`` where real-time priority is not allowed) under a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -283,11 +284,42 @@ def decode(path: Path, width: int) -> dict:
 
 # ---------------------------------------------------------------------------------------------- a run
 
-def busy_loops(n: int) -> list[subprocess.Popen]:
-    """``n`` processes that each keep one core busy (pure Python loops), for a run under load."""
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-            for _ in range(n)]
+@contextlib.contextmanager
+def signals_held():
+    """Ctrl-C and SIGTERM wait until the block ends, then act as usual (main thread only; elsewhere a
+    no-op): what the block starts is known to its caller before any interruption can unwind."""
+    try:
+        held: list[int] = []
+        previous = {sig: signal.signal(sig, lambda signum, _frame: held.append(signum))
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: Python delivers signals there only
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(held):
+            signal.raise_signal(sig)
+
+
+@contextlib.contextmanager
+def busy_loops(n: int):
+    """``n`` processes that each keep one core busy (pure Python loops), for a run under load; all of
+    them stopped when the block ends, however it ends (each is started and remembered with signals
+    held, so a Ctrl-C that lands while one starts cannot leave it running)."""
+    hogs: list[subprocess.Popen] = []
+    try:
+        for _ in range(n):
+            with signals_held():
+                hogs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                             start_new_session=True))
+        yield hogs
+    finally:
+        for hog in hogs:
+            xdesk.stop_process(hog)
 
 
 def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, int], screen: str, seconds: float,
@@ -305,37 +337,34 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
                PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p))
     env.pop("BLS_AUDIO_DEVICE", None)
     before = set(jack.ports())
-    hogs: list[subprocess.Popen] = []
     proc = None
-    try:
-        hogs = busy_loops(load)
-        with open(wd / "design.log", "w") as out:
-            proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+    with busy_loops(load):
+        try:
+            with open(wd / "design.log", "w") as out:
+                proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
 
-        def ports():
-            if proc.poll() is not None:
-                raise RuntimeError(f"{design} ended early ({proc.returncode}): "
-                                   + (wd / "design.log").read_text(errors="replace")[-600:])
-            return _design_ports(jack, before)
-        outs = xdesk.wait_for(ports, 60, f"{design}'s JACK output ports")
-        deadline = time.monotonic() + settle  # the set's fade-in and speed ramp are over
-        xdesk.wait_for(lambda: ports() and time.monotonic() >= deadline, settle + 5, f"{design} to settle")
-        rec = wd / "recording.nut"
-        t_rec = time.time()
-        clocks0 = (time.clock_gettime(time.CLOCK_MONOTONIC), time.clock_gettime(time.CLOCK_MONOTONIC_RAW))
-        record(dict(desk_env, **jack.vars), jack, strip, outs[:2], seconds, rec, wd)
-        clocks1 = (time.clock_gettime(time.CLOCK_MONOTONIC), time.clock_gettime(time.CLOCK_MONOTONIC_RAW))
-        alive = proc.poll() is None
-    finally:
-        for hog in hogs:
-            xdesk.stop_process(hog)
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # bls and the baseline end gracefully on SIGTERM
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                xdesk.stop_process(proc)
+            def ports():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{design} ended early ({proc.returncode}): "
+                                       + (wd / "design.log").read_text(errors="replace")[-600:])
+                return _design_ports(jack, before)
+            outs = xdesk.wait_for(ports, 60, f"{design}'s JACK output ports")
+            deadline = time.monotonic() + settle  # the set's fade-in and speed ramp are over
+            xdesk.wait_for(lambda: ports() and time.monotonic() >= deadline, settle + 5, f"{design} to settle")
+            rec = wd / "recording.nut"
+            t_rec = time.time()
+            clocks0 = (time.clock_gettime(time.CLOCK_MONOTONIC), time.clock_gettime(time.CLOCK_MONOTONIC_RAW))
+            record(dict(desk_env, **jack.vars), jack, strip, outs[:2], seconds, rec, wd)
+            clocks1 = (time.clock_gettime(time.CLOCK_MONOTONIC), time.clock_gettime(time.CLOCK_MONOTONIC_RAW))
+            alive = proc.poll() is None
+        finally:
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)  # bls and the baseline end gracefully on SIGTERM
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    xdesk.stop_process(proc)
     data = decode(rec, strip[2])
     origin = float(np.floor(data["video_t"][0]))
     r = external.measure_offset(data["video_t"] - origin, data["profiles"], data["audio_t0"] - origin + latency / SR,

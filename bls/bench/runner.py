@@ -298,7 +298,6 @@ def run_child(design: str, seconds: float, audio_device=None, screen: str | None
     """Measure one design in a fresh process (its own start-up, CPU and memory), with ``env`` (e.g. a
     private JACK server's) and ``load`` busy processes running from before it starts until it ended."""
     from .recorder import busy_loops  # noqa: PLC0415
-    from .xdesk import stop_process  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{design}.json"
@@ -308,14 +307,8 @@ def run_child(design: str, seconds: float, audio_device=None, screen: str | None
             cmd += ["--audio-device", str(audio_device)]
         if screen:
             cmd += ["--screen", screen]
-        hogs = []
-        try:
-            for _ in range(load):
-                hogs += busy_loops(1)
+        with busy_loops(load):
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120, env=env)
-        finally:
-            for hog in hogs:
-                stop_process(hog)
         if proc.returncode != 0 or not out.exists():
             raise RuntimeError(f"the {design} measurement failed (exit {proc.returncode}): "
                                + (proc.stderr.strip().splitlines() or ["no output"])[-1])
