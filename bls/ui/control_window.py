@@ -449,8 +449,20 @@ class ControlWindow(QMainWindow):
         self.screen_note = _hint()
         play.addWidget(self.screen_note)
         self.tabs.addTab(pcard, "Client display")
+        # the room's sound before the first set: each section (checks, the output's delay) adds itself
+        # with add_headphones_section
+        self.headphones_page = QWidget()
+        self.headphones_layout = QVBoxLayout(self.headphones_page)
+        self.headphones_layout.setContentsMargins(14, 10, 14, 10)
+        self.headphones_layout.setSpacing(10)
+        self.headphones_layout.addStretch(1)
+        self.tabs.addTab(self.headphones_page, "Headphones")
         col.addWidget(self.tabs, 1)
         return col
+
+    def add_headphones_section(self, widget: QWidget) -> None:
+        """Add a section to the Headphones tab, below those already there."""
+        self.headphones_layout.insertWidget(self.headphones_layout.count() - 1, widget)
 
     def _build_right(self) -> QScrollArea:
         body = QWidget()
