@@ -27,8 +27,8 @@ class StimulusSource(Protocol):
     def sample_at(self, t: float) -> FrameSample | None: ...
 
 
-#: with one screen, the client window takes this share of its width and height (top right), beside
-#: the control window (1180 px wide on a 1080p screen)
+#: with one screen, the client window takes this share of its width and height (bottom right), beside
+#: the control window on a 1080p screen, on top of it on a smaller one
 CLIENT_WINDOW_SHARE = 0.36
 
 
@@ -88,7 +88,7 @@ class _ClientWindowMixin:
 
     def _setup(self, core: DisplayCore) -> None:
         self.core = core
-        self.setTitle("bls — client display")
+        self.setTitle("Client display")
         self.setCursor(Qt.BlankCursor)
         self.setFlags(Qt.Window | Qt.FramelessWindowHint)
 
@@ -102,9 +102,12 @@ class _ClientWindowMixin:
             self.showFullScreen()
             self.setGeometry(geo)  # without a window manager showFullScreen keeps the old size
         else:
-            self.setFlags(Qt.Window)
-            w, h = int(geo.width() * CLIENT_WINDOW_SHARE), int(geo.height() * CLIENT_WINDOW_SHARE)
-            self.setGeometry(geo.x() + geo.width() - w - 20, geo.y() + 60, w, h)
+            # on top: on a small screen the control window cannot fit beside it and must never hide it;
+            # bottom right, over the settings that scroll, not over the set's buttons or the preset
+            self.setFlags(Qt.Window | Qt.WindowStaysOnTopHint)
+            area = screen.availableGeometry()
+            w, h = int(area.width() * CLIENT_WINDOW_SHARE), int(area.height() * CLIENT_WINDOW_SHARE)
+            self.setGeometry(area.x() + area.width() - w - 20, area.y() + area.height() - h - 40, w, h)
             self.showNormal()
         rate = screen.refreshRate()
         if rate and rate > 1:
