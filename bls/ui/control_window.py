@@ -408,8 +408,7 @@ class ControlWindow(QMainWindow):
         self.nothing_label.hide()
         lay.addWidget(self.nothing_label)
         # one line whatever it says (the keys, then the last set): the set's end moves nothing
-        self.last_set = ElidedLabel("Space or Page Down: start or pause · Esc, Page Up or B: stop gently · "
-                                    "↑/↓: speed")
+        self.last_set = ElidedLabel("Space: start or pause · Esc: stop gently · ↑/↓: speed")
         self.last_set.setObjectName("hint")
         self.last_set.set_tip("Space starts or pauses a set; Esc ends it gently. ↑/↓ change speed. Presenter "
                               "clickers: Page Down starts or pauses, Page Up or B stops.")

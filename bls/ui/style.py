@@ -8,6 +8,7 @@ the rendered window).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
@@ -39,20 +40,23 @@ class Theme:
     handle: str
     handle_line: str
     frame: str  # the preview's frame
+    control_line: str  # a check box's outline: 3:1 against the card (WCAG 1.4.11)
 
 
 LIGHT = Theme(name="light", accent="#2f7f7a", accent_line="#2f7f7a", accent_hover="#286e6a", ink="#1f2933",
               muted="#5f6b76", line="#dde2e7", page="#f3f4f6", card="#ffffff", sunken="#f7f9fa", warn="#875c16",
               warn_bg="#fbf4e6", warn_ink="#6b4e1f", warn_line="#ead9b8", badge_bg="#efe6d6", badge_ink="#6b4e1f",
-              disabled="#a9b1b8", handle="#ffffff", handle_line="#b8c0c7", frame="#c9d0d6")
+              disabled="#a9b1b8", handle="#ffffff", handle_line="#b8c0c7", frame="#c9d0d6", control_line="#8a949e")
 #: dark for a dim room: no white surfaces, text a soft light grey, the same teal
 DARK = Theme(name="dark", accent="#2f7f7a", accent_line="#5fb3ac", accent_hover="#37918b", ink="#d9dde1",
              muted="#9aa4ae", line="#353b42", page="#15181c", card="#1d2126", sunken="#22272d", warn="#dcae5c",
              warn_bg="#2e281d", warn_ink="#e6c68a", warn_line="#4a3f2a", badge_bg="#3a3122", badge_ink="#ead4a6",
-             disabled="#5d6670", handle="#c9ced3", handle_line="#6b747d", frame="#4a525a")
+             disabled="#5d6670", handle="#c9ced3", handle_line="#6b747d", frame="#4a525a", control_line="#7d8791")
 THEMES = {"light": LIGHT, "dark": DARK}
 
 _current = LIGHT
+#: the tick in a checked box (white, on the accent)
+CHECK = (Path(__file__).resolve().parent / "assets" / "check.svg").as_posix()
 
 
 def current() -> Theme:
@@ -87,7 +91,11 @@ QSlider::groove:horizontal {{ height: 4px; background: {t.line}; border-radius: 
 QSlider::sub-page:horizontal {{ background: {t.accent}; border-radius: 2px; }}
 QSlider::handle:horizontal {{ background: {t.handle}; border: 1px solid {t.handle_line}; width: 16px; height: 16px;
                               margin: -7px 0; border-radius: 8px; }}
-QCheckBox::indicator {{ width: 16px; height: 16px; }}
+QCheckBox::indicator {{ width: 14px; height: 14px; border: 1px solid {t.control_line}; border-radius: 3px;
+                        background: {t.card}; }}
+QCheckBox::indicator:checked {{ background: {t.accent}; border-color: {t.accent}; image: url({CHECK}); }}
+QCheckBox::indicator:disabled {{ border-color: {t.line}; }}
+QCheckBox::indicator:checked:disabled {{ background: {t.line}; border-color: {t.line}; }}
 QStatusBar {{ background: {t.card}; border-top: 1px solid {t.line}; color: {t.muted}; }}
 QStatusBar QLabel {{ color: {t.muted}; }}
 QScrollArea {{ background: transparent; border: none; }}
