@@ -92,6 +92,9 @@ class Feel:
     pulse_attack: float = PULSE_ATTACK_S
     pulse_length: float = PULSE_LENGTH_S
     look_glide: float = LOOK_GLIDE_S
+    accent_attack: float = tone.ACCENT_ATTACK_S
+    accent_length: float = tone.ACCENT_LENGTH_S
+    accent_db: float = tone.ACCENT_DB
 
 
 NORMAL = Feel()
@@ -100,7 +103,8 @@ GENTLE = Feel(level_ramp=gentle.CHANGE_RAMP_S, depth_ramp=gentle.CHANGE_RAMP_S, 
               pause_decel=gentle.PAUSE_DECEL_S, pause_fade=gentle.PAUSE_FADE_S, stop_decel=gentle.STOP_DECEL_S,
               stop_fade=gentle.STOP_FADE_S, timeup_decel=2.0, glide_min=0.8, glide_per_unit=1.0,
               show_target=gentle.SHOW_TARGET_S, hide_target=gentle.SHOW_TARGET_S, speed_slew=gentle.SPEED_SLEW,
-              pulse_attack=gentle.ATTACK_S, pulse_length=gentle.PULSE_LENGTH_S, look_glide=gentle.VISUAL_GLIDE_S)
+              pulse_attack=gentle.ATTACK_S, pulse_length=gentle.PULSE_LENGTH_S, look_glide=gentle.VISUAL_GLIDE_S,
+              accent_attack=gentle.ACCENT_ATTACK_S, accent_length=gentle.ACCENT_LENGTH_S, accent_db=gentle.ACCENT_DB)
 
 IDLE, RUNNING, PAUSED, STOPPING, GLIDING = "idle", "running", "paused", "stopping", "gliding"
 
@@ -133,6 +137,8 @@ class Snapshot:
     look_from: Look  # the look glides from look_from to look_to along look_mix (0..1, raised cosine)
     look_to: Look
     look_mix: Ramp
+    #: the end-point accents: the swell's extra amplitude as a share of the level (0: no accents)
+    accent: Ramp = Ramp.hold(0.0)
 
     def look_at(self, frame: float) -> Look:
         if self.look_mix.done(frame):
@@ -277,6 +283,11 @@ def _end_count_into(phase: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.floor(out, out=out)
 
 
+def _accent_of(settings: Preset, feel: Feel) -> float:
+    """The accent's extra amplitude (share of the level) for these settings: 0 without accents."""
+    return 10.0 ** (feel.accent_db / 20.0) - 1.0 if settings.audio.pan_mode == "continuous_accents" else 0.0
+
+
 def _ramp_frames(seconds: float) -> float:
     return max(0.0, seconds) * SAMPLE_RATE
 
@@ -342,7 +353,8 @@ class StimulusEngine:
             depth=Ramp.hold(a.pan_depth_pct / 100.0),
             alternate=Ramp.hold(1.0 if a.pan_mode == "alternating" else 0.0), carrier=Ramp.hold(a.carrier_hz), carrier_phase0=0.0,
             tone=a.tone, prev_tone=a.tone, tone_mix=Ramp.hold(1.0),
-            look_from=look_of(settings), look_to=look_of(settings), look_mix=Ramp.hold(1.0))
+            look_from=look_of(settings), look_to=look_of(settings), look_mix=Ramp.hold(1.0),
+            accent=Ramp.hold(_accent_of(settings, GENTLE if settings.gentle else NORMAL)))
         self.history: tuple[Snapshot, ...] = (self._snap,)
         self._block: list[Snapshot] = [self._snap]
         self._set_index = 0
@@ -358,7 +370,8 @@ class StimulusEngine:
         self._pending_tone: str | None = None
         self._last_k = -1
         self._last_cross = -1e18
-        self._pulse_shape = (PULSE_ATTACK_S, PULSE_LENGTH_S)  # attack and length of the sounding pulse
+        # attack and length of the sounding pulse, then of the sounding accent
+        self._pulse_shape = (PULSE_ATTACK_S, PULSE_LENGTH_S, tone.ACCENT_ATTACK_S, tone.ACCENT_LENGTH_S)
         self._in_set = False
         self._samples: list[Delivered] = []
         self._next_sample = 0
@@ -671,6 +684,9 @@ class StimulusEngine:
         if a1.pan_mode != a0.pan_mode:
             changes["alternate"] = s.alternate.retarget(f, 1.0 if a1.pan_mode == "alternating" else 0.0,
                                                         _ramp_frames(self.feel.pan_mode_ramp), True)
+        accent = _accent_of(new, self.feel)
+        if accent != s.accent.target:
+            changes["accent"] = s.accent.retarget(f, accent, _ramp_frames(self.feel.pan_mode_ramp), True)
         if a1.carrier_hz != a0.carrier_hz:
             changes["carrier"] = s.carrier.retarget(f, a1.carrier_hz, _ramp_frames(self.feel.carrier_ramp))
         m0, m1 = old.motion, new.motion
@@ -772,12 +788,14 @@ class StimulusEngine:
         self._begin_stop(f, "time", self.feel.timeup_decel, _fade_frames(self._set_settings.timing.fade_out_s))
 
     def _segment(self, snap: Snapshot, a: int, b: int, out: np.ndarray | None) -> None:
-        """Frames [a, b) of one snapshot: the timeline's per-frame state (end-point pulses), then the
-        tone if a buffer is given. Pulse timing is the same whether or not audio is rendered.
-        Everything per frame goes into the scratch buffers."""
+        """Frames [a, b) of one snapshot: the timeline's per-frame state (end-point pulses and
+        accents), then the tone if a buffer is given. Pulse timing is the same whether or not audio is
+        rendered. Everything per frame goes into the scratch buffers."""
         moving = snap.state in (RUNNING, PAUSED, STOPPING)
         pulse_on = "pulse" in (snap.tone, snap.prev_tone)
-        if out is None and not (moving and pulse_on):  # a clock without sound, no pulse to track
+        accent_on = bool(snap.accent.v0 or snap.accent.v1)
+        marked = pulse_on or accent_on  # the end points are marked: track each arrival
+        if out is None and not (moving and marked):  # a clock without sound, no pulse to track
             if moving:  # keep counting ends, so switching to pulses later fires no stray pulse
                 self._last_k = self._end_count_at(snap, b - 1)
             return
@@ -787,28 +805,37 @@ class StimulusEngine:
         if moving:
             phase = snap.phase_into(frames, sc.phase, sc.tmp)
             k = _end_count_into(phase, sc.last)
-            if pulse_on:
+            if marked:
                 pulses = self._track_pulses(k, frames)
             else:  # the end count, as above
                 self._last_k = int(k[-1])
         if out is None:  # a clock without sound: events, pulses and status only
             return
-        env = None
-        if pulse_on:  # moving: new pulses at each end; at rest: the last pulse decays
-            dt, tmp, mask = sc.dt, sc.tmp, sc.mask
-            if pulses is None:
-                np.subtract(frames, self._last_cross, out=dt)
-                np.divide(dt, SAMPLE_RATE, out=dt)
-                env = tone.pulse_envelope_into(dt, *self._pulse_shape, sc.env, tmp, mask)
-            else:
-                last, before, old_shape, new_shape = pulses
-                np.subtract(frames, last, out=dt)
-                np.divide(dt, SAMPLE_RATE, out=dt)
-                env = tone.pulse_envelope_into(dt, *old_shape, sc.env, tmp, mask)
-                if new_shape is not None:  # where(last == before, env, new)
-                    new = tone.pulse_envelope_into(dt, *new_shape, sc.env2, tmp, mask)
-                    np.copyto(env, new, where=np.not_equal(last, before, out=mask))
-        self.synth.render(snap, frames, phase, env, out)
+        env = accent = None
+        if marked:  # moving: new pulses at each end; at rest: the last pulse decays
+            dt = sc.dt
+            np.subtract(frames, self._last_cross if pulses is None else pulses[0], out=dt)
+            np.divide(dt, SAMPLE_RATE, out=dt)
+            if pulse_on:
+                env = self._marks_into(dt, pulses, 0, sc.env, sc)
+            if accent_on:
+                accent = self._marks_into(dt, pulses, 2, sc.acc, sc)
+        self.synth.render(snap, frames, phase, env, out, accent)
+
+    def _marks_into(self, dt: np.ndarray, pulses, i: int, out: np.ndarray, sc) -> np.ndarray:
+        """The envelope of the pulses (``i`` 0) or of the accents (``i`` 2) into ``out``: each mark
+        keeps the shape (attack, length) it started with. ``pulses`` as from :meth:`_track_pulses`
+        (None: the last mark decays); ``dt`` the seconds since the latest mark at each frame."""
+        tmp, mask = sc.tmp, sc.mask
+        if pulses is None:
+            shape = self._pulse_shape
+            return tone.pulse_envelope_into(dt, shape[i], shape[i + 1], out, tmp, mask)
+        last, before, old_shape, new_shape = pulses
+        env = tone.pulse_envelope_into(dt, old_shape[i], old_shape[i + 1], out, tmp, mask)
+        if new_shape is not None:  # where(last == before, env, new)
+            new = tone.pulse_envelope_into(dt, new_shape[i], new_shape[i + 1], sc.env2, tmp, mask)
+            np.copyto(env, new, where=np.not_equal(last, before, out=mask))
+        return env
 
     def _end_count_at(self, snap: Snapshot, frame: int) -> int:
         """The end count at one frame, the same value as at that frame of a block (elementwise)."""
@@ -838,7 +865,8 @@ class StimulusEngine:
         old_shape = self._pulse_shape
         if self._last_cross == before:
             return last, before, old_shape, None
-        self._pulse_shape = (self.feel.pulse_attack, self.feel.pulse_length)
+        feel = self.feel
+        self._pulse_shape = (feel.pulse_attack, feel.pulse_length, feel.accent_attack, feel.accent_length)
         return last, before, old_shape, self._pulse_shape
 
     def _publish_status(self, f: int) -> None:
