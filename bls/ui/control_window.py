@@ -18,6 +18,7 @@ from ..core.engine import GLIDING, IDLE, PAUSED, RUNNING, STOPPING, FrameSample,
 from ..core.motion import speed_labels
 from ..core.preset import SPEED_MAX, SPEED_MIN, Preset
 from ..core.tone import CARRIER_MAX_HZ, CARRIER_MIN_HZ, LEVEL_CAP_DBFS, LEVEL_FLOOR_DBFS, TONE_LABELS
+from ..core.tone import PAN_MODE_LABELS
 from ..session.clinical import VOC_WINDOW_S
 from .clinical_widgets import ElidedLabel
 from .entry_keys import EntryKeyRouter
@@ -565,8 +566,8 @@ class ControlWindow(QMainWindow):
         g.addWidget(QLabel("Level"), 2, 0)
         g.addWidget(self.level_slider, 2, 1, 1, 2)
         self.pan_mode = QComboBox()
-        self.pan_mode.addItem("Follows the target", "continuous")
-        self.pan_mode.addItem("Alternates sides", "alternating")
+        for mode, label in PAN_MODE_LABELS.items():
+            self.pan_mode.addItem(label, mode)
         g.addWidget(QLabel("Pan"), 3, 0)
         g.addWidget(self.depth_slider, 3, 1)
         g.addWidget(self.pan_mode, 3, 2)
