@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import gentle, motion, photosafe, tone
+from .checks import COMFORT_FADE_IN_S, COMFORT_RISE_S, COMFORT_START_BELOW_DB, CheckProgram
 from .look import Look, look_of
 from .preset import Preset, clamp_to_schema
 from .ramp import Ramp
@@ -107,6 +108,7 @@ GENTLE = Feel(level_ramp=gentle.CHANGE_RAMP_S, depth_ramp=gentle.CHANGE_RAMP_S, 
               accent_attack=gentle.ACCENT_ATTACK_S, accent_length=gentle.ACCENT_LENGTH_S, accent_db=gentle.ACCENT_DB)
 
 IDLE, RUNNING, PAUSED, STOPPING, GLIDING = "idle", "running", "paused", "stopping", "gliding"
+CHECK = "check"  # a headphone check plays (core.checks): between sets, the target hidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,13 @@ class Snapshot:
     look_mix: Ramp
     #: the end-point accents: the swell's extra amplitude as a share of the level (0: no accents)
     accent: Ramp = Ramp.hold(0.0)
+    check: CheckProgram | None = None  # the headphone check playing (state CHECK), from frame check_start
+    check_start: int = 0
+
+    def check_time_into(self, frames: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Seconds since the check began, at the frames, into ``out``."""
+        np.subtract(frames, self.check_start, out=out)
+        return np.divide(out, SAMPLE_RATE, out=out)
 
     def look_at(self, frame: float) -> Look:
         if self.look_mix.done(frame):
@@ -175,6 +184,9 @@ class Snapshot:
         if self.state == IDLE:
             z = np.zeros_like(f)
             return z, z, z
+        if self.state == CHECK:  # the target rests hidden at the centre; s is where the tone sits
+            z = np.zeros_like(f)
+            return z, z, np.asarray(self.check.pan.value((f - self.check_start) / SAMPLE_RATE))
         if self.state == GLIDING:
             keep = 1.0 - self.glide.progress(f)
             gx, gy, gs = self.glide_from
@@ -198,6 +210,8 @@ class Snapshot:
         if self.state == IDLE:
             out.fill(0.0)
             return out
+        if self.state == CHECK:
+            return self.check.pan.value_into(self.check_time_into(frames, sc.tmp), out)
         if self.state == GLIDING:
             self.glide.progress_into(frames, out)
             np.subtract(1.0, out, out=out)
@@ -214,7 +228,13 @@ class Snapshot:
         return np.add(out, s0, out=out)
 
     def speed_at(self, frame: float) -> float:
-        return 0.0 if self.state in (IDLE, GLIDING) else self.speed.value_at(frame)
+        return 0.0 if self.state in (IDLE, GLIDING, CHECK) else self.speed.value_at(frame)
+
+    def check_phase(self, frame: float) -> str:
+        """The part of the headphone check heard at ``frame`` ("left", "right" ...; "" for none)."""
+        if self.check is None:
+            return ""
+        return self.check.phase_at((frame - self.check_start) / SAMPLE_RATE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +246,8 @@ class Status:
     elapsed_s: float
     speed_cycles_per_s: float
     look_slowed_s: float = 0.0  # the latest change of look glides this long to keep the screen photosafe
+    check: str = ""  # the headphone check playing or about to ("left_right", "comfort"; "": none)
+    checks: int = 0  # check commands taken so far (a front end knows its check was seen)
 
 
 class Delivered(NamedTuple):
@@ -274,6 +296,7 @@ class FrameSample:
     opacity: float
     state: str
     look: Look | None = None  # the look at this frame (None: the caller's own)
+    check_phase: str = ""  # the part of a headphone check heard at this frame ("left", "right" ...)
 
 
 def _end_count_into(phase: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -376,6 +399,10 @@ class StimulusEngine:
         self._samples: list[Delivered] = []
         self._next_sample = 0
         self._look_slowed = 0.0
+        self._pending_check: tuple[CheckProgram, float] | None = None  # waits for a set's fade to end
+        self._check_ending = False
+        self._start_after_check = False
+        self._checks = 0
         self._update_show_hide()
         self.status = Status(0, IDLE, 0, 0, 0.0, 0.0)
 
@@ -402,6 +429,16 @@ class StimulusEngine:
             raise ValueError(f"hurry: {fade_s!r} is not a fade between 0.005 and 1 s")
         self._commands.append(("hurry", float(fade_s)))
 
+    def check(self, program: CheckProgram, level_dbfs: float) -> None:
+        """Play a headphone check (core.checks) at ``level_dbfs`` (never above the cap): only between
+        sets (ignored otherwise). It ends by itself, or gently with :meth:`stop`; :meth:`start` ends it
+        gently and starts the set when it is silent."""
+        self._commands.append(("check", program, float(level_dbfs)))
+
+    def check_level(self, level_dbfs: float) -> None:
+        """The level of the check playing (the comfort check's - and +): it glides there."""
+        self._commands.append(("check_level", float(level_dbfs)))
+
     def apply(self, settings: Preset, unlocks: Mapping[str, object] = NO_UNLOCKS) -> None:
         """Live settings changed: every audible or visible change glides from the current value.
 
@@ -425,7 +462,7 @@ class StimulusEngine:
         x, y, s_ = snap.position(frame)
         pan = float(tone.pan_position(s_, snap.depth.value(frame), snap.alternate.value(frame)))
         return FrameSample(frame, float(x), float(y), float(s_), pan, float(snap.opacity.value(frame)), snap.state,
-                           snap.look_at(frame))
+                           snap.look_at(frame), snap.check_phase(frame))
 
     # ------------------------------------------------------------------ clock side
 
@@ -491,7 +528,7 @@ class StimulusEngine:
     def _rebased(self, f: int, **changes) -> Snapshot:
         s = self._snap
         base = {"start": f, "carrier_phase0": float(s.carrier_phase(f))}
-        if s.state not in (IDLE, GLIDING):
+        if s.state not in (IDLE, GLIDING, CHECK):
             base["phase0"] = float(s.phase(f))
         base.update(changes)
         return replace(s, **base)
@@ -508,8 +545,22 @@ class StimulusEngine:
         kind = cmd[0]
         state = self._snap.state
         if kind == "toggle":
-            kind = {IDLE: "start", RUNNING: "pause", PAUSED: "start"}.get(state, "none")
-        if kind == "start":
+            kind = {IDLE: "start", RUNNING: "pause", PAUSED: "start", CHECK: "start"}.get(state, "none")
+        if kind == "check":
+            self._checks += 1
+        if state == CHECK or self._pending_check is not None:
+            self._check_command(kind, cmd, f)
+            return
+        if kind == "check" and state == IDLE:
+            self._pending_check = (cmd[1], cmd[2])
+            s = self._snap
+            if s.fade.value_at(f) > 0.0:  # a set's fade-out still sounds: it ends quickly, then the check
+                stop_fade = _ramp_frames(self.feel.stop_fade)
+                if s.fade.end > f + stop_fade:
+                    self._push(self._rebased(f, fade=s.fade.retarget(f, 0.0, stop_fade, smooth=True)))
+            else:
+                self._begin_check(f)
+        elif kind == "start":
             if state == IDLE:
                 self._start_set(f)
             elif state == PAUSED:
@@ -590,10 +641,74 @@ class StimulusEngine:
         if changes:
             self._push(self._rebased(f, **changes))
 
+    def _check_command(self, kind: str, cmd: tuple, f: int) -> None:
+        """A command while a headphone check plays (or waits for a set's fade to end)."""
+        s = self._snap
+        if s.state != CHECK:  # waiting: a stop or another start cancels it, a new check replaces it
+            if kind == "check":
+                self._pending_check = (cmd[1], cmd[2])
+            elif kind == "check_level":
+                self._pending_check = (self._pending_check[0], cmd[1])
+            elif kind in ("stop", "hurry", "start"):
+                self._pending_check = None
+                if kind == "start":
+                    self._command(("start",), f)
+                else:
+                    self._command(cmd, f)
+            elif kind == "apply":
+                self._apply(cmd[1], f)
+            return
+        if kind in ("stop", "hurry", "start"):
+            fade = _ramp_frames(self.feel.stop_fade if kind != "hurry" else cmd[1])
+            self._start_after_check = kind == "start"
+            if not self._check_ending or s.fade.end > f + fade:
+                self._check_ending = True
+                self._push(self._rebased(f, fade=s.fade.retarget(f, 0.0, fade, smooth=True)))
+        elif kind == "check_level" and not self._check_ending:
+            self._push(self._rebased(f, level=s.level.retarget(f, tone.db_to_amplitude(cmd[1]),
+                                                                _ramp_frames(self.feel.level_ramp))))
+        elif kind == "apply":
+            self._apply(cmd[1], f)
+
+    def _begin_check(self, f: int) -> None:
+        program, level_dbfs = self._pending_check
+        self._pending_check = None
+        self._check_ending = self._start_after_check = False
+        s = self._snap
+        top = tone.db_to_amplitude(level_dbfs)
+        if program.kind == "comfort":  # starts quiet and rises to the level
+            level = Ramp(f, tone.db_to_amplitude(level_dbfs - COMFORT_START_BELOW_DB), top,
+                         _ramp_frames(COMFORT_RISE_S), True)
+            fade = Ramp(f, 0.0, 1.0, _ramp_frames(COMFORT_FADE_IN_S), True)
+        else:  # its own envelope fades each part in and out
+            level, fade = Ramp.hold(top, f), Ramp.hold(1.0, f)
+        self._push(self._rebased(
+            f, state=CHECK, check=program, check_start=f, speed=Ramp.hold(0.0, f), level=level, fade=fade,
+            depth=Ramp.hold(1.0, f), alternate=Ramp.hold(0.0, f), accent=Ramp.hold(0.0, f),
+            opacity=s.opacity.retarget(f, 0.0, *self._show_hide(self.feel.hide_target))))
+
+    def _end_check(self, f: int) -> None:
+        """The check is over (silent now): what the set plays is back, and a start waiting begins."""
+        a = self.settings.audio
+        self._check_ending = False
+        self._push(self._rebased(
+            f, state=IDLE, check=None, fade=Ramp.hold(0.0, f), level=Ramp.hold(tone.db_to_amplitude(a.level_dbfs), f),
+            depth=Ramp.hold(a.pan_depth_pct / 100.0, f),
+            alternate=Ramp.hold(1.0 if a.pan_mode == "alternating" else 0.0, f),
+            accent=Ramp.hold(_accent_of(self.settings, self.feel), f)))
+        if self._start_after_check:
+            self._start_after_check = False
+            self._start_set(f)
+
     def end_now(self, reason: str = "quit") -> None:
         """End the running set at once, where it is (the session is closing and no clock drives the
         engine any more): its result is published like any other."""
         s, f = self._snap, self.next_frame
+        self._pending_check = None
+        if s.state == CHECK:
+            self._block = [self._snap]
+            self._end_check(f)
+            return
         if s.state == IDLE:
             return
         if s.state != GLIDING:
@@ -675,6 +790,8 @@ class StimulusEngine:
             self._set_settings = new
         changes = {}
         a0, a1 = old.audio, new.audio
+        if s.state == CHECK:  # the check sets its own level and pan; what the set plays returns after it
+            a0 = replace(a0, level_dbfs=a1.level_dbfs, pan_depth_pct=a1.pan_depth_pct, pan_mode=a1.pan_mode)
         if a1.level_dbfs != a0.level_dbfs:
             changes["level"] = s.level.retarget(f, tone.db_to_amplitude(a1.level_dbfs), _ramp_frames(self.feel.level_ramp))
         if a1.enabled != a0.enabled:
@@ -685,7 +802,7 @@ class StimulusEngine:
             changes["alternate"] = s.alternate.retarget(f, 1.0 if a1.pan_mode == "alternating" else 0.0,
                                                         _ramp_frames(self.feel.pan_mode_ramp), True)
         accent = _accent_of(new, self.feel)
-        if accent != s.accent.target:
+        if accent != s.accent.target and s.state != CHECK:
             changes["accent"] = s.accent.retarget(f, accent, _ramp_frames(self.feel.pan_mode_ramp), True)
         if a1.carrier_hz != a0.carrier_hz:
             changes["carrier"] = s.carrier.retarget(f, a1.carrier_hz, _ramp_frames(self.feel.carrier_ramp))
@@ -768,6 +885,15 @@ class StimulusEngine:
             fe = max(cur, _ceil_frame(s.glide.end))
             if fe < f1:
                 events.append((fe, self._end_set))
+        elif s.state == CHECK:  # the check's own end, or the end of its fade after a stop
+            fe = _ceil_frame(s.fade.end) if self._check_ending else (
+                s.check_start + _ceil_frame(s.check.duration_s * SAMPLE_RATE))
+            if max(cur, fe) < f1:
+                events.append((max(cur, fe), self._end_check))
+        elif self._pending_check is not None:
+            fe = max(cur, _ceil_frame(s.fade.end))
+            if fe < f1:
+                events.append((fe, self._begin_check))
         if self._pending_shape is not None:
             fe = max(cur, _ceil_frame(s.shape_mix.end))
             if fe < f1:
@@ -794,7 +920,8 @@ class StimulusEngine:
         moving = snap.state in (RUNNING, PAUSED, STOPPING)
         pulse_on = "pulse" in (snap.tone, snap.prev_tone)
         accent_on = bool(snap.accent.v0 or snap.accent.v1)
-        marked = pulse_on or accent_on  # the end points are marked: track each arrival
+        # the end points are marked: track each arrival (a check has no end points: a steady tone)
+        marked = (pulse_on or accent_on) and snap.state != CHECK
         if out is None and not (moving and marked):  # a clock without sound, no pulse to track
             if moving:  # keep counting ends, so switching to pulses later fires no stray pulse
                 self._last_k = self._end_count_at(snap, b - 1)
@@ -875,4 +1002,6 @@ class StimulusEngine:
         passes = int(motion.passes_completed(s.phase(last))) if s.state in (RUNNING, PAUSED, STOPPING) else (
             self._end_passes if self._set_index else 0)
         self.status = Status(f, s.state, self._set_index, passes, self._elapsed(f) / SAMPLE_RATE,
-                             s.speed_at(last), self._look_slowed if not s.look_mix.done(last) else 0.0)
+                             s.speed_at(last), self._look_slowed if not s.look_mix.done(last) else 0.0,
+                             s.check.kind if s.check is not None else
+                             self._pending_check[0].kind if self._pending_check is not None else "", self._checks)

@@ -105,6 +105,8 @@ class ToneRenderer:
             np.multiply(swell, accent, out=swell)
             np.add(level, swell, out=level)
         amp = np.multiply(gain, level, out=gain)
+        if snap.check is not None:  # a headphone check: its own envelope on top (core.checks)
+            np.multiply(amp, snap.check.envelope.value_into(snap.check_time_into(frames, sc.tmp2), tmp), out=amp)
         cph = snap.carrier_phase_into(frames, sc.cycles, tmp)
         w = _wave_into(snap.tone, cph, env, sc.wave, tmp)
         if not snap.tone_mix.done(float(frames[0])):
