@@ -284,3 +284,39 @@ def test_stop_ends_the_comfort_tone_without_keeping_its_level():
     r.at(2.0)
     assert r.core.settings.audio.level_dbfs == -24.0 and not r.events("comfort_level")
     assert np.abs(r.played()[sec(1.0 + eng.STOP_FADE_S) + 1:]).max() == 0
+
+
+# --------------------------------------------------------------------------- bls script
+
+
+def test_a_script_runs_the_checks_and_refuses_one_during_a_set():
+    from bls.core.library import PresetLibrary
+    from bls.session.script import parse_script, run
+
+    text = """actions:
+  - {at: 0.5, do: headphone_check, on_client: true}
+  - {at: 6, do: comfort_check}
+  - {at: 7, do: comfort, steps: -2}
+  - {at: 9, do: keep_level}
+  - {at: 10, do: start}
+  - {at: 12, do: headphone_check}
+  - {at: 13, do: stop}
+"""
+    said = []
+    core = run(parse_script(text), PresetLibrary().get("standard"), SessionRecord(), say=said.append)
+    kinds = [e["kind"] for e in core.record.events]
+    assert kinds.count("headphone_check") == 1 and "comfort_check" in kinds
+    assert [e for e in core.record.events if e["kind"] == "comfort_level"][0]["level_dbfs"] == -28.0
+    assert len(core.record.sets) == 1 and core.record.sets[0]["samples"][-1]["level_dbfs"] == -28.0
+    assert any("headphone_check: unchanged" in line for line in said)
+    assert any("between sets" in line for line in said)
+
+
+@pytest.mark.parametrize("action, words", [("{at: 1, do: comfort}", "needs steps"),
+                                           ("{at: 1, do: comfort, steps: 2.5}", "whole number"),
+                                           ("{at: 1, do: headphone_check, on_client: 3}", "true or false")])
+def test_bad_check_actions_are_refused_before_anything_runs(action, words):
+    from bls.session.script import ScriptError, parse_script
+
+    with pytest.raises(ScriptError, match=words):
+        parse_script(f"actions:\n  - {action}\n")
