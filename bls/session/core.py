@@ -471,9 +471,12 @@ class SessionCore:
         """A steady centred tone at the set's level, starting 12 dB quieter and rising to it over 3 s;
         :meth:`comfort_step` turns it up or down, :meth:`keep_comfort_level` keeps the level."""
         level = min(self.effective.audio.level_dbfs, self.comfort_max_dbfs())
+        before = self.comfort_dbfs
+        if not self.check_kind:
+            self.comfort_dbfs = level  # known before the front ends are told the check began
         outcome = self._begin_check("comfort", level, set_level_dbfs=self.settings.audio.level_dbfs)
-        if outcome == "applied":
-            self.comfort_dbfs = level
+        if outcome != "applied":
+            self.comfort_dbfs = before
         return outcome
 
     def comfort_step(self, steps: int) -> float | None:
