@@ -333,6 +333,11 @@ class BlsApp(QObject):
                 self.session.key("Space")
         elif key in (Qt.Key_Up, Qt.Key_Down) and not editing:
             self.session.key("Up" if key == Qt.Key_Up else "Down")
+        elif key == Qt.Key_H and not typing and not ev.modifiers() & ~Qt.KeypadModifier:
+            if not ev.isAutoRepeat():
+                self.control.headphones.left_right.start()  # the left/right check (refused during a set)
+        elif key in (Qt.Key_Minus, Qt.Key_Plus, Qt.Key_Equal) and not editing and self.session.core.check_kind == "comfort":
+            self.control.headphones.comfort.step(-1 if key == Qt.Key_Minus else 1)
         else:
             return False
         return True

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QCheckBox, QColor
                                QSlider, QSpinBox, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from ..core import gentle
-from ..core.engine import GLIDING, IDLE, PAUSED, RUNNING, STOPPING, FrameSample, Status
+from ..core.engine import CHECK, GLIDING, IDLE, PAUSED, RUNNING, STOPPING, FrameSample, Status
 from ..core.motion import speed_labels
 from ..core.preset import SPEED_MAX, SPEED_MIN, Preset
 from ..core.tone import CARRIER_MAX_HZ, CARRIER_MIN_HZ, LEVEL_CAP_DBFS, LEVEL_FLOOR_DBFS, TONE_LABELS
@@ -23,6 +23,7 @@ from ..session.clinical import VOC_WINDOW_S
 from .clinical_widgets import ElidedLabel
 from .entry_keys import EntryKeyRouter
 from .entry_strip import EntryStrip, entry_lines, pending_entry
+from .headphones import HeadphoneChecks
 from .preset_panel import PresetPanel
 from .session_panel import SessionPanel
 from .stimulus_painter import paint_stimulus
@@ -33,7 +34,7 @@ PATH_LABELS = {"horizontal": "Horizontal", "vertical": "Vertical", "diagonal_up"
 PROFILE_LABELS = {"sinusoidal": "Smooth swing", "linear": "Even speed"}
 MODE_LABELS = {"passes": "Passes", "seconds": "Seconds", "free": "Free run"}
 STATE_LABELS = {IDLE: "Ready", RUNNING: "Running", PAUSED: "Paused", STOPPING: "Ending set…",
-                GLIDING: "Ending set…"}
+                GLIDING: "Ending set…", CHECK: "Headphone check"}
 SESSION_TAB, DISPLAY_TAB = 0, 1
 
 #: the clinician's part of the window: the entry strip, the record warning and the session page's tabs
@@ -458,6 +459,8 @@ class ControlWindow(QMainWindow):
         self.headphones_layout.setSpacing(10)
         self.headphones_layout.addStretch(1)
         self.tabs.addTab(self.headphones_page, "Headphones")
+        self.headphones = HeadphoneChecks(self.session)
+        self.add_headphones_section(self.headphones)
         col.addWidget(self.tabs, 1)
         return col
 
@@ -819,8 +822,8 @@ class ControlWindow(QMainWindow):
         self.pass_label.setText(str(st.passes))
         self.pass_of.setText(f"of {m.set_passes} passes" if m.set_mode == "passes" else "passes")
         self.start_button.setText({RUNNING: "Pause  (Space)", PAUSED: "Resume  (Space)"}.get(st.state, "Start  (Space)"))
-        self.start_button.setEnabled(st.state in (IDLE, RUNNING, PAUSED))
-        self.stop_button.setEnabled(st.state in (RUNNING, PAUSED))
+        self.start_button.setEnabled(st.state in (IDLE, RUNNING, PAUSED, CHECK))
+        self.stop_button.setEnabled(st.state in (RUNNING, PAUSED, CHECK))
         self.speed_now.setText(speed_labels(st.speed_cycles_per_s)[0] if st.state != IDLE else "")
         self._tick()
 
