@@ -140,6 +140,7 @@ class BlsApp(QObject):
         self.screen, therapist, fullscreen, note = plan_screens(self._client_name)
         self._lost_screen: str | None = None  # the client's screen, while it is disconnected
         self.display = create_client_display(self.session, self.screen.refreshRate())
+        self.session.checkChanged.connect(self._check_changed)
         screens = [(s.name(), screen_label(s)) for s in QGuiApplication.screens()]
         # the list is read afresh when it opens, by a short-lived child process on a thread of its own:
         # this thread (which also paints the client screen) never waits for PortAudio
@@ -295,6 +296,10 @@ class BlsApp(QObject):
     def _settings_changed(self, p: Preset) -> None:
         self._update_badge()
         self._preset_follows()
+
+    def _check_changed(self, _kind: str) -> None:
+        """The client screen says "left" / "right" during a left/right check if the therapist asked."""
+        self.display.set_say_check(self.session.core.check_on_client)
 
     def _client_badge_toggled(self, on: bool) -> None:
         self._remember("client_badge", on)

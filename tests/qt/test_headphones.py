@@ -130,3 +130,38 @@ def test_the_comfort_tone_never_goes_above_the_cap(hp_app, qtbot):
     comfort.stop_button.click()
     clock.advance(1.0)
     assert app.session.core.check_kind == "" and app.session.settings.audio.level_dbfs != -12.0
+
+
+def test_the_client_screen_says_left_then_right_only_when_asked(hp_app, qtbot):
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtCore import QRectF
+
+    app, clock = hp_app
+    lr = app.control.headphones.left_right
+
+    def client_frame():
+        # what the client screen paints now (the heard frame), through the display's own paint
+        img = QImage(480, 270, QImage.Format_RGB32)
+        p = QPainter(img)
+        app.display.core.paint(p, QRectF(0, 0, 480, 270), 0.0)
+        p.end()
+        return img
+
+    def lit(img):  # pixels brighter than the dark background
+        return sum(1 for y in range(0, 270, 3) for x in range(0, 480, 3) if img.pixelColor(x, y).lightness() > 60)
+
+    lr.play_button.click()  # not asked: nothing written
+    clock.advance(0.6)
+    assert not app.display.core.say_check and lit(client_frame()) == 0
+    clock.advance(4.5)
+    lr.on_client.setChecked(True)
+    lr.play_button.click()
+    assert app.display.core.say_check
+    clock.advance(0.6)
+    left = client_frame()
+    assert lit(left) > 0
+    clock.advance(1.3)
+    right = client_frame()
+    assert lit(right) > 0 and right != left
+    clock.advance(3.5)  # over: the word goes
+    assert not app.display.core.say_check and lit(client_frame()) == 0
