@@ -824,7 +824,7 @@ class ControlWindow(QMainWindow):
         self.start_button.setText({RUNNING: "Pause  (Space)", PAUSED: "Resume  (Space)"}.get(st.state, "Start  (Space)"))
         self.start_button.setEnabled(st.state in (IDLE, RUNNING, PAUSED, CHECK))
         self.stop_button.setEnabled(st.state in (RUNNING, PAUSED, CHECK))
-        self.speed_now.setText(speed_labels(st.speed_cycles_per_s)[0] if st.state != IDLE else "")
+        self.speed_now.setText(speed_labels(st.speed_cycles_per_s)[0] if st.state not in (IDLE, CHECK) else "")
         self._tick()
 
     def _tick(self) -> None:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QCheckBox, QFrame, QGridLayout, QHBoxLayout, QLabe
 
 from ..core import checks
 from ..core.tone import LEVEL_CAP_DBFS
+from .style import ACCENT
 
 REFRESH_MS = 50
 
@@ -70,7 +71,7 @@ class LeftRightSection(_Section):
         lay.setVerticalSpacing(4)
         lay.addWidget(_title("Left / right check"), 0, 0)
         self.phase_label = QLabel("")
-        self.phase_label.setObjectName("readout")
+        self.phase_label.setStyleSheet(f"font-weight: 600; color: {ACCENT};")
         lay.addWidget(self.phase_label, 0, 1, 1, 2, Qt.AlignRight)
         self.play_button = _button("Play left / right  (H)", "The tone in the left ear, then the right ear, then "
                                    "once across (4.5 s), at the set's level but at most "
