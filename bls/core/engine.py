@@ -705,8 +705,10 @@ class StimulusEngine:
         engine any more): its result is published like any other."""
         s, f = self._snap, self.next_frame
         self._pending_check = None
-        if s.state == CHECK:
+        if s.state == CHECK:  # a set waiting for the check to end does not start: the session ends
             self._block = [self._snap]
+            self._start_after_check = False
+            self._commands.clear()  # a start posted meanwhile is not played after the session's end
             self._end_check(f)
             return
         if s.state == IDLE:

@@ -320,3 +320,14 @@ def test_bad_check_actions_are_refused_before_anything_runs(action, words):
 
     with pytest.raises(ScriptError, match=words):
         parse_script(f"actions:\n  - {action}\n")
+
+
+def test_quitting_during_a_check_ends_it_and_starts_nothing():
+    r = Run(plain(-24.0))
+    r.core.headphone_check()
+    r.at(0.5)
+    r.core.start()  # Space: the set waits for the check to fade out ...
+    r.core.quit()  # ... but the session ends first
+    r.core.finish()
+    assert r.core.status.state == eng.IDLE and r.core.record.sets == []
+    assert r.events("check_end") and r.events("session_end")
