@@ -16,7 +16,6 @@ from PySide6.QtWidgets import QCheckBox, QFrame, QGridLayout, QHBoxLayout, QLabe
 
 from ..core import checks
 from ..core.tone import LEVEL_CAP_DBFS
-from .style import ACCENT
 
 REFRESH_MS = 50
 
@@ -32,7 +31,9 @@ def _button(text: str, tip: str = "") -> QPushButton:
 
 def _title(text: str) -> QLabel:
     label = QLabel(text)
-    label.setStyleSheet("font-weight: 600;")
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
     return label
 
 
@@ -71,7 +72,10 @@ class LeftRightSection(_Section):
         lay.setVerticalSpacing(4)
         lay.addWidget(_title("Left / right check"), 0, 0)
         self.phase_label = QLabel("")
-        self.phase_label.setStyleSheet(f"font-weight: 600; color: {ACCENT};")
+        self.phase_label.setObjectName("readout")  # the theme's colours; bold, to be read at a glance
+        font = self.phase_label.font()
+        font.setBold(True)
+        self.phase_label.setFont(font)
         lay.addWidget(self.phase_label, 0, 1, 1, 2, Qt.AlignRight)
         self.play_button = _button("Play left / right  (H)", "The tone in the left ear, then the right ear, then "
                                    "once across (4.5 s), at the set's level but at most "
