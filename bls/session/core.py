@@ -406,6 +406,9 @@ class SessionCore:
                     self.event("setting", field=path, old=a, new=b)
         self.settings = new
         self.engine.apply(new, self.policy.unlocks)
+        if self.comfort_dbfs is not None and self.comfort_dbfs > self.comfort_max_dbfs():
+            self.comfort_dbfs = self.comfort_max_dbfs()  # gentle mode came on: the comfort tone follows it
+            self.engine.check_level(self.comfort_dbfs)
         self.settings_changed.emit(new)
         if new.audio.enabled != old.audio.enabled:
             self._switch_pending = True

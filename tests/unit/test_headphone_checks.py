@@ -331,3 +331,14 @@ def test_quitting_during_a_check_ends_it_and_starts_nothing():
     r.core.finish()
     assert r.core.status.state == eng.IDLE and r.core.record.sets == []
     assert r.events("check_end") and r.events("session_end")
+
+
+def test_gentle_mode_switched_on_during_the_comfort_check_lowers_the_tone_to_its_limit():
+    r = Run(plain(-14.0))
+    r.core.comfort_check()
+    r.at(3.5)
+    assert amplitude_db(r.played(), 3.4) == pytest.approx(-14.0, abs=0.05)
+    r.core.set_gentle(True)
+    r.at(5.0)
+    assert r.core.comfort_dbfs == -24.0
+    assert amplitude_db(r.played(), 4.9) == pytest.approx(-24.0, abs=0.05)
