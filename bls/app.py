@@ -183,6 +183,7 @@ class BlsApp(QObject):
         self.screen, therapist, fullscreen, note = plan_screens(self._client_name)
         self._lost_screen: str | None = None  # the client's screen, while it is disconnected
         self.display = create_client_display(self.session, self.screen.refreshRate())
+        self.session.checkChanged.connect(self._check_changed)
         screens = [(s.name(), screen_label(s)) for s in QGuiApplication.screens()]
         # the list is read afresh when it opens, by a short-lived child process on a thread of its own:
         # this thread (which also paints the client screen) never waits for PortAudio
@@ -353,6 +354,10 @@ class BlsApp(QObject):
         self._update_badge()
         self._preset_follows()
 
+    def _check_changed(self, _kind: str) -> None:
+        """The client screen says "left" / "right" during a left/right check if the therapist asked."""
+        self.display.set_say_check(self.session.core.check_on_client)
+
     def _client_badge_toggled(self, on: bool) -> None:
         self._remember("client_badge", on)
         self._update_badge()
@@ -390,6 +395,11 @@ class BlsApp(QObject):
                 self.session.key("Space")
         elif key in (Qt.Key_Up, Qt.Key_Down) and not editing:
             self.session.key("Up" if key == Qt.Key_Up else "Down")
+        elif key == Qt.Key_H and not typing and not ev.modifiers() & ~Qt.KeypadModifier:
+            if not ev.isAutoRepeat():
+                self.control.headphones.left_right.start()  # the left/right check (refused during a set)
+        elif key in (Qt.Key_Minus, Qt.Key_Plus, Qt.Key_Equal) and not editing and self.session.core.check_kind == "comfort":
+            self.control.headphones.comfort.step(-1 if key == Qt.Key_Minus else 1)
         else:
             return False
         return True

@@ -42,6 +42,7 @@ class DisplayCore:
         self.frames = FrameClock(1.0 / self.refresh_hz)
         self.last_sample: FrameSample | None = None
         self.badge = ""  # e.g. "GENTLE", when the therapist wants it shown to the client
+        self.say_check = False  # the left/right headphone check is said on the screen ("left", "right")
         self.lead_s = 0.0  # how long after paint starts a frame is presented (learned, smoothed)
         self.first_frame_at: float | None = None
         self.probe = None  # benchmark hook: probe(t_visible, sample, t_presented)
@@ -53,7 +54,7 @@ class DisplayCore:
         sample = self.source.sample_at(t_visible)
         self.last_sample = sample
         self._pending = (t_visible, sample)
-        paint_stimulus(painter, rect, look, sample, self.visible, self.badge, only)
+        paint_stimulus(painter, rect, look, sample, self.visible, self.badge, only, self.say_check)
         return sample
 
     def presented(self, t: float, paint_started: float | None = None) -> None:
@@ -114,6 +115,12 @@ class _ClientWindowMixin:
             self.core.refresh_hz = rate
             self.core.frames.period_s = 1.0 / rate
 
+    def set_say_check(self, on: bool) -> None:
+        """Say the left/right check's "left" / "right" on this screen (while ``on``), repainted whole."""
+        if on != self.core.say_check:
+            self.core.say_check = on
+            self._repaint_all()
+
     def set_badge(self, text: str) -> None:
         """Show ``text`` (e.g. "GENTLE") in a corner of the client screen, or nothing; the next frame
         repaints the whole screen, so a badge taken away leaves no trace."""
@@ -158,7 +165,7 @@ class RasterClientWindow(_ClientWindowMixin, QRasterWindow):
         last = self.core.last_sample
         # the look glides (colour, size, background): the whole screen changes, so all of it is painted
         gliding = last is None or src.sample_at(now + self.core.lead_s + 2 * period).look != self._full_look
-        if self._full or gliding or self.core.badge:
+        if self._full or gliding or self.core.badge or self.core.say_check:
             self.update()
             return
         # where the target will be when this frame is seen, with room for the paint-time shift

@@ -14,14 +14,16 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QCheckBox, QColor
                                QSlider, QSpinBox, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from ..core import gentle
-from ..core.engine import GLIDING, IDLE, PAUSED, RUNNING, STOPPING, FrameSample, Status
+from ..core.engine import CHECK, GLIDING, IDLE, PAUSED, RUNNING, STOPPING, FrameSample, Status
 from ..core.motion import speed_labels
 from ..core.preset import SPEED_MAX, SPEED_MIN, Preset
 from ..core.tone import CARRIER_MAX_HZ, CARRIER_MIN_HZ, LEVEL_CAP_DBFS, LEVEL_FLOOR_DBFS, TONE_LABELS
+from ..core.tone import PAN_MODE_LABELS
 from ..session.clinical import VOC_WINDOW_S
 from .clinical_widgets import ElidedLabel
 from .entry_keys import EntryKeyRouter
 from .entry_strip import EntryStrip, entry_lines, pending_entry
+from .headphones import HeadphoneChecks
 from .preset_panel import PresetPanel
 from .session_panel import SessionPanel
 from .stimulus_painter import paint_stimulus
@@ -36,7 +38,7 @@ PATH_LABELS = {"horizontal": "Horizontal", "vertical": "Vertical", "diagonal_up"
 PROFILE_LABELS = {"sinusoidal": "Smooth swing", "linear": "Even speed"}
 MODE_LABELS = {"passes": "Passes", "seconds": "Seconds", "free": "Free run"}
 STATE_LABELS = {IDLE: "Ready", RUNNING: "Running", PAUSED: "Paused", STOPPING: "Ending set…",
-                GLIDING: "Ending set…"}
+                GLIDING: "Ending set…", CHECK: "Headphone check"}
 SESSION_TAB, DISPLAY_TAB = 0, 1
 
 STORE_WARNING = ("The clinical record is not being saved: {why}. Sets still run; entries are kept and saved when "
@@ -473,6 +475,8 @@ class ControlWindow(QMainWindow):
         self.headphones_layout.setSpacing(10)
         self.headphones_layout.addStretch(1)
         self.tabs.addTab(self.headphones_page, "Headphones")
+        self.headphones = HeadphoneChecks(self.session)
+        self.add_headphones_section(self.headphones)
         col.addWidget(self.tabs, 1)
         return col
 
@@ -593,8 +597,8 @@ class ControlWindow(QMainWindow):
         g.addWidget(QLabel("Level"), 2, 0)
         g.addWidget(self.level_slider, 2, 1, 1, 2)
         self.pan_mode = QComboBox()
-        self.pan_mode.addItem("Follows the target", "continuous")
-        self.pan_mode.addItem("Alternates sides", "alternating")
+        for mode, label in PAN_MODE_LABELS.items():
+            self.pan_mode.addItem(label, mode)
         g.addWidget(QLabel("Pan"), 3, 0)
         g.addWidget(self.pan_mode, 3, 1, 1, 2)
         g.addWidget(self.depth_slider, 4, 1, 1, 2)
@@ -874,9 +878,9 @@ class ControlWindow(QMainWindow):
         self.state_label.setText(STATE_LABELS.get(st.state, st.state))
         self._show_count(st)
         self.start_button.setText({RUNNING: "Pause  (Space)", PAUSED: "Resume  (Space)"}.get(st.state, "Start  (Space)"))
-        self.start_button.setEnabled(st.state in (IDLE, RUNNING, PAUSED))
-        self.stop_button.setEnabled(st.state in (RUNNING, PAUSED))
-        self.speed_now.setText(speed_labels(st.speed_cycles_per_s)[0] if st.state != IDLE else "")
+        self.start_button.setEnabled(st.state in (IDLE, RUNNING, PAUSED, CHECK))
+        self.stop_button.setEnabled(st.state in (RUNNING, PAUSED, CHECK))
+        self.speed_now.setText(speed_labels(st.speed_cycles_per_s)[0] if st.state not in (IDLE, CHECK) else "")
         self._tick()
 
     def _show_count(self, st: Status) -> None:
