@@ -19,6 +19,7 @@ from ..core.motion import speed_labels
 from ..core.preset import SPEED_MAX, SPEED_MIN, Preset
 from ..core.tone import CARRIER_MAX_HZ, CARRIER_MIN_HZ, LEVEL_CAP_DBFS, LEVEL_FLOOR_DBFS, TONE_LABELS
 from ..session.clinical import VOC_WINDOW_S
+from .audio_delay import AudioDelaySection
 from .clinical_widgets import ElidedLabel
 from .entry_keys import EntryKeyRouter
 from .entry_strip import EntryStrip, entry_lines, pending_entry
@@ -279,6 +280,7 @@ class ControlWindow(QMainWindow):
         outer.setSpacing(18)
         outer.addLayout(self._build_left(screens, client_screen), 5)
         outer.addWidget(self._build_right(), 4)
+        self.add_headphones_section(AudioDelaySection(session))
         self.display_label = QLabel()
         # permanent: a passing message (saved, restored ...) never hides or overlaps it
         self.statusBar().addPermanentWidget(self.display_label)
