@@ -112,7 +112,7 @@ def render_parser() -> argparse.ArgumentParser:
 
 
 def _av_offset_ms(text: str) -> float:
-    from .core.avdelay import check_delay_ms  # noqa: PLC0415
+    from .core.avdelay import check_delay_ms
 
     try:
         return check_delay_ms(float(text))

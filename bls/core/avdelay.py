@@ -110,13 +110,13 @@ class Calibration:
     end: int | None = None
 
     @classmethod
-    def begin(cls, start: int, look: Look, level_amplitude: float) -> "Calibration":
+    def begin(cls, start: int, look: Look, level_amplitude: float) -> Calibration:
         look = replace(look, visibility=1.0)
         seconds, _eased = photosafe.glide_seconds(replace(look, visibility=0.0), look, FADE_S)
         return cls(start, look, level_amplitude * 10.0 ** (-CLICK_BELOW_LEVEL_DB / 20.0), flash_depth(look),
                    max(FADE_S, seconds) * SAMPLE_RATE)
 
-    def stopped(self, frame: int) -> "Calibration":
+    def stopped(self, frame: int) -> Calibration:
         return self if self.end is not None else replace(self, end=max(int(frame), self.start))
 
     # -------------------------------------------------------------------------------- timeline

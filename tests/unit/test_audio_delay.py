@@ -47,7 +47,7 @@ class FakeSD:
     def __init__(self):
         self.kwargs = None
 
-    def OutputStream(self, **kwargs):  # noqa: N802 - sounddevice's name
+    def OutputStream(self, **kwargs):
         self.kwargs = kwargs
         return FakeStream()
 
@@ -317,7 +317,7 @@ def test_click_and_flash_peak_on_the_same_frames_computed_from_the_programs_timi
     e, out = run_calibration(4.0)
     half = int(avdelay.HALF_PERIOD_S * FS)
     expected = [int(avdelay.LEAD_IN_S * FS) + k * half for k in range(6)]  # the program started at frame 0
-    lum = np.array([relative_luminance(e.sample(f).look.target) for f in range(0, 4 * FS)])
+    lum = np.array([relative_luminance(e.sample(f).look.target) for f in range(4 * FS)])
     base = relative_luminance(e.sample(0).look.target)
     for k, ev in enumerate(expected):
         side = 0 if k % 2 == 0 else 1
