@@ -385,3 +385,28 @@ def test_the_engine_starts_no_calibration_during_a_set_and_a_set_ends_one():
     e2.start()
     e2.process(480)
     assert e2.calibration is None and e2.status.state == RUNNING
+
+
+def test_a_command_inside_a_negative_delays_lookahead_reaches_the_picture_that_much_late():
+    """The limit README states: frames drawn ahead of the rendering are the snapshot's extrapolation; a
+    pause landing in between changes them once rendered."""
+    e = StimulusEngine(standard())
+    e.start()
+    for _ in range(10):
+        e.process(FS // 10)
+    ahead = e.next_frame + int(0.25 * FS)
+    early = e.sample(ahead)
+    e.pause()
+    for _ in range(5):
+        e.process(FS // 10)
+    assert e.sample(ahead).x != pytest.approx(early.x, abs=1e-3)
+
+
+def test_calibration_needs_the_tone(tmp_path):
+    core, _clocks = make_core(tmp_path)
+    notices = []
+    core.notice.connect(notices.append)
+    core.set_field("audio.enabled", False)
+    assert core.start_calibration() == "refused" and "tone" in notices[-1]
+    core.set_field("audio.enabled", True)
+    assert core.start_calibration() == "applied"
