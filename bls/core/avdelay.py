@@ -53,7 +53,9 @@ def check_delay_ms(value) -> float:
 
 #: one event a side every this long: left, right, left ... (two flashes a second)
 HALF_PERIOD_S = 0.5
-#: the target fades in at the left; the first event comes this long after the start
+#: the target fades in at the left; the first event comes this long after the start (or, for a target
+#: whose fade-in the photosafe limits lengthen, a quarter second after the fade-in: a flash never
+#: overlaps a fade, so their changes of brightness never add up)
 LEAD_IN_S = 0.75
 #: the target appears and goes over this long (longer if the photosafe limits ask)
 FADE_S = 0.4
@@ -107,14 +109,18 @@ class Calibration:
     click_amplitude: float  # peak of the click (0: silent)
     depth: float  # flash depth (see flash_depth)
     fade_frames: float
+    lead_frames: int
     end: int | None = None
 
     @classmethod
     def begin(cls, start: int, look: Look, level_amplitude: float) -> Calibration:
         look = replace(look, visibility=1.0)
-        seconds, _eased = photosafe.glide_seconds(replace(look, visibility=0.0), look, FADE_S)
+        seconds, eased = photosafe.glide_seconds(replace(look, visibility=0.0), look, FADE_S)
+        if not eased:  # the fade is a raised cosine: its steepest slope is pi/2 times an even pace's
+            seconds *= math.pi / 2
+        fade = max(FADE_S, seconds)
         return cls(start, look, level_amplitude * 10.0 ** (-CLICK_BELOW_LEVEL_DB / 20.0), flash_depth(look),
-                   max(FADE_S, seconds) * SAMPLE_RATE)
+                   fade * SAMPLE_RATE, round(max(LEAD_IN_S, fade + 0.25) * SAMPLE_RATE))
 
     def stopped(self, frame: int) -> Calibration:
         return self if self.end is not None else replace(self, end=max(int(frame), self.start))
@@ -123,7 +129,7 @@ class Calibration:
 
     @property
     def first_event(self) -> int:
-        return self.start + round(LEAD_IN_S * SAMPLE_RATE)
+        return self.start + self.lead_frames
 
     @staticmethod
     def half_period() -> int:
@@ -134,7 +140,9 @@ class Calibration:
         return self.first_event + k * self.half_period()
 
     def has_event(self, k: int) -> bool:
-        return k >= 0 and (self.end is None or self.event_frame(k) < self.end)
+        """Whether event ``k`` plays: every one from the first, until the stop (an event's flash ends
+        before the fade-out begins)."""
+        return k >= 0 and (self.end is None or self.event_frame(k) + FLASH_S * SAMPLE_RATE / 2 <= self.end)
 
     def covers(self, frame: float) -> bool:
         """Whether the program draws the target at ``frame`` (until its fade-out is over)."""

@@ -5,6 +5,7 @@ the same stimulus frame, photosafe, between sets only)."""
 from __future__ import annotations
 
 import collections
+from dataclasses import replace
 import math
 import time as _time
 from types import SimpleNamespace
@@ -344,15 +345,20 @@ def test_the_program_is_the_same_in_any_block_split():
     assert np.array_equal(a, b)
 
 
-@pytest.mark.parametrize("colour,diameter", [("#e8e4da", 5.0), ("#ff0000", 30.0), ("#202020", 30.0),
-                                             ("#ffffff", 30.0)])
-def test_the_flash_is_photosafe_for_any_target(colour, diameter):
-    preset = standard().with_("visual", target_color=colour, target_diameter_pct=diameter)
-    e, _ = run_calibration(3.0, preset)
+@pytest.mark.parametrize("colour,diameter,background", [
+    ("#e8e4da", 5.0, "#1d2126"), ("#ff0000", 30.0, "#1d2126"), ("#202020", 30.0, "#1d2126"),
+    ("#ffffff", 30.0, "#1d2126"), ("#ff0000", 30.0, "#000000")])
+def test_the_flash_and_the_fades_are_photosafe_for_any_target(colour, diameter, background):
+    preset = standard().with_("visual", target_color=colour, target_diameter_pct=diameter,
+                              background_color=background)
+    e, _ = run_calibration(5.0, preset, stop_at=3 * FS)
     step = 48  # 1 ms
-    looks = [e.sample(f).look for f in range(0, 3 * FS, step)]
-    lum = np.array([photosafe.screen_luminance(lk) for lk in looks])
-    red = np.array([photosafe.screen_redness(lk) for lk in looks])
+    samples = [e.sample(f) for f in range(0, 5 * FS, step)]
+    # what the screen shows: the target's look at its opacity (fading in at the start, out after the stop)
+    shown = [replace(s.look, visibility=s.opacity) for s in samples]
+    lum = np.array([photosafe.screen_luminance(lk) for lk in shown])
+    red = np.array([photosafe.screen_redness(lk) for lk in shown])
+    looks = [s.look for s in samples[:3 * FS // step]]
     assert np.abs(np.diff(lum)).max() / (step / FS) <= photosafe.MAX_LUMINANCE_SLEW
     assert np.abs(np.diff(red)).max() / (step / FS) <= photosafe.MAX_RED_SLEW
     target = np.array([relative_luminance(lk.target) for lk in looks])
