@@ -127,7 +127,22 @@ def render_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=_number_in(0.0, 1000.0, "frames per second"), default=60.0,
                    help="display frames per second for --trace (default 60)")
     p.add_argument("--pcm16", action="store_true", help="16-bit PCM instead of 32-bit float")
+    p.add_argument("--av-offset-ms", type=_av_offset_ms, default=0.0, metavar="N",
+                   help="apply a manual audio delay of N ms (-300 to 300) as the app does for an output: the "
+                        "trace shows the picture of stimulus time T at T + N ms of the audio (positive: the "
+                        "picture later, as for Bluetooth headphones that play the sound N ms late); the WAV "
+                        "is unchanged (default 0)")
     return p
+
+
+def _av_offset_ms(text: str) -> float:
+    from .core.avdelay import check_delay_ms
+
+    try:
+        return check_delay_ms(float(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: " + str(exc).removeprefix("audio delay: ")
+                                          if "outside" in str(exc) else f"{text!r} is not a number of milliseconds")
 
 
 def cmd_render(argv: list[str]) -> int:
@@ -158,14 +173,15 @@ def cmd_render(argv: list[str]) -> int:
             what = f"--trace {args.trace}"
             tr = AtomicFile(args.trace)
             tr.write(TRACE_HEADER.encode("utf-8"))
-        for audio, rows in render_blocks(preset, args.seconds, block=4800, fps=args.fps, engine=engine):
+        for audio, rows in render_blocks(preset, args.seconds, block=4800, fps=args.fps, engine=engine,
+                                         av_offset_ms=args.av_offset_ms):
             what = f"--out {args.out}"
             wav.write(audio)
             if tr is not None:
                 what = f"--trace {args.trace}"
                 tr.write(trace_lines(rows).encode("utf-8"))
             n_trace += len(rows)
-            peak = max(peak, float(np.abs(audio).max()))
+            peak = max(peak, float(np.abs(audio).max())) if len(audio) else peak
         if tr is not None:
             what = f"--trace {args.trace}"
             tr.commit()
@@ -177,11 +193,12 @@ def cmd_render(argv: list[str]) -> int:
                 f.abort()
         _cannot_write("bls render", exc, what)
         return 1
-    sets = list(engine.finished)
+    sets = [s for s in engine.finished if s.end_frame <= frames]  # (a negative offset runs on for the trace)
     done = f"; set: {sets[0].delivered_passes} passes in {sets[0].delivered_seconds:.2f} s" if sets else ""
     print(f"wrote {args.out}: {args.seconds:g} s, 48 kHz stereo {'16-bit' if args.pcm16 else 'float32'}, "
           f"peak {amplitude_to_db(peak):.1f} dBFS{done}"
-          + (f"; trace {args.trace}: {n_trace} frames at {args.fps:g} fps" if args.trace else ""))
+          + (f"; trace {args.trace}: {n_trace} frames at {args.fps:g} fps" if args.trace else "")
+          + (f", picture {args.av_offset_ms:+g} ms against the audio" if args.trace and args.av_offset_ms else ""))
     return 0
 
 

@@ -98,11 +98,34 @@ class _Clock:
     def __init__(self, engine: StimulusEngine):
         self.engine = engine
         self.token = object()  # the engine's owner token while this clock drives it
-        self.epoch = next(_epochs)
+        self._delay = (0.0, next(_epochs))  # (manual audio delay in s, epoch): read and replaced as one
         self.anchor: Anchor | None = None
         self.stats = CallbackStats()
         self.error: str | None = None
         self.last_block_at: float | None = None  # monotonic time of the last block rendered
+
+    @property
+    def epoch(self) -> int:
+        return self._delay[1]
+
+    @property
+    def delay_s(self) -> float:
+        """The manual audio delay (s; bls.core.avdelay): how much later than PortAudio says the sound is
+        heard (Bluetooth headphones: 0.1 to 0.3 s)."""
+        return self._delay[0]
+
+    def set_delay(self, seconds: float) -> None:
+        """Apply a manual audio delay from the next anchor on (between sets). A new epoch goes with it,
+        so the display's anchor map starts afresh from that anchor: one step, never a slew of rejected
+        anchors and a re-lock."""
+        self._delay = (float(seconds), next(_epochs))
+
+    def anchor_at(self, frame: int, heard_at: float) -> Anchor:
+        """The anchor for ``frame``, which PortAudio says is heard at ``heard_at`` (monotonic; the
+        measured output latency is in it): the one place where the manual audio delay enters the clock
+        mapping, for every device clock."""
+        delay, epoch = self._delay
+        return Anchor(frame, heard_at + delay, epoch)
 
     def _adopt_stream(self, sd, stream) -> None:
         """The opened output stream: its latency, and the output's full name (whatever part of it was
@@ -146,7 +169,8 @@ class _Clock:
 
 
 class MonotonicClock(_Clock):
-    """Stands in for the sound card: frames advance with ``time.monotonic()``; no sound."""
+    """Stands in for the sound card: frames advance with ``time.monotonic()``; no sound (so no manual
+    audio delay either: there is no output whose sound the picture could wait for)."""
 
     name = "system clock (no sound)"
 
@@ -462,7 +486,7 @@ class DeviceClock(_Clock):
             self.timestamps_ok += 1
         else:
             self.timestamps_bad += 1
-        self.anchor = Anchor(first, t, self.epoch)
+        self.anchor = self.anchor_at(first, t)
         self.last_block_at = now
         self.stats.record(time.perf_counter() - t_in, frames)
 

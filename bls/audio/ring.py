@@ -34,7 +34,6 @@ import time
 
 import numpy as np
 
-from ..core.clock import Anchor
 from ..core.engine import SAMPLE_RATE, StimulusEngine
 from .output import REQUESTED_LATENCY_S, _Clock, required_sounddevice, resolve_output
 
@@ -300,7 +299,7 @@ class RingClock(_Clock):
             self._segments.popleft()  # stretches the device has played are not asked for again
         if frame is None or stream_time <= 0:
             return
-        self.anchor = Anchor(frame, self._time.mono(stream_time), self.epoch)
+        self.anchor = self.anchor_at(frame, self._time.mono(stream_time))
         self.timestamps_ok += 1
 
     def _collect(self, now: float) -> None:

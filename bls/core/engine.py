@@ -29,6 +29,7 @@ import numpy as np
 
 from . import gentle, motion, photosafe, tone
 from .checks import COMFORT_FADE_IN_S, COMFORT_RISE_S, COMFORT_START_BELOW_DB, CheckProgram
+from .avdelay import Calibration
 from .look import Look, look_of
 from .preset import Preset, clamp_to_schema
 from .ramp import Ramp
@@ -405,6 +406,8 @@ class StimulusEngine:
         self._checks = 0
         self._update_show_hide()
         self.status = Status(0, IDLE, 0, 0, 0.0, 0.0)
+        #: the audio-delay calibration program (between sets; published like the history: read by reference)
+        self.calibration: Calibration | None = None
 
     # ------------------------------------------------------------------ GUI side (any thread)
 
@@ -439,6 +442,11 @@ class StimulusEngine:
         """The level of the check playing (the comfort check's - and +): it glides there."""
         self._commands.append(("check_level", float(level_dbfs)))
 
+    def calibrate(self, on: bool) -> None:
+        """Start or stop the audio-delay calibration program (bls.core.avdelay). It starts only while
+        no set runs; a set that starts ends it at once (the session core stops it first)."""
+        self._commands.append(("calibrate", bool(on)))
+
     def apply(self, settings: Preset, unlocks: Mapping[str, object] = NO_UNLOCKS) -> None:
         """Live settings changed: every audible or visible change glides from the current value.
 
@@ -459,6 +467,10 @@ class StimulusEngine:
             if s.start <= frame:
                 snap = s
                 break
+        cal = self.calibration
+        if cal is not None and cal.covers(frame):
+            x = cal.x_at(frame)
+            return FrameSample(frame, x, 0.0, x, x, cal.opacity_at(frame), snap.state, cal.look_at(frame))
         x, y, s_ = snap.position(frame)
         pan = float(tone.pan_position(s_, snap.depth.value(frame), snap.alternate.value(frame)))
         return FrameSample(frame, float(x), float(y), float(s_), pan, float(snap.opacity.value(frame)), snap.state,
@@ -507,6 +519,9 @@ class StimulusEngine:
             b = f1 if i + 1 == len(segs) else min(f1, segs[i + 1].start)
             if b > a:
                 self._segment(snap, a, b, None if out is None else out[a - f0:b - f0])
+        cal = self.calibration
+        if cal is not None and out is not None and not cal.over(f0):
+            cal.add_clicks(f0, out[:n], float(self._snap.mute.value_at(f0)))
         self.next_frame = f1
         self._publish_status(f1)
         return f0
@@ -581,8 +596,15 @@ class StimulusEngine:
             self._hurry(f, _ramp_frames(cmd[1]))
         elif kind == "apply":
             self._apply(cmd[1], f)
+        elif kind == "calibrate":
+            cal = self.calibration
+            if cmd[1] and state == IDLE and (cal is None or cal.end is not None):
+                self.calibration = Calibration.begin(f, self._snap.look_to, float(self._snap.level.value_at(f)))
+            elif not cmd[1] and cal is not None:
+                self.calibration = cal.stopped(f)
 
     def _start_set(self, f: int) -> None:
+        self.calibration = None  # never both: the set's target takes over
         st = self.settings
         m, t = st.motion, st.timing
         self._set_index += 1

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import AtomicFile
+from .avdelay import check_delay_ms
 from .engine import SAMPLE_RATE, StimulusEngine
 from .preset import Preset
 
@@ -20,14 +21,21 @@ MAX_SECONDS = 4 * 3600.0  # a practice track of four hours is already absurd; st
 
 
 def render_blocks(preset: Preset, seconds: float, block: int = 1024, fps: float = TRACE_FPS,
-                  start: bool = True, engine: StimulusEngine | None = None):
+                  start: bool = True, engine: StimulusEngine | None = None, av_offset_ms: float = 0.0):
     """Render ``seconds`` of a set started at frame 0, one block at a time.
 
     Yields (audio block: n x 2 float32, trace rows t, x, y, pan for the display frames inside the
     block). Memory stays flat however long the render is.
+
+    ``av_offset_ms`` applies a manual audio delay (bls.core.avdelay, -300 to +300 ms) as the app does:
+    the row at time ``t`` of the audio shows the picture of stimulus time ``t - av_offset_ms`` (x, y and
+    the pan that picture stands for), so the picture of stimulus time tau is seen at tau + N against
+    the audio. Before the set the target rests at the centre; for a negative offset the engine is run
+    on past the audio's end (silently; nothing more is yielded as audio) for the last rows.
     """
     if not np.isfinite(seconds) or seconds <= 0:
         raise ValueError(f"seconds must be a positive number, got {seconds!r}")
+    lag = check_delay_ms(av_offset_ms) / 1000.0 * SAMPLE_RATE
     total = int(round(seconds * SAMPLE_RATE))
     engine = engine or StimulusEngine(preset, max_block=max(block, 1))
     if start:
@@ -42,19 +50,28 @@ def render_blocks(preset: Preset, seconds: float, block: int = 1024, fps: float 
         engine.process(n, audio)
         f += n
         rows = []
-        while j < n_trace and j * step < f:
-            smp = engine.sample(j * step)
+        while j < n_trace and j * step < total and j * step - lag < f:
+            smp = engine.sample(j * step - lag)
             rows.append((j * step / SAMPLE_RATE, smp.x, smp.y, smp.pan))
             j += 1
         yield audio, rows
+    while j < n_trace and j * step < total:  # a negative offset: the last rows show stimulus time to come
+        engine.process(block, None)
+        f += block
+        rows = []
+        while j < n_trace and j * step < total and j * step - lag < f:
+            smp = engine.sample(j * step - lag)
+            rows.append((j * step / SAMPLE_RATE, smp.x, smp.y, smp.pan))
+            j += 1
+        yield np.zeros((0, 2), dtype=np.float32), rows
 
 
 def render(preset: Preset, seconds: float, block: int = 1024, fps: float = TRACE_FPS, start: bool = True,
-           ) -> tuple[np.ndarray, np.ndarray, StimulusEngine]:
+           av_offset_ms: float = 0.0) -> tuple[np.ndarray, np.ndarray, StimulusEngine]:
     """Render in memory: (audio: frames x 2 float32, trace: rows of t, x, y, pan, engine)."""
     engine = StimulusEngine(preset, max_block=max(block, 1))
     pieces, rows = [], []
-    for audio, trace in render_blocks(preset, seconds, block, fps, start, engine):
+    for audio, trace in render_blocks(preset, seconds, block, fps, start, engine, av_offset_ms):
         pieces.append(audio)
         rows.extend(trace)
     audio = np.concatenate(pieces) if pieces else np.zeros((0, 2), np.float32)

@@ -75,6 +75,14 @@ class ClockManager:
     def anchor(self):
         return self.clock.anchor
 
+    def set_delay(self, seconds: float) -> bool:
+        """The manual audio delay for the output now playing (see ``_Clock.anchor_at``); returns whether
+        it applies (False: the system clock stands in, there is no sound to wait for)."""
+        if not self.clock.is_device:
+            return False
+        self.clock.set_delay(seconds)
+        return True
+
     def _stand_in(self) -> None:
         """The system clock takes the engine now; the old clock is closed on the worker."""
         old = self.clock

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import fields
 
 from ..core import gentle
+from ..core.avdelay import ROOM_FIELD, ROOM_KIND, check_delay_ms
 from ..core.clock import AnchorMap
 from ..core.paths import records_dir
 from ..core import checks as _checks
@@ -87,11 +88,12 @@ def settings_diff(a: Preset, b: Preset) -> list[tuple[str, object, object]]:
 class SessionCore:
     def __init__(self, settings: Preset, clocks_factory: Callable | None = None,
                  record: SessionRecord | None = None, store=None,
-                 wall: Callable[[], _dt.datetime] | None = None):
+                 wall: Callable[[], _dt.datetime] | None = None, room=None):
         """``clocks_factory(engine, want_audio)`` returns the object that clocks the engine (a
         :class:`~bls.session.clocks.ClockManager` in the app, a manual clock in ``bls script``).
         ``store`` keeps the clinical record (a :class:`~bls.session.store.RecordStore`; None: kept in
-        memory only); ``wall()`` is the local date and time (a script gives its own)."""
+        memory only); ``wall()`` is the local date and time (a script gives its own); ``room`` remembers
+        each output's audio delay (a :class:`~bls.core.room.RoomSettings`; None: kept in memory only)."""
         self.policy = Policy()
         self.settings = self.policy.effective(settings)  # a session never starts beyond a limit
         self.preset_name = settings.name
@@ -125,6 +127,13 @@ class SessionCore:
         self.note_requested = Hook()  # (): the therapist pressed N; the front end asks for the line
         self.store_state = Hook()  # (problem: str; "": the clinical record is kept again)
         self.check_changed = Hook()  # (kind: "left_right", "comfort"; "": the headphone check ended)
+        self.delay_changed = Hook()  # (ms, output name or None): the audio delay that applies now
+        self.calibration_changed = Hook()  # (bool): the audio-delay calibration runs
+        self.room = room
+        self._room_memory: dict[str, float] = {}  # delays by output name when there is no room file
+        self._delay_ms = 0.0
+        self._delay_output: str | None = None
+        self._calibrating = False
         # the clinician's record (SUD/VOC, notes, target, medicine): kept in the database by ``store``
         self.wall = wall or now_local
         self.store = store
@@ -141,7 +150,9 @@ class SessionCore:
         self.check_on_client = False  # the left/right check says "left" / "right" on the client screen too
         self.comfort_dbfs: float | None = None  # the comfort check's level (None: no comfort check)
         self._check_end_reason = ""
+        self.audio_changed.connect(lambda _status: self._restore_delay())
         self.audio_changed.connect(lambda _status: self._audio_meta())
+        self._restore_delay()
         self._audio_meta()
 
     # ------------------------------------------------------------------ time
@@ -223,6 +234,10 @@ class SessionCore:
     def start(self) -> str:
         """Start a set (or resume a paused one). In gentle mode, early in the rest, this asks."""
         self.poll()  # a set that just ended on the clock thread owes its rest from now
+        if self._calibrating:  # never both: the press stops the calibration; the next one starts the set
+            self.stop_calibration()
+            self.notice.emit("The audio delay calibration stopped. Press Space again to start the set.")
+            return "unchanged"
         state = self.engine.status.state
         if self.check_kind and not self.ended:  # the check ends gently, then the set starts
             self._check_end_reason = "set started"
@@ -425,6 +440,8 @@ class SessionCore:
             return "The session is ending."
         if self.check_kind:
             return "A headphone check is already playing."
+        if self._calibrating:
+            return "The audio delay calibration is running: stop it first."
         if self.question is not None:
             return "Answer the open question first."
         if self.engine.status.state != IDLE or self._start_pending:
@@ -554,6 +571,10 @@ class SessionCore:
             self.entry_keys.reset()
             self._set_unlocks = dict(self.policy.unlocks)
             self._set_display_base = dict(self.display_info())
+            if self._calibrating:  # the engine ended the program as the set began
+                self._calibrating = False
+                self.event("calibration", on=False, why="set started")
+                self.calibration_changed.emit(False)
             self.set_started.emit(st.set_index)
         for result in done:
             self._record_set(result)
@@ -675,14 +696,133 @@ class SessionCore:
         """The output as it is now, at the top of the record (each set names its own)."""
         status = self.audio_status
         if status is not None:
+            info = self.audio_info()
             self.record.meta.update(audio_device=status.device, audio_status=status.summary,
-                                    audio_detail=status.detail)
+                                    audio_detail=status.detail, audio_latency_ms=info.get("audio_latency_ms"),
+                                    audio_delay_ms=info.get("audio_delay_ms"))
 
     def audio_info(self) -> dict:
+        """The output as it plays now: its name and status, its measured latency and the manual audio
+        delay that applies to it (both None without a sound card)."""
         status = self.audio_status
         if status is None:
             return {}
-        return {"audio_device": status.device, "audio_status": status.summary}
+        clock = getattr(self.clocks, "clock", None)
+        device = bool(getattr(self.clocks, "is_device", False))
+        latency = getattr(clock, "latency_s", None) if device else None
+        return {"audio_device": status.device, "audio_status": status.summary,
+                "audio_latency_ms": round(latency * 1000.0, 1) if latency is not None else None,
+                "audio_delay_ms": self.audio_delay_ms if self.delay_output is not None else None}
+
+    # ------------------------------------------------------------------ the output's audio delay
+
+    @property
+    def delay_output(self) -> str | None:
+        """The output the audio delay is kept for: the one playing, by the name its status reports
+        (the system default output's too); None while no sound card plays."""
+        return self._delay_output
+
+    @property
+    def audio_delay_ms(self) -> float:
+        """The manual audio delay applied to the output playing (ms; see bls.core.avdelay)."""
+        return self._delay_ms
+
+    def stored_delay_ms(self, name: str | None) -> float:
+        """The delay remembered for output ``name`` (0 when none is)."""
+        if not name:
+            return 0.0
+        if self.room is not None:
+            value = self.room.get(ROOM_KIND, name).get(ROOM_FIELD, 0.0)
+        else:
+            value = self._room_memory.get(name, 0.0)
+        try:
+            return check_delay_ms(value)
+        except ValueError:
+            return 0.0  # a value out of range in the file is not applied
+
+    def _playing_output(self) -> str | None:
+        status = self.audio_status
+        if status is None or not status.ok or not getattr(self.clocks, "is_device", False):
+            return None
+        return status.device or None
+
+    def _restore_delay(self) -> None:
+        """The output changed (or its clock was opened again): its remembered delay applies to it."""
+        name = self._playing_output()
+        ms = self.stored_delay_ms(name)
+        applied = name is not None and bool(getattr(self.clocks, "set_delay", lambda _s: False)(ms / 1000.0))
+        now = (ms, name) if applied else (0.0, None)
+        if now != (self._delay_ms, self._delay_output):
+            self._delay_ms, self._delay_output = now
+            self.delay_changed.emit(*now)
+        if self._calibrating and self._delay_output is None:  # the sound card went: nothing to calibrate
+            self.stop_calibration()
+
+    def set_audio_delay(self, ms) -> str:
+        """The manual audio delay for the output playing, -300 to +300 ms (positive: its sound is heard
+        that much later than PortAudio reports, as with Bluetooth headphones). Applied through the clock
+        mapping and remembered for that output's name. Only between sets: mid-set the target would jump
+        by the delay times its speed. ValueError says why it was refused."""
+        ms = check_delay_ms(ms)
+        if not self._between_sets():
+            raise ValueError("audio delay: it is changed between sets (the target would jump); "
+                             "change it after this set")
+        name = self._delay_output
+        if name is None:
+            raise ValueError("audio delay: no sound card plays (the system clock runs the target); "
+                             "choose an output under Sound first")
+        if ms == self._delay_ms:
+            return "unchanged"
+        self.clocks.set_delay(ms / 1000.0)
+        old, self._delay_ms = self._delay_ms, ms
+        self.event("audio_delay", output=name, ms=ms, old_ms=old)
+        try:
+            if self.room is not None:
+                self.room.put(ROOM_KIND, name, {ROOM_FIELD: ms if ms else None})
+            else:
+                self._room_memory[name] = ms
+        except (OSError, ValueError) as exc:
+            self.notice.emit(f"The audio delay applies now but is not remembered for “{name}”: {exc}")
+        self._audio_meta()
+        self.delay_changed.emit(ms, name)
+        return "applied"
+
+    @property
+    def calibrating(self) -> bool:
+        return self._calibrating
+
+    def start_calibration(self) -> str:
+        """Start the audio-delay calibration program (bls.core.avdelay): only between sets, with the
+        tone on and a sound card playing. Returns "applied", "unchanged" or "refused" (the notice
+        says why)."""
+        if self._calibrating:
+            return "unchanged"
+        why = ""
+        if self.check_kind:
+            why = "A headphone check is playing: the calibration can start when it ends."
+        elif not self._between_sets() or self.question is not None:
+            why = "The audio delay is calibrated between sets: stop the set first."
+        elif not self.settings.audio.enabled:
+            why = "The calibration needs the tone: turn it on first."
+        elif self._delay_output is None:
+            why = "The calibration needs a sound card: choose an output under Sound first."
+        if why:
+            self.notice.emit(why)
+            return "refused"
+        self._calibrating = True
+        self.engine.calibrate(True)
+        self.event("calibration", on=True, output=self._delay_output, delay_ms=self._delay_ms)
+        self.calibration_changed.emit(True)
+        return "applied"
+
+    def stop_calibration(self) -> str:
+        if not self._calibrating:
+            return "unchanged"
+        self._calibrating = False
+        self.engine.calibrate(False)
+        self.event("calibration", on=False, delay_ms=self._delay_ms)
+        self.calibration_changed.emit(False)
+        return "applied"
 
     # ------------------------------------------------------------------ the end
 
@@ -690,6 +830,7 @@ class SessionCore:
         """The session ends: a running set stops (with its fade), questions close safely."""
         if self.question is not None:
             self._close_question(False, "quit")
+        self.stop_calibration()
         if self.engine.status.state != IDLE:
             self.engine.stop("quit")
         self.ended = True

@@ -20,6 +20,7 @@ from ..core.preset import SPEED_MAX, SPEED_MIN, Preset
 from ..core.tone import CARRIER_MAX_HZ, CARRIER_MIN_HZ, LEVEL_CAP_DBFS, LEVEL_FLOOR_DBFS, TONE_LABELS
 from ..core.tone import PAN_MODE_LABELS
 from ..session.clinical import VOC_WINDOW_S
+from .audio_delay import AudioDelaySection
 from .clinical_widgets import ElidedLabel
 from .entry_keys import EntryKeyRouter
 from .entry_strip import EntryStrip, entry_lines, pending_entry
@@ -286,6 +287,7 @@ class ControlWindow(QMainWindow):
         outer.setSpacing(14)
         outer.addLayout(self._build_left(screens, client_screen), 2)
         outer.addWidget(self._build_right(), 3)
+        self.add_headphones_section(AudioDelaySection(session))
         self.display_label = QLabel()
         self.display_label.setToolTip(HITCH_TIP)
         # permanent: a passing message (saved, restored ...) never hides or overlaps it

@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from ..core.preset import Preset
+from ..core.room import RoomSettings
 from ..session import SessionCore, SessionRecord
 from ..session.clocks import ClockManager
 
@@ -35,12 +36,15 @@ class Session(QObject):
     checkChanged = Signal(str)  # the headphone check playing ("left_right", "comfort"; "": none)
 
     def __init__(self, settings: Preset, audio_device=None, record_path: Path | None = None,
-                 copies: list[Path] | None = None, parent: QObject | None = None, store=None, wall=None):
+                 copies: list[Path] | None = None, parent: QObject | None = None, store=None, wall=None,
+                 room: RoomSettings | None = None):
         """``wall()`` is the local date and time the clinical record uses (None: the computer's clock;
-        tests give their own, as ``bls script`` does)."""
+        tests give their own, as ``bls script`` does). ``room``: what is remembered per output (None: the
+        room file in the config directory)."""
         super().__init__(parent)
         self.core = SessionCore(settings, lambda engine, want: ClockManager(engine, want, audio_device),
-                                SessionRecord(record_path, copies), store=store, wall=wall)
+                                SessionRecord(record_path, copies), store=store, wall=wall,
+                                room=room if room is not None else RoomSettings())
         c = self.core
         c.settings_changed.connect(self.settingsChanged.emit)
         c.status_changed.connect(self.statusChanged.emit)

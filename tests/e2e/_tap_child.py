@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 import time
 
@@ -60,12 +61,19 @@ def play(preset_name: str, stop_after_s: float, tail_s: float, device: str = "ta
         return out
     out.update(name=clock.name, latency_s=clock.latency_s)
     anchors = []
+    # BLS_TAP_DELAY_MS: the manual audio delay is set half-way to the stop (the anchors say where)
+    delay_ms = float(os.environ.get("BLS_TAP_DELAY_MS", "0") or 0)
+    epochs = []
 
     def until(cond):
         while not cond():  # the anchors the clock publishes, as the display reads them
             a = clock.anchor
-            if a is not None and (not anchors or anchors[-1] != [a.frame, a.time]):
+            if a is not None and (not anchors or anchors[-1][:2] != [a.frame, a.time]):
                 anchors.append([a.frame, a.time])
+                epochs.append(a.epoch)
+            if delay_ms and not out.get("delay_set_at") and engine.next_frame >= 0.5 * stop_after_s * SAMPLE_RATE:
+                clock.set_delay(delay_ms / 1000.0)
+                out["delay_set_at"] = engine.next_frame
             time.sleep(0.002)
     deadline = time.monotonic() + WALL_LIMIT_S
     until(lambda: engine.next_frame >= stop_after_s * SAMPLE_RATE or time.monotonic() > deadline)
@@ -86,7 +94,7 @@ def play(preset_name: str, stop_after_s: float, tail_s: float, device: str = "ta
         result=dataclasses.asdict(engine.finished[0]), callbacks=clock.stats.count,
         underflows=clock.stats.underflows, block_sizes=sorted(set(int(b) for b in blocks)),
         timestamps_ok=clock.timestamps_ok, timestamps_bad=clock.timestamps_bad,
-        error=clock.error, anchors=anchors, dry=getattr(clock, "dry", None))
+        error=clock.error, anchors=anchors, epochs=epochs, dry=getattr(clock, "dry", None))
     return out
 
 

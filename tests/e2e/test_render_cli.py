@@ -10,7 +10,7 @@ import pytest
 from bls.core.preset import find_preset
 from bls.core.render import read_wav, render
 
-from ._signal import SR, av_offset, direction_changes, ends_reached, read_trace_csv
+from ._signal import SR, av_offset, balance_curve, direction_changes, ends_reached, read_trace_csv
 from .conftest import base_env, bls_command, no_traceback, run
 
 pytestmark = pytest.mark.e2e
@@ -253,3 +253,68 @@ def test_render_a_preset_whose_file_failed_to_load_says_why(tmp_path):
     msg = _one_line_error(proc, "'calm place'", str(bad), "failed to load", "line 3",
                           "motion.speed_cycles_per_s: 9 is out of range")
     assert "no preset named" not in msg and not (tmp_path / "x.wav").exists()
+
+
+def _turns(values: np.ndarray, step_s: float) -> list[tuple[float, float]]:
+    """(time, sign) of each turnaround of a sampled curve: the extreme sample at a change of direction,
+    refined by the parabola through it and its two neighbours."""
+    out = []
+    for i in direction_changes(values):
+        j = int(i - 1 + np.argmax(np.abs(values[i - 1:i + 2]))) if 1 <= i < len(values) - 1 else int(i)
+        if not 1 <= j < len(values) - 1:
+            continue
+        a, b, c = values[j - 1], values[j], values[j + 1]
+        denom = a - 2 * b + c
+        frac = 0.5 * (a - c) / denom if denom != 0 else 0.0
+        out.append(((j + frac) * step_s, float(np.sign(b))))
+    return out
+
+
+def measured_av_shift_ms(audio: np.ndarray, trace: np.ndarray) -> tuple[float, float, int]:
+    """How much later the picture reaches each end than the sound does, measured from the files alone:
+    the turnarounds of x in the trace against those of the balance heard in the audio (1 ms steps).
+    Returns (median, largest deviation from it, turns paired) in ms."""
+    step = 48  # 1 ms
+    centres = np.arange(1000 * step, len(audio) - 1000 * step, step)  # the fade-in's first second left out
+    bal, energy = balance_curve(audio, centres, 120)
+    loud = energy >= 0.05 * energy.max()
+    heard = [(centres[0] / SR + t, s) for t, s in _turns(np.where(loud, bal, 0.0), step / SR)
+             if loud[int(round(t * SR / step))] and abs(bal[int(round(t * SR / step))]) > 0.9]
+    dt = float(trace[1, 0] - trace[0, 0])
+    seen = [(trace[0, 0] + t, s) for t, s in _turns(trace[:, 1], dt) if abs(trace[int(round(t / dt)), 1]) > 0.99]
+    shifts = []
+    for t, s in seen:
+        near = [h for h, hs in heard if hs == s and abs(h - t) < 0.25]
+        if near:
+            shifts.append((t - min(near, key=lambda h: abs(h - t))) * 1000.0)
+    assert len(shifts) >= 10, (len(seen), len(heard))
+    med = float(np.median(shifts))
+    return med, float(np.max(np.abs(np.array(shifts) - med))), len(shifts)
+
+
+@pytest.mark.parametrize("offset_ms", [0, 150, -120])
+def test_av_offset_shifts_the_trace_against_the_audio_by_that_much(tmp_path, offset_ms):
+    wav, csv = tmp_path / "a.wav", tmp_path / "a.csv"
+    args = ["--preset", "standard", "--seconds", "10", "--out", str(wav), "--trace", str(csv), "--fps", "1000"]
+    proc = _render(tmp_path, *args, *(["--av-offset-ms", str(offset_ms)] if offset_ms else []))
+    assert proc.returncode == 0, proc.stderr
+    no_traceback(proc)
+    audio, _ = read_wav(wav)
+    trace = read_trace_csv(csv)
+    assert trace.shape == (10 * 1000, 4)
+    shift, spread, n = measured_av_shift_ms(audio, trace)
+    av = av_offset(audio, trace[:, 0], trace[:, 3], max_lag=int(0.2 * SR))  # the pan column agrees
+    print(f"\n[render] --av-offset-ms {offset_ms}: picture turns {shift:+.3f} ms after the sound's "
+          f"(±{spread:.3f} ms over {n} ends); balance vs trace pan offset {av.offset_ms:+.3f} ms")
+    assert abs(shift - offset_ms) <= 1.0 and spread <= 1.0
+    assert abs(av.offset_ms + offset_ms) <= 1.0 and av.peak_correlation > 0.999
+    ref, _, _ = render(find_preset("standard"), 10.0)
+    assert np.array_equal(audio, ref)  # the sound is the same: only the picture moves
+
+
+@pytest.mark.parametrize("value", ["301", "-300.5", "1e9", "nan", "soon"])
+def test_av_offset_out_of_range_is_refused_with_the_range(tmp_path, value):
+    proc = _render(tmp_path, "--seconds", "1", "--out", str(tmp_path / "x.wav"), f"--av-offset-ms={value}")
+    words = ("--av-offset-ms",) + (("-300 to +300 ms",) if value not in ("nan", "soon") else ("milliseconds",))
+    _one_line_error(proc, *words)
+    assert not (tmp_path / "x.wav").exists()

@@ -153,3 +153,27 @@ def test_a_renderer_held_up_longer_than_the_lead_costs_a_gap_of_silence_and_the_
     print(f"\n[ring] gap {gap / SAMPLE_RATE * 1000:.1f} ms of silence; anchors moved {shift_ms:.1f} ms")
     assert gap >= stall_s * SAMPLE_RATE / 2
     assert abs(shift_ms - gap / SAMPLE_RATE * 1000.0) < 3.0
+
+
+@pytest.mark.parametrize("path,clock", [("ring", "RingClock"), ("callback", "DeviceClock")])
+def test_an_audio_delay_moves_the_anchors_of_a_real_stream_later_by_that_much(jack_tap, path, clock):
+    """Set half-way through a set, a 150 ms audio delay moves every anchor the device clock publishes
+    150 ms later against the sample clock's line (a new epoch from there), through both audio paths."""
+    env, _tap = jack_tap
+    env = dict(env, BLS_TAP_DELAY_MS="150", **({"BLS_AUDIO_PATH": "callback"} if path == "callback" else {}))
+    proc = run([sys.executable, str(CHILD), "play", "standard", "3.0", "0.2", "bls_jack_tap"], env, timeout=180)
+    assert proc.returncode == 0, f"child failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    no_traceback(proc)
+    doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert doc["clock"] == clock and doc["error"] is None, doc
+    anchors = np.array(doc["anchors"], dtype=np.float64)
+    epochs = np.array(doc["epochs"])
+    after = epochs != epochs[0]
+    assert after.any() and (~after).any() and np.all(after[np.argmax(after):])  # one change, and it holds
+    t_minus_f = anchors[:, 1] - anchors[:, 0] / SAMPLE_RATE
+    shift_ms = (np.median(t_minus_f[after]) - np.median(t_minus_f[~after])) * 1000.0
+    res = np.concatenate([t_minus_f[~after] - np.median(t_minus_f[~after]),
+                          t_minus_f[after] - np.median(t_minus_f[after])]) * 1000.0
+    print(f"\n[delay] {clock}: anchors {shift_ms:+.3f} ms later after the 150 ms delay "
+          f"({(~after).sum()} before, {after.sum()} after; residual median {np.median(np.abs(res)):.3f} ms)")
+    assert abs(shift_ms - 150.0) <= 2.0 and np.median(np.abs(res)) < 2.0
