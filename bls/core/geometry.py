@@ -205,9 +205,10 @@ def resolve(p: Preset, geometry: ScreenGeometry | None) -> Resolved:
                  f"the target as {shown_degrees(v.target_diameter_deg)}" if v.target_diameter_deg is not None else ""]
         used = [f"{m.sweep_width_pct:.0f} % of the width" if m.sweep_width_deg is not None else "",
                 f"{v.target_diameter_pct:.1f} % of the height" if v.target_diameter_deg is not None else ""]
+        used = [u for u in used if u]
         return Resolved(p, (f"The preset gives {' and '.join(filter(None, given))}, but the client screen's size "
-                            f"is not known: {' and '.join(filter(None, used))} are used instead. Enter the screen's "
-                            "size under Client display for degrees.",))
+                            f"is not known: {' and '.join(used)} {'is' if len(used) == 1 else 'are'} used instead. "
+                            "Enter the screen's size under Client display for degrees.",))
     notes = []
     at = f"at {shown_number(geometry.distance_cm)} cm"
     diameter = v.target_diameter_pct
