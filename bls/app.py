@@ -17,6 +17,7 @@ from .core.engine import IDLE, PAUSED, RUNNING
 from .core.library import PresetLibrary
 from .core.paths import config_dir, records_dir
 from .core.preset import Preset
+from .core.room import RoomSettings
 from .core.atomic import check_target
 from .core.uistate import UiState
 from .platform.screen_sleep import sleep_inhibitor
@@ -63,6 +64,12 @@ def screen_label(s: QScreen) -> str:
 
 def connected_screens() -> list[QScreen]:
     return list(QGuiApplication.screens())
+
+
+def physical_size_mm(screen: QScreen) -> tuple[float, float]:
+    """The size the system reports for ``screen`` (EDID; often 0 or wrong: the session core judges it)."""
+    size = screen.physicalSize()
+    return size.width(), size.height()
 
 
 def plan_screens(preferred: str | None) -> tuple[QScreen, QScreen, bool, str]:
@@ -131,6 +138,8 @@ class BlsApp(QObject):
                                store=RecordStore(default_db_path(), probe=True))
         self.session.core.preset_name = name  # the library's name for it (twins are told apart)
         self.session.display_info = self.display_info
+        # the client screen's size and viewing distance, remembered per screen name (degrees of visual angle)
+        self.session.core.room = RoomSettings()
         self._quitting = False
         self._signalled = False
         #: the process's exit status: 0, or the status of the signal that ended the session
@@ -201,6 +210,8 @@ class BlsApp(QObject):
         self._fullscreen = fullscreen
         self.display.place(screen, fullscreen)
         g = self.display.geometry() if not fullscreen else screen.geometry()
+        self.session.core.set_client_screen(screen.name(), screen.size().width(), screen.size().height(),
+                                            physical_size_mm(screen), None if fullscreen else (g.width(), g.height()))
         self.control.set_preview_aspect(g.width() / max(1, g.height()))
         self._note = note
         self._show_info()

@@ -595,6 +595,15 @@ class SessionCore:
         if resolved != self.settings:
             self.change(resolved)  # a sweep or target in degrees follows the screen (it glides)
 
+    def viewing_distance_cm(self) -> float:
+        """The viewing distance for the client screen (remembered for its name, else the default)."""
+        if self.geometry is not None:
+            return self.geometry.distance_cm
+        if self._client_screen is not None:
+            d = self._remembered(self._client_screen[0]).get("distance_cm", DEFAULT_DISTANCE_CM)
+            return DEFAULT_DISTANCE_CM if distance_problem(d) else d
+        return DEFAULT_DISTANCE_CM
+
     def system_screen_size(self) -> tuple[tuple[float, float] | None, str]:
         """The size the system reports for the client screen, if believable ((w, h) or None, why not)."""
         if self._client_screen is None:
