@@ -584,9 +584,8 @@ class SessionCore:
                 aw, ah = area or (0, 0)
                 geometry = ScreenGeometry(name, w, h, float(size[0]), float(size[1]), float(distance), source,
                                           int(aw), int(ah))
-        self.geometry_note = why
-        if geometry != self.geometry:
-            self.geometry = geometry
+        if (geometry, why) != (self.geometry, self.geometry_note):
+            self.geometry, self.geometry_note = geometry, why
             data = geometry.as_record() if geometry is not None else {"screen": (self._client_screen or ("",))[0],
                                                                         "known": False, "why": why}
             self.event("screen_geometry", **data)

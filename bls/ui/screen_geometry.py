@@ -84,17 +84,19 @@ class ScreenGeometryFields(QWidget):
         self.note.setObjectName("hint")
         lay.addWidget(self.note)
         self._problem = ""  # the last refusal or failure, until the next accepted value
-        core.geometry_changed.connect(lambda _g: self.refresh())
+        core.geometry_changed.connect(lambda _g: self._tell(""))  # a new size or screen: a refusal is history
         self.refresh()
 
     # ------------------------------------------------------------------ showing
 
     def refresh(self) -> None:
         g = self.core.geometry
-        if g is not None:
+        if self._problem:
+            pass  # what was typed stays, to be corrected
+        elif g is not None:
             self.width_edit.setText(shown_number(g.width_mm))
             self.height_edit.setText(shown_number(g.height_mm))
-        elif not self._problem:
+        else:
             self.width_edit.clear()
             self.height_edit.clear()
         self.source_label.setText(SOURCE_WORDS[g.source if g is not None else None])
