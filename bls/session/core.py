@@ -542,6 +542,11 @@ class SessionCore:
                 self.event("visual_angle_note", notes=list(resolved.notes))
         return resolved.preset
 
+    def on_screen(self, preset: Preset) -> Preset:
+        """``preset`` as it would play on the client screen (degrees resolved; nothing is told): what the
+        live settings are compared with to say whether they differ from a preset."""
+        return resolve(preset, self.geometry).preset
+
     def visual_angle(self, settings: Preset | None = None) -> dict:
         """The sweep and the target of ``settings`` (default: as played) in % and in degrees on the client
         screen, with the geometry used (degrees are None when the screen's size is not known)."""

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage
 
 import bls.app as app_module
-from bls.core.preset import Preset
+from bls.core.preset import Preset, dump_preset
 from bls.ui.style import apply_style
 
 W_MM, H_MM = 531.0, 299.0
@@ -178,3 +178,18 @@ def test_a_target_in_degrees_spans_the_expected_pixels_on_the_client_screen(apps
         return int(bright.sum(axis=0).max())
     qtbot.waitUntil(lambda: abs(measured() - want_px) <= 2, timeout=5000)
     assert abs(measured() - want_px) <= 2, (measured(), want_px)
+
+
+def test_a_preset_in_degrees_is_not_modified_by_playing_on_this_screen(apps, private_config_dir):
+    folder = private_config_dir / "presets"
+    folder.mkdir(parents=True)
+    p = Preset(name="in degrees").with_("motion", sweep_width_deg=30.0).with_("visual", target_diameter_deg=1.0)
+    (folder / "in-degrees.yaml").write_text(dump_preset(p), encoding="utf-8")
+    app = apps()
+    app.load_preset("in degrees")
+    panel = app.control.presets
+    assert app.session.settings.motion.sweep_width_pct == pytest.approx(
+        2 * 600 * math.tan(math.radians(15.0)) / W_MM * 100, abs=1e-3)
+    assert not panel.modified.isVisibleTo(panel)  # the % set from the degrees is the preset, as it plays here
+    app.session.set_settings(app.session.settings.with_("motion", speed_cycles_per_s=1.5))
+    assert panel.modified.isVisibleTo(panel)
