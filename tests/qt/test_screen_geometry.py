@@ -40,14 +40,15 @@ def close(app, qapp):
 
 @pytest.fixture
 def apps(qapp, monkeypatch):
-    made = []
+    made, closed = [], []
 
     def make(size=(W_MM, H_MM)):
         made.append(make_app(qapp, monkeypatch, size))
         return made[-1]
+    make.close = lambda app: (close(app, qapp), closed.append(app))
     yield make
     for app in made:
-        if not app._quitting:
+        if app not in closed:
             close(app, qapp)
 
 
@@ -106,8 +107,7 @@ def test_edits_are_remembered_per_screen_name_and_read_back_by_a_new_window(apps
     g = app.session.core.geometry
     assert (g.width_mm, g.height_mm, g.distance_cm) == (600.0, 340.0, 80.0)
     assert app.control.sweep_slider.label.text() == f"85 % wide · {deg(0.85 * 600, 800):.1f}°"
-    close(app, qapp)
-    app._quitting = True
+    apps.close(app)
     f2 = fields(apps())
     assert (f2.width_edit.text(), f2.height_edit.text(), f2.distance_spin.value()) == ("600", "340", 80)
     assert f2.source_label.text() == "(entered)"
