@@ -28,7 +28,7 @@ from .session.store import RecordStore, default_db_path
 from .ui.client_display import CLIENT_WINDOW_SHARE, create_client_display
 from .ui.control_window import ControlWindow
 from .ui.qt_session import Session
-from .ui.style import apply_style
+from .ui.style import THEME_CHOICES, apply_style
 
 #: at quit, the running set's stop fade and glide home get this long before the windows close
 QUIT_GLIDE_WAIT_S = 4.0
@@ -72,6 +72,33 @@ def physical_size_mm(screen: QScreen) -> tuple[float, float]:
     return size.width(), size.height()
 
 
+def screen_lines(screens: list[QScreen], primary: QScreen | None) -> list[str]:
+    """One line per screen: its name (what --client-screen takes), then what it is."""
+    lines = []
+    for s in screens:
+        g = s.geometry()
+        mm = s.physicalSize()
+        size = f", {mm.width():.0f} × {mm.height():.0f} mm" if mm.width() > 0 and mm.height() > 0 else ""
+        main = ", the main screen" if s is primary else ""
+        lines.append(f"{s.name()}\t{g.width()} × {g.height()} at {g.x()},{g.y()}, {s.refreshRate():.0f} Hz{size}{main}")
+    return lines
+
+
+def list_screens() -> int:
+    """``bls --list-screens``: the connected screens by name; needs the desktop (a display)."""
+    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
+        print("bls: no desktop to ask for its screens (neither DISPLAY nor WAYLAND_DISPLAY is set); run this "
+              "from the desktop where bls will run", file=sys.stderr)
+        return 1
+    qapp = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
+    for line in screen_lines(connected_screens(), qapp.primaryScreen()):
+        print(line)
+    print("(give a name with --client-screen NAME; without it bls picks a screen other than the main one)",
+          file=sys.stderr)
+    return 0
+
+
 def plan_screens(preferred: str | None) -> tuple[QScreen, QScreen, bool, str]:
     """(client screen, therapist screen, client fullscreen?, note for the therapist).
 
@@ -104,9 +131,17 @@ def plan_screens(preferred: str | None) -> tuple[QScreen, QScreen, bool, str]:
     return client, therapist, True, note
 
 
+TITLE = "bls — bilateral stimulation"
+
+
+def hitches(n: int) -> str:
+    """Dropped frames in words a therapist reads at a glance."""
+    return "smooth motion" if n == 0 else f"{n} brief hitch{'' if n == 1 else 'es'} in the motion"
+
+
 class BlsApp(QObject):
     def __init__(self, qapp: QApplication, preset: str | None = None, client_screen: str | None = None,
-                 log: Path | None = None, audio_device=None, no_audio: bool = False):
+                 log: Path | None = None, audio_device=None, no_audio: bool = False, theme: str | None = None):
         super().__init__()
         self.qapp = qapp
         config_problem = ""
@@ -117,6 +152,14 @@ class BlsApp(QObject):
             config_problem = (f"bls cannot use its settings folder {config_dir()} ({why}): it starts with its "
                               "defaults and the built-in presets; nothing is remembered.")
         self.ui_state = UiState(config_dir())
+        # the control window's look: given, else as last chosen, else as the system's (dark follows it live)
+        self.theme_choice = theme or self.ui_state.get("theme", "system", str)
+        if self.theme_choice not in THEME_CHOICES:
+            self.theme_choice = "system"
+        apply_style(qapp, self.theme_choice)
+        hints = QGuiApplication.styleHints()
+        if hasattr(hints, "colorSchemeChanged"):
+            hints.colorSchemeChanged.connect(self._system_look_changed)
         self.library = PresetLibrary()
         if preset is not None and preset not in self.library:
             raise KeyError(f"no preset named {preset!r}; available: {', '.join(self.library.names())}")
@@ -149,12 +192,15 @@ class BlsApp(QObject):
         self.screen, therapist, fullscreen, note = plan_screens(self._client_name)
         self._lost_screen: str | None = None  # the client's screen, while it is disconnected
         self.display = create_client_display(self.session, self.screen.refreshRate())
+        self.session.checkChanged.connect(self._check_changed)
         screens = [(s.name(), screen_label(s)) for s in QGuiApplication.screens()]
         # the list is read afresh when it opens, by a short-lived child process on a thread of its own:
         # this thread (which also paints the client screen) never waits for PortAudio
         self.control = ControlWindow(self.session, self.library, screens, self.screen.name(), name,
                                      lambda lister=OutputLister(): lister.names())
         self.control.outputChosen.connect(self.choose_output)
+        self.control.show_theme(self.theme_choice)
+        self.control.themeChosen.connect(self.choose_theme)
         self.control.quitRequested.connect(self.request_quit)
         self.control.client_badge.setChecked(self.ui_state.get("client_badge", False, bool))
         self.control.client_badge.toggled.connect(self._client_badge_toggled)
@@ -195,7 +241,7 @@ class BlsApp(QObject):
         """The control window on the therapist's screen; beside the client window if they share it."""
         self.control.setScreen(therapist)
         ag = therapist.availableGeometry()
-        w, h = min(1180, ag.width() - 40), min(980, ag.height() - 40)  # everything in view on 1080p
+        w, h = min(1320, ag.width() - 40), min(900, ag.height() - 40)  # everything in view from 1280×720 up
         x = ag.x() + (ag.width() - w) // 2
         if therapist is client:
             # one screen: the control window to the left, as narrow as it can be beside the client
@@ -217,6 +263,18 @@ class BlsApp(QObject):
         self._show_info()
         self.control.raise_()
         self.control.activateWindow()
+
+    def choose_theme(self, choice: str) -> None:
+        """The therapist picked a look for the control window (kept for the next launch)."""
+        self.theme_choice = choice if choice in THEME_CHOICES else "system"
+        apply_style(self.qapp, self.theme_choice)
+        self._remember("theme", self.theme_choice)
+        self.control.show_theme(self.theme_choice)
+
+    def _system_look_changed(self, *_args) -> None:
+        if self.theme_choice == "system":
+            apply_style(self.qapp, "system")
+            self.control.update()
 
     def choose_output(self, device: str | None) -> None:
         """The therapist picked an audio output (or the same one again, to retry it)."""
@@ -271,13 +329,13 @@ class BlsApp(QObject):
     def _show_info(self) -> None:
         i = self.display_info()
         mode = "fullscreen" if i["fullscreen"] else "window"
-        # dropped frames matter during a set; between sets the screen is still and nobody watches it
+        # dropped frames matter during a set; between sets the screen is still and nobody watches it. Said
+        # in plain words: a dropped frame is a moment the target stood still for one refresh (a "hitch")
         frames = ""
         if self.session.status.state != IDLE and (n := self.session.dropped_in_set(i)) is not None:
-            frames = f" · this set: {n} dropped frame{'' if n == 1 else 's'}"
+            frames = f" · this set: {hitches(n)}"
         elif self.session.records:
-            n = self.session.records[-1].get("dropped_frames", 0)
-            frames = f" · last set: {n} dropped frame{'' if n == 1 else 's'}"
+            frames = f" · last set: {hitches(self.session.records[-1].get('dropped_frames', 0))}"
         self.control.show_display_info(f"Client: {i['screen']} · {mode} · {i['refresh_hz']:.0f} Hz{frames}",
                                        self._note)
 
@@ -306,6 +364,10 @@ class BlsApp(QObject):
     def _settings_changed(self, p: Preset) -> None:
         self._update_badge()
         self._preset_follows()
+
+    def _check_changed(self, _kind: str) -> None:
+        """The client screen says "left" / "right" during a left/right check if the therapist asked."""
+        self.display.set_say_check(self.session.core.check_on_client)
 
     def _client_badge_toggled(self, on: bool) -> None:
         self._remember("client_badge", on)
@@ -344,6 +406,11 @@ class BlsApp(QObject):
                 self.session.key("Space")
         elif key in (Qt.Key_Up, Qt.Key_Down) and not editing:
             self.session.key("Up" if key == Qt.Key_Up else "Down")
+        elif key == Qt.Key_H and not typing and not ev.modifiers() & ~Qt.KeypadModifier:
+            if not ev.isAutoRepeat():
+                self.control.headphones.left_right.start()  # the left/right check (refused during a set)
+        elif key in (Qt.Key_Minus, Qt.Key_Plus, Qt.Key_Equal) and not editing and self.session.core.check_kind == "comfort":
+            self.control.headphones.comfort.step(-1 if key == Qt.Key_Minus else 1)
         else:
             return False
         return True
@@ -460,6 +527,13 @@ class BlsApp(QObject):
         self.control.close()
 
 
+def identify(qapp: QApplication) -> None:
+    """The application's names. Window titles end with the display name (Qt adds it where it is missing):
+    the control window's title is exactly TITLE, said once; the client window's "Client display — TITLE"."""
+    qapp.setApplicationName("bls")
+    qapp.setApplicationDisplayName(TITLE)
+
+
 def run_app(args) -> int:
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     # signals end the session gracefully; they are read on this thread once the event loop runs, so
@@ -474,8 +548,7 @@ def run_app(args) -> int:
 
 
 def _run(qapp: QApplication, args, holder: list) -> int:
-    qapp.setApplicationName("bls")
-    qapp.setApplicationDisplayName("bls")
+    identify(qapp)
     qapp.setQuitOnLastWindowClosed(True)
     apply_style(qapp)
     if args.log:  # a copy of the record goes there: refused at once if it would replace what is not ours
@@ -486,7 +559,7 @@ def _run(qapp: QApplication, args, holder: list) -> int:
             return 2
     try:
         app = BlsApp(qapp, args.preset, args.client_screen, Path(args.log) if args.log else None,
-                     args.audio_device, args.no_audio)
+                     args.audio_device, args.no_audio, theme=args.theme)
     except KeyError as exc:
         print(f"bls: {exc.args[0]}", file=sys.stderr)
         return 2

@@ -73,21 +73,45 @@ def _missing_preset(lib, name: str) -> str:
     return f"no preset named {name!r}; available: {', '.join(lib.names())}"
 
 
+class _Paragraphs(argparse.HelpFormatter):
+    """Help whose description and epilog keep their paragraphs (blank lines), each wrapped."""
+
+    def _fill_text(self, text, width, indent):
+        return "\n\n".join(super(_Paragraphs, self)._fill_text(part, width, indent) for part in text.split("\n\n"))
+
+
 def app_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bls", description="Bilateral stimulation for EMDR: a moving target and a panned tone on one clock.",
-        epilog="Other commands: 'bls render --help' makes an audio file (and a trace) of a set without a "
+        formatter_class=_Paragraphs,
+        epilog="The clock: while the tone plays, the sound card's own clock times both the tone and the target, so "
+               "they never drift apart. With the tone off, or no sound output found, the target keeps time by the "
+               "system clock, the computer's ordinary clock.\n\n"
+               "Sound outputs are found through PortAudio, the sound library bls uses: it names each output as "
+               "the system does (e.g. 'HDA Intel PCH: ALC3246 Analog (hw:0,0)', 'pulse', 'default').\n\n"
+               "Other commands: 'bls render --help' makes an audio file (and a trace) of a set without a "
                "device; 'bls presets --help' lists, checks, imports and exports presets; 'bls script --help' "
                "runs a session headless from a script of the therapist's actions; 'bls sessions --help' lists, shows, "
                "exports (CSV, PDF) and deletes the clinical session records.")
     p.add_argument("--preset", metavar="NAME", help="preset to load (default: the last one used, or 'standard')")
-    p.add_argument("--client-screen", metavar="NAME", help="screen for the client display, by name")
+    p.add_argument("--client-screen", metavar="NAME",
+                   help="the screen the client watches, by its name as 'bls --list-screens' prints it (default: "
+                        "the one chosen last time, else a screen other than the main one)")
+    p.add_argument("--list-screens", action="store_true",
+                   help="print the connected screens' names (what --client-screen accepts) and quit")
+    p.add_argument("--list-audio", action="store_true",
+                   help="print the sound outputs' names (what --audio-device accepts) and quit")
     p.add_argument("--start", action="store_true", help="start a set as soon as the windows are up")
     p.add_argument("--exit-after", type=_positive_seconds, metavar="SECONDS", help="quit cleanly after SECONDS")
     p.add_argument("--log", metavar="FILE.json", help="write the session log (one record per set) to FILE.json")
     p.add_argument("--audio-device", metavar="DEVICE",
-                   help="PortAudio output device, by name (default: $BLS_AUDIO_DEVICE, else the system default)")
-    p.add_argument("--no-audio", action="store_true", help="start with the tone off (the system clock runs the target)")
+                   help="the sound output for the tone (headphones), by its name as 'bls --list-audio' prints it "
+                        "(default: $BLS_AUDIO_DEVICE, else the system's default output)")
+    p.add_argument("--no-audio", action="store_true",
+                   help="start with the tone off; the target then keeps time by the system clock (see below)")
+    p.add_argument("--theme", choices=("system", "light", "dark"),
+                   help="the control window's look: light, dark for a dim room, or as the system's (default: as "
+                        "last chosen in the window, else the system's)")
     return p
 
 
@@ -511,6 +535,12 @@ def _run(argv: list[str]) -> int:
 
         return bench_main(argv[1:])
     args = app_parser().parse_args(argv)
+    if args.list_audio:
+        return list_audio()
+    if args.list_screens:
+        from .app import list_screens  # noqa: PLC0415 - Qt is imported only for the app
+
+        return list_screens()
     from .app import run_app  # Qt is imported only for the app
 
     status = run_app(args)
@@ -520,6 +550,25 @@ def _run(argv: list[str]) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
+
+
+def list_audio() -> int:
+    """``bls --list-audio``: the outputs --audio-device accepts, as a fresh PortAudio sees them."""
+    from .audio.output import list_outputs_in_child  # noqa: PLC0415
+
+    names = list_outputs_in_child()
+    if names is None:
+        print("bls: the sound system did not answer when asked for its outputs (PortAudio failed or hung); "
+              "try again, or check that the sound system runs", file=sys.stderr)
+        return 1
+    if not names:
+        print("No sound outputs found. bls still runs: the target moves by the system clock and no tone plays. "
+              "Plug in headphones or check the sound settings, then run 'bls --list-audio' again.", file=sys.stderr)
+        return 0
+    for name in names:
+        print(name)
+    print("(give one with --audio-device NAME; without it bls uses the system's default output)", file=sys.stderr)
+    return 0
 
 
 class _StdoutFailed(Exception):

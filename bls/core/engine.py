@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import gentle, motion, photosafe, tone
+from .checks import COMFORT_FADE_IN_S, COMFORT_RISE_S, COMFORT_START_BELOW_DB, CheckProgram
 from .look import Look, look_of
 from .preset import Preset, clamp_to_schema
 from .ramp import Ramp
@@ -92,6 +93,9 @@ class Feel:
     pulse_attack: float = PULSE_ATTACK_S
     pulse_length: float = PULSE_LENGTH_S
     look_glide: float = LOOK_GLIDE_S
+    accent_attack: float = tone.ACCENT_ATTACK_S
+    accent_length: float = tone.ACCENT_LENGTH_S
+    accent_db: float = tone.ACCENT_DB
 
 
 NORMAL = Feel()
@@ -100,9 +104,11 @@ GENTLE = Feel(level_ramp=gentle.CHANGE_RAMP_S, depth_ramp=gentle.CHANGE_RAMP_S, 
               pause_decel=gentle.PAUSE_DECEL_S, pause_fade=gentle.PAUSE_FADE_S, stop_decel=gentle.STOP_DECEL_S,
               stop_fade=gentle.STOP_FADE_S, timeup_decel=2.0, glide_min=0.8, glide_per_unit=1.0,
               show_target=gentle.SHOW_TARGET_S, hide_target=gentle.SHOW_TARGET_S, speed_slew=gentle.SPEED_SLEW,
-              pulse_attack=gentle.ATTACK_S, pulse_length=gentle.PULSE_LENGTH_S, look_glide=gentle.VISUAL_GLIDE_S)
+              pulse_attack=gentle.ATTACK_S, pulse_length=gentle.PULSE_LENGTH_S, look_glide=gentle.VISUAL_GLIDE_S,
+              accent_attack=gentle.ACCENT_ATTACK_S, accent_length=gentle.ACCENT_LENGTH_S, accent_db=gentle.ACCENT_DB)
 
 IDLE, RUNNING, PAUSED, STOPPING, GLIDING = "idle", "running", "paused", "stopping", "gliding"
+CHECK = "check"  # a headphone check plays (core.checks): between sets, the target hidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +139,15 @@ class Snapshot:
     look_from: Look  # the look glides from look_from to look_to along look_mix (0..1, raised cosine)
     look_to: Look
     look_mix: Ramp
+    #: the end-point accents: the swell's extra amplitude as a share of the level (0: no accents)
+    accent: Ramp = Ramp.hold(0.0)
+    check: CheckProgram | None = None  # the headphone check playing (state CHECK), from frame check_start
+    check_start: int = 0
+
+    def check_time_into(self, frames: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Seconds since the check began, at the frames, into ``out``."""
+        np.subtract(frames, self.check_start, out=out)
+        return np.divide(out, SAMPLE_RATE, out=out)
 
     def look_at(self, frame: float) -> Look:
         if self.look_mix.done(frame):
@@ -169,6 +184,9 @@ class Snapshot:
         if self.state == IDLE:
             z = np.zeros_like(f)
             return z, z, z
+        if self.state == CHECK:  # the target rests hidden at the centre; s is where the tone sits
+            z = np.zeros_like(f)
+            return z, z, np.asarray(self.check.pan.value((f - self.check_start) / SAMPLE_RATE))
         if self.state == GLIDING:
             keep = 1.0 - self.glide.progress(f)
             gx, gy, gs = self.glide_from
@@ -192,6 +210,8 @@ class Snapshot:
         if self.state == IDLE:
             out.fill(0.0)
             return out
+        if self.state == CHECK:
+            return self.check.pan.value_into(self.check_time_into(frames, sc.tmp), out)
         if self.state == GLIDING:
             self.glide.progress_into(frames, out)
             np.subtract(1.0, out, out=out)
@@ -208,7 +228,13 @@ class Snapshot:
         return np.add(out, s0, out=out)
 
     def speed_at(self, frame: float) -> float:
-        return 0.0 if self.state in (IDLE, GLIDING) else self.speed.value_at(frame)
+        return 0.0 if self.state in (IDLE, GLIDING, CHECK) else self.speed.value_at(frame)
+
+    def check_phase(self, frame: float) -> str:
+        """The part of the headphone check heard at ``frame`` ("left", "right" ...; "" for none)."""
+        if self.check is None:
+            return ""
+        return self.check.phase_at((frame - self.check_start) / SAMPLE_RATE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +246,8 @@ class Status:
     elapsed_s: float
     speed_cycles_per_s: float
     look_slowed_s: float = 0.0  # the latest change of look glides this long to keep the screen photosafe
+    check: str = ""  # the headphone check playing or about to ("left_right", "comfort"; "": none)
+    checks: int = 0  # check commands taken so far (a front end knows its check was seen)
 
 
 class Delivered(NamedTuple):
@@ -268,6 +296,7 @@ class FrameSample:
     opacity: float
     state: str
     look: Look | None = None  # the look at this frame (None: the caller's own)
+    check_phase: str = ""  # the part of a headphone check heard at this frame ("left", "right" ...)
 
 
 def _end_count_into(phase: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -275,6 +304,11 @@ def _end_count_into(phase: np.ndarray, out: np.ndarray) -> np.ndarray:
     np.subtract(phase, 0.25, out=out)
     np.divide(out, 0.5, out=out)
     return np.floor(out, out=out)
+
+
+def _accent_of(settings: Preset, feel: Feel) -> float:
+    """The accent's extra amplitude (share of the level) for these settings: 0 without accents."""
+    return 10.0 ** (feel.accent_db / 20.0) - 1.0 if settings.audio.pan_mode == "continuous_accents" else 0.0
 
 
 def _ramp_frames(seconds: float) -> float:
@@ -342,7 +376,8 @@ class StimulusEngine:
             depth=Ramp.hold(a.pan_depth_pct / 100.0),
             alternate=Ramp.hold(1.0 if a.pan_mode == "alternating" else 0.0), carrier=Ramp.hold(a.carrier_hz), carrier_phase0=0.0,
             tone=a.tone, prev_tone=a.tone, tone_mix=Ramp.hold(1.0),
-            look_from=look_of(settings), look_to=look_of(settings), look_mix=Ramp.hold(1.0))
+            look_from=look_of(settings), look_to=look_of(settings), look_mix=Ramp.hold(1.0),
+            accent=Ramp.hold(_accent_of(settings, GENTLE if settings.gentle else NORMAL)))
         self.history: tuple[Snapshot, ...] = (self._snap,)
         self._block: list[Snapshot] = [self._snap]
         self._set_index = 0
@@ -358,11 +393,16 @@ class StimulusEngine:
         self._pending_tone: str | None = None
         self._last_k = -1
         self._last_cross = -1e18
-        self._pulse_shape = (PULSE_ATTACK_S, PULSE_LENGTH_S)  # attack and length of the sounding pulse
+        # attack and length of the sounding pulse, then of the sounding accent
+        self._pulse_shape = (PULSE_ATTACK_S, PULSE_LENGTH_S, tone.ACCENT_ATTACK_S, tone.ACCENT_LENGTH_S)
         self._in_set = False
         self._samples: list[Delivered] = []
         self._next_sample = 0
         self._look_slowed = 0.0
+        self._pending_check: tuple[CheckProgram, float] | None = None  # waits for a set's fade to end
+        self._check_ending = False
+        self._start_after_check = False
+        self._checks = 0
         self._update_show_hide()
         self.status = Status(0, IDLE, 0, 0, 0.0, 0.0)
 
@@ -389,6 +429,16 @@ class StimulusEngine:
             raise ValueError(f"hurry: {fade_s!r} is not a fade between 0.005 and 1 s")
         self._commands.append(("hurry", float(fade_s)))
 
+    def check(self, program: CheckProgram, level_dbfs: float) -> None:
+        """Play a headphone check (core.checks) at ``level_dbfs`` (never above the cap): only between
+        sets (ignored otherwise). It ends by itself, or gently with :meth:`stop`; :meth:`start` ends it
+        gently and starts the set when it is silent."""
+        self._commands.append(("check", program, float(level_dbfs)))
+
+    def check_level(self, level_dbfs: float) -> None:
+        """The level of the check playing (the comfort check's - and +): it glides there."""
+        self._commands.append(("check_level", float(level_dbfs)))
+
     def apply(self, settings: Preset, unlocks: Mapping[str, object] = NO_UNLOCKS) -> None:
         """Live settings changed: every audible or visible change glides from the current value.
 
@@ -412,7 +462,7 @@ class StimulusEngine:
         x, y, s_ = snap.position(frame)
         pan = float(tone.pan_position(s_, snap.depth.value(frame), snap.alternate.value(frame)))
         return FrameSample(frame, float(x), float(y), float(s_), pan, float(snap.opacity.value(frame)), snap.state,
-                           snap.look_at(frame))
+                           snap.look_at(frame), snap.check_phase(frame))
 
     # ------------------------------------------------------------------ clock side
 
@@ -478,7 +528,7 @@ class StimulusEngine:
     def _rebased(self, f: int, **changes) -> Snapshot:
         s = self._snap
         base = {"start": f, "carrier_phase0": float(s.carrier_phase(f))}
-        if s.state not in (IDLE, GLIDING):
+        if s.state not in (IDLE, GLIDING, CHECK):
             base["phase0"] = float(s.phase(f))
         base.update(changes)
         return replace(s, **base)
@@ -495,8 +545,22 @@ class StimulusEngine:
         kind = cmd[0]
         state = self._snap.state
         if kind == "toggle":
-            kind = {IDLE: "start", RUNNING: "pause", PAUSED: "start"}.get(state, "none")
-        if kind == "start":
+            kind = {IDLE: "start", RUNNING: "pause", PAUSED: "start", CHECK: "start"}.get(state, "none")
+        if kind == "check":
+            self._checks += 1
+        if state == CHECK or self._pending_check is not None:
+            self._check_command(kind, cmd, f)
+            return
+        if kind == "check" and state == IDLE:
+            self._pending_check = (cmd[1], cmd[2])
+            s = self._snap
+            if s.fade.value_at(f) > 0.0:  # a set's fade-out still sounds: it ends quickly, then the check
+                stop_fade = _ramp_frames(self.feel.stop_fade)
+                if s.fade.end > f + stop_fade:
+                    self._push(self._rebased(f, fade=s.fade.retarget(f, 0.0, stop_fade, smooth=True)))
+            else:
+                self._begin_check(f)
+        elif kind == "start":
             if state == IDLE:
                 self._start_set(f)
             elif state == PAUSED:
@@ -577,10 +641,76 @@ class StimulusEngine:
         if changes:
             self._push(self._rebased(f, **changes))
 
+    def _check_command(self, kind: str, cmd: tuple, f: int) -> None:
+        """A command while a headphone check plays (or waits for a set's fade to end)."""
+        s = self._snap
+        if s.state != CHECK:  # waiting: a stop or another start cancels it, a new check replaces it
+            if kind == "check":
+                self._pending_check = (cmd[1], cmd[2])
+            elif kind == "check_level":
+                self._pending_check = (self._pending_check[0], cmd[1])
+            elif kind in ("stop", "hurry", "start"):
+                self._pending_check = None
+                if kind == "start":
+                    self._command(("start",), f)
+                else:
+                    self._command(cmd, f)
+            elif kind == "apply":
+                self._apply(cmd[1], f)
+            return
+        if kind in ("stop", "hurry", "start"):
+            fade = _ramp_frames(self.feel.stop_fade if kind != "hurry" else cmd[1])
+            self._start_after_check = kind == "start"
+            if not self._check_ending or s.fade.end > f + fade:
+                self._check_ending = True
+                self._push(self._rebased(f, fade=s.fade.retarget(f, 0.0, fade, smooth=True)))
+        elif kind == "check_level" and not self._check_ending:
+            self._push(self._rebased(f, level=s.level.retarget(f, tone.db_to_amplitude(cmd[1]),
+                                                                _ramp_frames(self.feel.level_ramp))))
+        elif kind == "apply":
+            self._apply(cmd[1], f)
+
+    def _begin_check(self, f: int) -> None:
+        program, level_dbfs = self._pending_check
+        self._pending_check = None
+        self._check_ending = self._start_after_check = False
+        s = self._snap
+        top = tone.db_to_amplitude(level_dbfs)
+        if program.kind == "comfort":  # starts quiet and rises to the level
+            level = Ramp(f, tone.db_to_amplitude(level_dbfs - COMFORT_START_BELOW_DB), top,
+                         _ramp_frames(COMFORT_RISE_S), True)
+            fade = Ramp(f, 0.0, 1.0, _ramp_frames(COMFORT_FADE_IN_S), True)
+        else:  # its own envelope fades each part in and out
+            level, fade = Ramp.hold(top, f), Ramp.hold(1.0, f)
+        self._push(self._rebased(
+            f, state=CHECK, check=program, check_start=f, speed=Ramp.hold(0.0, f), level=level, fade=fade,
+            depth=Ramp.hold(1.0, f), alternate=Ramp.hold(0.0, f), accent=Ramp.hold(0.0, f),
+            opacity=s.opacity.retarget(f, 0.0, *self._show_hide(self.feel.hide_target))))
+
+    def _end_check(self, f: int) -> None:
+        """The check is over (silent now): what the set plays is back, and a start waiting begins."""
+        a = self.settings.audio
+        self._check_ending = False
+        self._push(self._rebased(
+            f, state=IDLE, check=None, fade=Ramp.hold(0.0, f), level=Ramp.hold(tone.db_to_amplitude(a.level_dbfs), f),
+            depth=Ramp.hold(a.pan_depth_pct / 100.0, f),
+            alternate=Ramp.hold(1.0 if a.pan_mode == "alternating" else 0.0, f),
+            accent=Ramp.hold(_accent_of(self.settings, self.feel), f)))
+        if self._start_after_check:
+            self._start_after_check = False
+            self._start_set(f)
+
     def end_now(self, reason: str = "quit") -> None:
         """End the running set at once, where it is (the session is closing and no clock drives the
         engine any more): its result is published like any other."""
         s, f = self._snap, self.next_frame
+        self._pending_check = None
+        if s.state == CHECK:  # a set waiting for the check to end does not start: the session ends
+            self._block = [self._snap]
+            self._start_after_check = False
+            self._commands.clear()  # a start posted meanwhile is not played after the session's end
+            self._end_check(f)
+            return
         if s.state == IDLE:
             return
         if s.state != GLIDING:
@@ -662,6 +792,8 @@ class StimulusEngine:
             self._set_settings = new
         changes = {}
         a0, a1 = old.audio, new.audio
+        if s.state == CHECK:  # the check sets its own level and pan; what the set plays returns after it
+            a0 = replace(a0, level_dbfs=a1.level_dbfs, pan_depth_pct=a1.pan_depth_pct, pan_mode=a1.pan_mode)
         if a1.level_dbfs != a0.level_dbfs:
             changes["level"] = s.level.retarget(f, tone.db_to_amplitude(a1.level_dbfs), _ramp_frames(self.feel.level_ramp))
         if a1.enabled != a0.enabled:
@@ -671,6 +803,9 @@ class StimulusEngine:
         if a1.pan_mode != a0.pan_mode:
             changes["alternate"] = s.alternate.retarget(f, 1.0 if a1.pan_mode == "alternating" else 0.0,
                                                         _ramp_frames(self.feel.pan_mode_ramp), True)
+        accent = _accent_of(new, self.feel)
+        if accent != s.accent.target and s.state != CHECK:
+            changes["accent"] = s.accent.retarget(f, accent, _ramp_frames(self.feel.pan_mode_ramp), True)
         if a1.carrier_hz != a0.carrier_hz:
             changes["carrier"] = s.carrier.retarget(f, a1.carrier_hz, _ramp_frames(self.feel.carrier_ramp))
         m0, m1 = old.motion, new.motion
@@ -752,6 +887,15 @@ class StimulusEngine:
             fe = max(cur, _ceil_frame(s.glide.end))
             if fe < f1:
                 events.append((fe, self._end_set))
+        elif s.state == CHECK:  # the check's own end, or the end of its fade after a stop
+            fe = _ceil_frame(s.fade.end) if self._check_ending else (
+                s.check_start + _ceil_frame(s.check.duration_s * SAMPLE_RATE))
+            if max(cur, fe) < f1:
+                events.append((max(cur, fe), self._end_check))
+        elif self._pending_check is not None:
+            fe = max(cur, _ceil_frame(s.fade.end))
+            if fe < f1:
+                events.append((fe, self._begin_check))
         if self._pending_shape is not None:
             fe = max(cur, _ceil_frame(s.shape_mix.end))
             if fe < f1:
@@ -772,12 +916,15 @@ class StimulusEngine:
         self._begin_stop(f, "time", self.feel.timeup_decel, _fade_frames(self._set_settings.timing.fade_out_s))
 
     def _segment(self, snap: Snapshot, a: int, b: int, out: np.ndarray | None) -> None:
-        """Frames [a, b) of one snapshot: the timeline's per-frame state (end-point pulses), then the
-        tone if a buffer is given. Pulse timing is the same whether or not audio is rendered.
-        Everything per frame goes into the scratch buffers."""
+        """Frames [a, b) of one snapshot: the timeline's per-frame state (end-point pulses and
+        accents), then the tone if a buffer is given. Pulse timing is the same whether or not audio is
+        rendered. Everything per frame goes into the scratch buffers."""
         moving = snap.state in (RUNNING, PAUSED, STOPPING)
         pulse_on = "pulse" in (snap.tone, snap.prev_tone)
-        if out is None and not (moving and pulse_on):  # a clock without sound, no pulse to track
+        accent_on = bool(snap.accent.v0 or snap.accent.v1)
+        # the end points are marked: track each arrival (a check has no end points: a steady tone)
+        marked = (pulse_on or accent_on) and snap.state != CHECK
+        if out is None and not (moving and marked):  # a clock without sound, no pulse to track
             if moving:  # keep counting ends, so switching to pulses later fires no stray pulse
                 self._last_k = self._end_count_at(snap, b - 1)
             return
@@ -787,28 +934,37 @@ class StimulusEngine:
         if moving:
             phase = snap.phase_into(frames, sc.phase, sc.tmp)
             k = _end_count_into(phase, sc.last)
-            if pulse_on:
+            if marked:
                 pulses = self._track_pulses(k, frames)
             else:  # the end count, as above
                 self._last_k = int(k[-1])
         if out is None:  # a clock without sound: events, pulses and status only
             return
-        env = None
-        if pulse_on:  # moving: new pulses at each end; at rest: the last pulse decays
-            dt, tmp, mask = sc.dt, sc.tmp, sc.mask
-            if pulses is None:
-                np.subtract(frames, self._last_cross, out=dt)
-                np.divide(dt, SAMPLE_RATE, out=dt)
-                env = tone.pulse_envelope_into(dt, *self._pulse_shape, sc.env, tmp, mask)
-            else:
-                last, before, old_shape, new_shape = pulses
-                np.subtract(frames, last, out=dt)
-                np.divide(dt, SAMPLE_RATE, out=dt)
-                env = tone.pulse_envelope_into(dt, *old_shape, sc.env, tmp, mask)
-                if new_shape is not None:  # where(last == before, env, new)
-                    new = tone.pulse_envelope_into(dt, *new_shape, sc.env2, tmp, mask)
-                    np.copyto(env, new, where=np.not_equal(last, before, out=mask))
-        self.synth.render(snap, frames, phase, env, out)
+        env = accent = None
+        if marked:  # moving: new pulses at each end; at rest: the last pulse decays
+            dt = sc.dt
+            np.subtract(frames, self._last_cross if pulses is None else pulses[0], out=dt)
+            np.divide(dt, SAMPLE_RATE, out=dt)
+            if pulse_on:
+                env = self._marks_into(dt, pulses, 0, sc.env, sc)
+            if accent_on:
+                accent = self._marks_into(dt, pulses, 2, sc.acc, sc)
+        self.synth.render(snap, frames, phase, env, out, accent)
+
+    def _marks_into(self, dt: np.ndarray, pulses, i: int, out: np.ndarray, sc) -> np.ndarray:
+        """The envelope of the pulses (``i`` 0) or of the accents (``i`` 2) into ``out``: each mark
+        keeps the shape (attack, length) it started with. ``pulses`` as from :meth:`_track_pulses`
+        (None: the last mark decays); ``dt`` the seconds since the latest mark at each frame."""
+        tmp, mask = sc.tmp, sc.mask
+        if pulses is None:
+            shape = self._pulse_shape
+            return tone.pulse_envelope_into(dt, shape[i], shape[i + 1], out, tmp, mask)
+        last, before, old_shape, new_shape = pulses
+        env = tone.pulse_envelope_into(dt, old_shape[i], old_shape[i + 1], out, tmp, mask)
+        if new_shape is not None:  # where(last == before, env, new)
+            new = tone.pulse_envelope_into(dt, new_shape[i], new_shape[i + 1], sc.env2, tmp, mask)
+            np.copyto(env, new, where=np.not_equal(last, before, out=mask))
+        return env
 
     def _end_count_at(self, snap: Snapshot, frame: int) -> int:
         """The end count at one frame, the same value as at that frame of a block (elementwise)."""
@@ -838,7 +994,8 @@ class StimulusEngine:
         old_shape = self._pulse_shape
         if self._last_cross == before:
             return last, before, old_shape, None
-        self._pulse_shape = (self.feel.pulse_attack, self.feel.pulse_length)
+        feel = self.feel
+        self._pulse_shape = (feel.pulse_attack, feel.pulse_length, feel.accent_attack, feel.accent_length)
         return last, before, old_shape, self._pulse_shape
 
     def _publish_status(self, f: int) -> None:
@@ -847,4 +1004,6 @@ class StimulusEngine:
         passes = int(motion.passes_completed(s.phase(last))) if s.state in (RUNNING, PAUSED, STOPPING) else (
             self._end_passes if self._set_index else 0)
         self.status = Status(f, s.state, self._set_index, passes, self._elapsed(f) / SAMPLE_RATE,
-                             s.speed_at(last), self._look_slowed if not s.look_mix.done(last) else 0.0)
+                             s.speed_at(last), self._look_slowed if not s.look_mix.done(last) else 0.0,
+                             s.check.kind if s.check is not None else
+                             self._pending_check[0].kind if self._pending_check is not None else "", self._checks)

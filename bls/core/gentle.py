@@ -35,6 +35,10 @@ REST_MIN_S = 10.0
 # how gentle mode softens the sound and the picture (used by the engine and the display)
 ATTACK_S = 0.03  # pulse attack, at least 30 ms
 PULSE_LENGTH_S = 0.3  # long decay
+# the end-point accents (pan mode continuous_accents), when unlocked: a smaller, slower swell
+ACCENT_DB = 2.0
+ACCENT_ATTACK_S = 0.08
+ACCENT_LENGTH_S = 0.35
 STOP_FADE_S = 0.8  # Esc still reaches silence within 1 s
 STOP_DECEL_S = 1.0
 PAUSE_FADE_S = 1.0

@@ -22,12 +22,12 @@ class Scratch:
     """The per-block working buffers of the engine and the renderer, ``max_block`` long each,
     allocated once. A stretch of ``n`` frames works on the first ``n`` of each: :meth:`take`.
 
-    The timeline (engine) fills ``frames``, ``phase``, ``last``, ``dt``, ``env`` and ``env2``; the
-    renderer reads ``frames``, ``phase`` and ``env`` and uses the rest. ``tmp``, ``tmp2`` and
+    The timeline (engine) fills ``frames``, ``phase``, ``last``, ``dt``, ``env``, ``env2`` and ``acc``;
+    the renderer reads ``frames``, ``phase``, ``env`` and ``acc`` and uses the rest. ``tmp``, ``tmp2`` and
     ``mask`` are anyone's for the length of one step. ``index`` is 0, 1, 2 ... (read only).
     """
 
-    FLOATS = ("frames", "phase", "last", "dt", "env", "env2", "gain", "cycles", "wave", "wave2", "mix", "left",
+    FLOATS = ("frames", "phase", "last", "dt", "env", "env2", "acc", "gain", "cycles", "wave", "wave2", "mix", "left",
               "right", "tmp", "tmp2")
     NAMES = ("index", "mask", *FLOATS)
     __slots__ = ("max_block", "_cut", "_cut2", *NAMES)
@@ -83,11 +83,12 @@ class ToneRenderer:
             raise ValueError("the scratch buffers are shorter than max_block")
 
     def render(self, snap, frames: np.ndarray, phase: np.ndarray | None, env: np.ndarray | None,
-               out: np.ndarray) -> None:
+               out: np.ndarray, accent: np.ndarray | None = None) -> None:
         """The tone for ``frames`` (ascending; typically the scratch ``frames``) into ``out``.
 
         ``phase`` is the target's phase at the frames (None when the target is not moving), ``env``
-        the pulse envelope (None: no pulses). Neither is modified."""
+        the pulse envelope (None: no pulses), ``accent`` the envelope of the end-point accents (None:
+        no accents). None is modified."""
         sc = self.scratch.take(len(frames))
         gain, tmp = sc.gain, sc.tmp
         snap.fade.value_into(frames, gain)
@@ -95,7 +96,17 @@ class ToneRenderer:
         if not np.count_nonzero(gain):
             out[:] = 0.0
             return
-        amp = np.multiply(gain, snap.level.value_into(frames, tmp), out=gain)
+        level = snap.level.value_into(frames, tmp)
+        if accent is not None:  # level + accent x min(level x share, cap - level): within the cap
+            swell = snap.accent.value_into(frames, sc.tmp2)
+            np.multiply(swell, level, out=swell)
+            np.minimum(swell, np.subtract(tone.LEVEL_CAP, level, out=sc.mix), out=swell)
+            np.maximum(swell, 0.0, out=swell)
+            np.multiply(swell, accent, out=swell)
+            np.add(level, swell, out=level)
+        amp = np.multiply(gain, level, out=gain)
+        if snap.check is not None:  # a headphone check: its own envelope on top (core.checks)
+            np.multiply(amp, snap.check.envelope.value_into(snap.check_time_into(frames, sc.tmp2), tmp), out=amp)
         cph = snap.carrier_phase_into(frames, sc.cycles, tmp)
         w = _wave_into(snap.tone, cph, env, sc.wave, tmp)
         if not snap.tone_mix.done(float(frames[0])):

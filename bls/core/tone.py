@@ -11,9 +11,18 @@ import numpy as np
 TONES = ("soft_sine", "warm", "pulse")
 TONE_LABELS = {"soft_sine": "Soft sine", "warm": "Warm", "pulse": "End-point pulses"}
 #: continuous: the tone follows the target across the stereo field; alternating: the tone sits in the
-#: ear on the target's side and crosses over (smoothly, within ALTERNATE_ZONE of the centre)
-PAN_MODES = ("continuous", "alternating")
+#: ear on the target's side and crosses over (smoothly, within ALTERNATE_ZONE of the centre);
+#: continuous_accents ("both"): the tone follows the target and a soft swell marks each end point
+PAN_MODES = ("continuous", "alternating", "continuous_accents")
+PAN_MODE_LABELS = {"continuous": "Follows the target", "alternating": "Alternates sides",
+                   "continuous_accents": "Follows, with accents at each side"}
 ALTERNATE_ZONE = 0.1
+#: the accent of continuous_accents: a swell of the level by ACCENT_DB that starts the moment the target
+#: turns at an end (raised-sine rise over ACCENT_ATTACK_S, raised-cosine fall, ACCENT_LENGTH_S in all).
+#: It is taken within the cap: near the cap the swell is smaller (level + swell <= LEVEL_CAP)
+ACCENT_DB = 3.5
+ACCENT_ATTACK_S = 0.03
+ACCENT_LENGTH_S = 0.11
 
 #: the hearing-safety cap: no setting can make the output exceed this (docs/clinical-basis.md, "Hearing")
 LEVEL_CAP_DBFS = -12.0

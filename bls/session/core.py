@@ -29,7 +29,10 @@ from ..core.geometry import (DEFAULT_DISTANCE_CM, ENTERED, SYSTEM, ScreenGeometr
                              size_problem, system_size, visual_angle)
 from ..core.clock import AnchorMap
 from ..core.paths import records_dir
-from ..core.engine import GLIDING, IDLE, PAUSED, RUNNING, SAMPLE_RATE, STOPPING, FrameSample, Status, StimulusEngine
+from ..core import checks as _checks
+from ..core.engine import (CHECK, GLIDING, IDLE, PAUSED, RUNNING, SAMPLE_RATE, STOPPING, FrameSample, Status,
+                           StimulusEngine)
+from ..core.tone import LEVEL_CAP_DBFS, LEVEL_FLOOR_DBFS
 from ..core.preset import SECTIONS, SPEED_MAX, SPEED_MIN, Preset, _check_value, clamp_to_schema
 from .. import __version__
 from .clinical import (MEDICINE_TEXT_MAX, NOTE_MAX, ClinicalRecord, EntryError, EntryKeys, check_code, check_sud,
@@ -123,6 +126,7 @@ class SessionCore:
         self.clinical_changed = Hook()  # (what: "client", "target", "medicine", "entry", "set")
         self.note_requested = Hook()  # (): the therapist pressed N; the front end asks for the line
         self.store_state = Hook()  # (problem: str; "": the clinical record is kept again)
+        self.check_changed = Hook()  # (kind: "left_right", "comfort"; "": the headphone check ended)
         self.geometry_changed = Hook()  # (ScreenGeometry or None): the client screen's size or distance
         # the client screen in degrees: its geometry (None: its size is not known, and why), what is
         # remembered per screen name (a bls.core.room.RoomSettings; None: nothing is), the notes about
@@ -145,6 +149,10 @@ class SessionCore:
         self._last_set: tuple | None = None  # (settings, preset name) the last set started with
         self._repeat_after = False
         self._ending_entry: dict = {}  # SUD/VOC/note typed while the set fades out and glides home
+        self.check_kind = ""  # the headphone check playing or asked for ("left_right", "comfort"; "": none)
+        self.check_on_client = False  # the left/right check says "left" / "right" on the client screen too
+        self.comfort_dbfs: float | None = None  # the comfort check's level (None: no comfort check)
+        self._check_end_reason = ""
         self.audio_changed.connect(lambda _status: self._audio_meta())
         self._audio_meta()
 
@@ -228,6 +236,11 @@ class SessionCore:
         """Start a set (or resume a paused one). In gentle mode, early in the rest, this asks."""
         self.poll()  # a set that just ended on the clock thread owes its rest from now
         state = self.engine.status.state
+        if self.check_kind and not self.ended:  # the check ends gently, then the set starts
+            self._check_end_reason = "set started"
+            self.engine.start()
+            self._start_pending = True
+            return "applied"
         if state == PAUSED:
             self.engine.start()
             return "applied"
@@ -259,7 +272,7 @@ class SessionCore:
 
     def toggle(self) -> str:
         state = self.engine.status.state
-        if state == RUNNING:
+        if state == RUNNING and not self.check_kind:
             self.engine.pause()
             return "applied"
         return self.start()
@@ -268,6 +281,8 @@ class SessionCore:
         """Stop always wins: an open question closes with its safe answer first."""
         if self.question is not None:
             self._close_question(False, "stop")
+        if self.check_kind and not self._check_end_reason:
+            self._check_end_reason = "stopped"
         self.engine.stop(reason)
 
     def key(self, name: str) -> str:
@@ -398,17 +413,129 @@ class SessionCore:
         if name is not None:
             self.preset_name = name
             self.event("preset", name=name)
-        running = self.engine.status.state != IDLE or self._start_pending
+        running = self.engine.status.state not in (IDLE, CHECK) or self._start_pending
         if running:  # every change of a clinical setting during a set (or as it starts) is recorded
             for path, a, b in settings_diff(old, new):
                 if path != "gentle":
                     self.event("setting", field=path, old=a, new=b)
         self.settings = new
         self.engine.apply(new, self.policy.unlocks)
+        if self.comfort_dbfs is not None and self.comfort_dbfs > self.comfort_max_dbfs():
+            self.comfort_dbfs = self.comfort_max_dbfs()  # gentle mode came on: the comfort tone follows it
+            self.engine.check_level(self.comfort_dbfs)
         self.settings_changed.emit(new)
         if new.audio.enabled != old.audio.enabled:
             self._switch_pending = True
             self._switch_clock_if_due()
+
+    # ------------------------------------------------------------------ headphone checks
+
+    _check_serial = 0  # the engine's check count once it has taken this session's latest check
+
+    def check_refused(self) -> str:
+        """Why a headphone check cannot start now ("" when it can): only between sets, never during a
+        set, its ending or the rest after it, with the tone on."""
+        if self.ended:
+            return "The session is ending."
+        if self.check_kind:
+            return "A headphone check is already playing."
+        if self.question is not None:
+            return "Answer the open question first."
+        if self.engine.status.state != IDLE or self._start_pending:
+            return "The headphone checks play between sets: stop the set first (Esc)."
+        if self.engine.finished:
+            return "The set is still ending: the check can play in a moment."
+        rest = self.rest_remaining()
+        if rest > 0.5:
+            return f"The rest after the set still runs ({rest:.0f} s): the check can play after it."
+        if not self.settings.audio.enabled:
+            return "The tone is off: turn it on to check the headphones."
+        return ""
+
+    def _begin_check(self, kind: str, level_dbfs: float, **data) -> str:
+        self.poll()
+        why = self.check_refused()
+        if why:
+            self.notice.emit(why)
+            return "unchanged"
+        self.check_kind, self._check_end_reason = kind, ""
+        self._check_serial = self.engine.status.checks + 1
+        self.engine.check(_checks.PROGRAMS[kind], level_dbfs)
+        self.event("headphone_check" if kind == "left_right" else "comfort_check", level_dbfs=round(level_dbfs, 2),
+                   **data)
+        self.check_changed.emit(kind)
+        return "applied"
+
+    def headphone_check(self, on_client: bool = False) -> str:
+        """The left/right check: the tone in the left ear, then the right, then once across (4.5 s),
+        at the set's level but at most -20 dBFS. ``on_client``: the client screen says "left" /
+        "right" too. Refused (a notice says why, "unchanged") unless between sets."""
+        level = min(self.effective.audio.level_dbfs, _checks.LEFT_RIGHT_MAX_DBFS)
+        self.check_on_client = bool(on_client)
+        return self._begin_check("left_right", level, on_client=bool(on_client))
+
+    def comfort_max_dbfs(self) -> float:
+        """How loud the comfort check may go: the cap, and in gentle mode the gentle limit (or the
+        level unlocked for this session)."""
+        top = LEVEL_CAP_DBFS
+        if self.settings.gentle:
+            unlocked = self.policy.unlocks.get("level")
+            top = min(top, max(gentle.LEVEL_MAX_DBFS, unlocked) if isinstance(unlocked, (int, float))
+                      else gentle.LEVEL_MAX_DBFS)
+        return top
+
+    def comfort_check(self) -> str:
+        """A steady centred tone at the set's level, starting 12 dB quieter and rising to it over 3 s;
+        :meth:`comfort_step` turns it up or down, :meth:`keep_comfort_level` keeps the level."""
+        level = min(self.effective.audio.level_dbfs, self.comfort_max_dbfs())
+        before = self.comfort_dbfs
+        if not self.check_kind:
+            self.comfort_dbfs = level  # known before the front ends are told the check began
+        outcome = self._begin_check("comfort", level, set_level_dbfs=self.settings.audio.level_dbfs)
+        if outcome != "applied":
+            self.comfort_dbfs = before
+        return outcome
+
+    def comfort_step(self, steps: int) -> float | None:
+        """Up (+) or down (-) by ``steps`` x 2 dB, never above :meth:`comfort_max_dbfs`; returns the
+        level (None: no comfort check plays)."""
+        if self.check_kind != "comfort" or self.comfort_dbfs is None or self._check_end_reason:
+            return None
+        new = self.comfort_dbfs + int(steps) * _checks.COMFORT_STEP_DB
+        new = round(min(self.comfort_max_dbfs(), max(LEVEL_FLOOR_DBFS, new)), 2)
+        if new != self.comfort_dbfs:
+            self.comfort_dbfs = new
+            self.engine.check_level(new)
+        return new
+
+    def keep_comfort_level(self) -> str:
+        """The comfort check's level becomes the session's level (through the normal settings path:
+        recorded and held by the gentle limits like any change); the check then ends gently."""
+        if self.check_kind != "comfort" or self.comfort_dbfs is None or self._check_end_reason:
+            return "unchanged"
+        level, before = self.comfort_dbfs, self.settings.audio.level_dbfs
+        self._check_end_reason = "level kept"
+        outcome = self.change(self.settings.with_("audio", level_dbfs=level))
+        self.event("comfort_level", level_dbfs=level, previous_dbfs=before, outcome=outcome)
+        self.engine.stop("stopped")
+        return outcome
+
+    def end_check(self) -> str:
+        """Stop the headphone check gently (its fade); nothing else changes."""
+        if not self.check_kind:
+            return "unchanged"
+        if not self._check_end_reason:
+            self._check_end_reason = "stopped"
+        self.engine.stop("stopped")
+        return "applied"
+
+    def _check_over(self) -> None:
+        kind, reason = self.check_kind, self._check_end_reason or "complete"
+        self.check_kind, self._check_end_reason = "", ""
+        self.comfort_dbfs = None
+        self.check_on_client = False
+        self.event("check_end", check=kind, reason=reason)
+        self.check_changed.emit("")
 
     # ------------------------------------------------------------------ the display
 
@@ -449,6 +576,8 @@ class SessionCore:
                              "fast brightness changes can trigger photosensitive reactions.")
             self.event("photosafe_slowed", seconds=round(st.look_slowed_s, 2))
         self._look_notice = st.look_slowed_s
+        if self.check_kind and not st.check and st.checks >= self._check_serial:
+            self._check_over()
         if st != prev:
             self.status_changed.emit(st)
         self.check_clock()
@@ -855,7 +984,7 @@ class SessionCore:
         state = self.engine.status.state
         if state in (STOPPING, GLIDING) or (state == IDLE and self.engine.finished):
             return "ending", self._ending_entry  # the set is ending: the entry goes with it as it ends
-        if state != IDLE or self._start_pending:
+        if state not in (IDLE, CHECK) or self._start_pending:
             raise EntryError(f"{what} goes with a set that has ended: enter it in the rest after the set")
         c = self.clinical
         if c.sets:

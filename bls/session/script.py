@@ -16,6 +16,10 @@ actions:                             # in time order (session seconds)
   - {at: 13.0, do: note, text: "calmer, image further away"}
   - {at: 13.5, do: medicine, route: sublingual, dose: "as prescribed", minutes_ago: 20}
   - {at: 14.0, do: repeat}           # another set with the settings the last one started with
+  - {at: 30.0, do: headphone_check, on_client: true}  # left ear, right ear, across (4.5 s)
+  - {at: 40.0, do: comfort_check}    # a steady tone at the set's level, starting quiet
+  - {at: 44.0, do: comfort, steps: -1}  # 2 dB down (+1: up), never above the cap
+  - {at: 46.0, do: keep_level}       # the comfort level becomes the session's level; also: end_check
 ```
 
 ``answer`` replies to a question the action raises: ``yes``, ``no`` (the default, the safe choice) or
@@ -46,7 +50,8 @@ from .core import KEYS, SessionCore
 from .record import SessionRecord
 
 ACTIONS = ("start", "stop", "pause", "quit", "key", "set", "gentle", "preset", "answer", "screen",
-           "client", "target", "sud", "voc", "note", "medicine", "repeat")
+           "client", "target", "sud", "voc", "note", "medicine", "repeat", "headphone_check", "comfort_check",
+           "comfort", "keep_level", "end_check")
 ANSWERS = ("yes", "no", "open")
 SCRIPT_MAX_BYTES = 1024 * 1024  # a script of a whole day of sessions is a few hundred kB
 SCRIPT_MAX_VALUES = 100_000
@@ -149,7 +154,7 @@ def parse_script(text: str, source: str = "<script>") -> Script:
         args = {k: v for k, v in a.items() if k not in ("at", "do", "answer")}
         need = {"key": ["key"], "set": ["field", "value"], "gentle": ["on"], "preset": ["name"],
                 "screen": ["connected"], "client": ["code"], "sud": ["value"], "voc": ["value"],
-                "note": ["text"]}.get(do, [])
+                "note": ["text"], "comfort": ["steps"]}.get(do, [])
         missing = [k for k in need if k not in args]
         if missing:
             problems.append(f"{where}: do: {do} needs {', '.join(missing)}")
@@ -161,6 +166,13 @@ def parse_script(text: str, source: str = "<script>") -> Script:
             continue
         if do in ("gentle", "screen") and not isinstance(args[need[0]], bool):
             problems.append(f"{where}: {need[0]}: {args[need[0]]!r} is not true or false")
+            continue
+        if do == "headphone_check" and not isinstance(args.get("on_client", False), bool):
+            problems.append(f"{where}: on_client: {args['on_client']!r} is not true or false")
+            continue
+        if do == "comfort" and (isinstance(args["steps"], bool) or not isinstance(args["steps"], int)
+                                or not -30 <= args["steps"] <= 30):
+            problems.append(f"{where}: steps: {args['steps']!r} is not a whole number of 2 dB steps (-30 to 30)")
             continue
         try:
             _check_entry(do, args)
@@ -324,6 +336,17 @@ def run(script: Script, preset, record: SessionRecord, sink=None, say=print, sto
                 outcome = "marked"
             elif a.do == "repeat":
                 outcome = core.repeat()
+            elif a.do == "headphone_check":
+                outcome = core.headphone_check(bool(a.args.get("on_client", False)))
+            elif a.do == "comfort_check":
+                outcome = core.comfort_check()
+            elif a.do == "comfort":
+                level = core.comfort_step(int(a.args["steps"]))
+                outcome = "unchanged" if level is None else f"{level:g} dBFS"
+            elif a.do == "keep_level":
+                outcome = core.keep_comfort_level()
+            elif a.do == "end_check":
+                outcome = core.end_check()
         except (ValueError, KeyError) as exc:
             say(f"{a.at:8.2f} s  {a.do}: refused: {exc.args[0] if exc.args else exc}")
             core.event("script_refused", action=a.do, why=str(exc.args[0] if exc.args else exc))

@@ -27,8 +27,8 @@ class StimulusSource(Protocol):
     def sample_at(self, t: float) -> FrameSample | None: ...
 
 
-#: with one screen, the client window takes this share of its width and height (top right), beside
-#: the control window (1180 px wide on a 1080p screen)
+#: with one screen, the client window takes this share of its width and height (bottom right), beside
+#: the control window on a 1080p screen, on top of it on a smaller one
 CLIENT_WINDOW_SHARE = 0.36
 
 
@@ -42,6 +42,7 @@ class DisplayCore:
         self.frames = FrameClock(1.0 / self.refresh_hz)
         self.last_sample: FrameSample | None = None
         self.badge = ""  # e.g. "GENTLE", when the therapist wants it shown to the client
+        self.say_check = False  # the left/right headphone check is said on the screen ("left", "right")
         self.lead_s = 0.0  # how long after paint starts a frame is presented (learned, smoothed)
         self.first_frame_at: float | None = None
         self.probe = None  # benchmark hook: probe(t_visible, sample, t_presented)
@@ -53,7 +54,7 @@ class DisplayCore:
         sample = self.source.sample_at(t_visible)
         self.last_sample = sample
         self._pending = (t_visible, sample)
-        paint_stimulus(painter, rect, look, sample, self.visible, self.badge, only)
+        paint_stimulus(painter, rect, look, sample, self.visible, self.badge, only, self.say_check)
         return sample
 
     def presented(self, t: float, paint_started: float | None = None) -> None:
@@ -88,7 +89,7 @@ class _ClientWindowMixin:
 
     def _setup(self, core: DisplayCore) -> None:
         self.core = core
-        self.setTitle("bls — client display")
+        self.setTitle("Client display")
         self.setCursor(Qt.BlankCursor)
         self.setFlags(Qt.Window | Qt.FramelessWindowHint)
 
@@ -102,14 +103,23 @@ class _ClientWindowMixin:
             self.showFullScreen()
             self.setGeometry(geo)  # without a window manager showFullScreen keeps the old size
         else:
-            self.setFlags(Qt.Window)
-            w, h = int(geo.width() * CLIENT_WINDOW_SHARE), int(geo.height() * CLIENT_WINDOW_SHARE)
-            self.setGeometry(geo.x() + geo.width() - w - 20, geo.y() + 60, w, h)
+            # on top: on a small screen the control window cannot fit beside it and must never hide it;
+            # bottom right, over the settings that scroll, not over the set's buttons or the preset
+            self.setFlags(Qt.Window | Qt.WindowStaysOnTopHint)
+            area = screen.availableGeometry()
+            w, h = int(area.width() * CLIENT_WINDOW_SHARE), int(area.height() * CLIENT_WINDOW_SHARE)
+            self.setGeometry(area.x() + area.width() - w - 20, area.y() + area.height() - h - 40, w, h)
             self.showNormal()
         rate = screen.refreshRate()
         if rate and rate > 1:
             self.core.refresh_hz = rate
             self.core.frames.period_s = 1.0 / rate
+
+    def set_say_check(self, on: bool) -> None:
+        """Say the left/right check's "left" / "right" on this screen (while ``on``), repainted whole."""
+        if on != self.core.say_check:
+            self.core.say_check = on
+            self._repaint_all()
 
     def set_badge(self, text: str) -> None:
         """Show ``text`` (e.g. "GENTLE") in a corner of the client screen, or nothing; the next frame
@@ -155,7 +165,7 @@ class RasterClientWindow(_ClientWindowMixin, QRasterWindow):
         last = self.core.last_sample
         # the look glides (colour, size, background): the whole screen changes, so all of it is painted
         gliding = last is None or src.sample_at(now + self.core.lead_s + 2 * period).look != self._full_look
-        if self._full or gliding or self.core.badge:
+        if self._full or gliding or self.core.badge or self.core.say_check:
             self.update()
             return
         # where the target will be when this frame is seen, with room for the paint-time shift

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..session.clinical import SUD_MAX, SUD_MIN, fmt_span
-from .style import ACCENT, LINE, MUTED
+from . import style
 
 
 class ElidedLabel(QLabel):
@@ -184,7 +184,7 @@ class HistoryTable(QTableWidget):
         super().paintEvent(ev)
         if self.rowCount() == 0:
             p = QPainter(self.viewport())
-            p.setPen(QColor(MUTED))
+            p.setPen(QColor(style.current().muted))
             p.drawText(self.viewport().rect().adjusted(10, 8, -10, -8), Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap,
                        self.placeholder)
             p.end()
@@ -216,14 +216,14 @@ class SudSparkline(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)
         r = QRectF(self.rect()).adjusted(16, 6, -6, -6)
-        p.setPen(QPen(QColor(LINE), 1))
+        p.setPen(QPen(QColor(style.current().line), 1))
         for level in (SUD_MIN, 5, SUD_MAX):  # the scale: 0, 5, 10
             y = r.bottom() - (level - SUD_MIN) / (SUD_MAX - SUD_MIN) * r.height()
             p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
         small = p.font()
         small.setPointSizeF(max(6.0, small.pointSizeF() * 0.75))
         p.setFont(small)
-        p.setPen(QColor(MUTED))
+        p.setPen(QColor(style.current().muted))
         for level in (SUD_MIN, SUD_MAX):
             y = r.bottom() - (level - SUD_MIN) / (SUD_MAX - SUD_MIN) * r.height()
             p.drawText(QRectF(0, y - 8, 13, 16), Qt.AlignRight | Qt.AlignVCenter, str(level))
@@ -236,7 +236,7 @@ class SudSparkline(QWidget):
         xy = [QPointF(r.left() + (i * step if n > 1 else r.width() / 2),
                       r.bottom() - (sud - SUD_MIN) / (SUD_MAX - SUD_MIN) * r.height())
               for i, (_, sud) in enumerate(self.points)]
-        accent = QColor(ACCENT)
+        accent = QColor(style.current().accent_line)
         if n > 1:
             path = QPainterPath(xy[0])
             for pt in xy[1:]:

@@ -14,46 +14,34 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QCheckBox, QColor
                                QSlider, QSpinBox, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from ..core import gentle
-from ..core.engine import GLIDING, IDLE, PAUSED, RUNNING, STOPPING, FrameSample, Status
+from ..core.engine import CHECK, GLIDING, IDLE, PAUSED, RUNNING, STOPPING, FrameSample, Status
 from ..core.motion import speed_labels
 from ..core.preset import SPEED_MAX, SPEED_MIN, Preset
 from ..core.tone import CARRIER_MAX_HZ, CARRIER_MIN_HZ, LEVEL_CAP_DBFS, LEVEL_FLOOR_DBFS, TONE_LABELS
+from ..core.tone import PAN_MODE_LABELS
 from ..session.clinical import VOC_WINDOW_S
 from .clinical_widgets import ElidedLabel
 from .entry_keys import EntryKeyRouter
 from .entry_strip import EntryStrip, entry_lines, pending_entry
+from .headphones import HeadphoneChecks
 from .preset_panel import PresetPanel
 from .screen_geometry import WIDEST_SIZE, WIDEST_SWEEP, ScreenGeometryFields, angle_note, fit_readout, size_text, sweep_text
 from .session_panel import SessionPanel
 from .stimulus_painter import paint_stimulus
-from .style import ACCENT, CARD, INK, LINE, MUTED
+from . import style
+
+HITCH_TIP = ("A hitch is a moment the client's screen showed the same picture twice (a dropped frame): the target "
+             "paused for one refresh. A few in a set go unnoticed; many mean the computer is busy: close other "
+             "programs.")
 
 PATH_LABELS = {"horizontal": "Horizontal", "vertical": "Vertical", "diagonal_up": "Diagonal ↗",
                "diagonal_down": "Diagonal ↘"}
 PROFILE_LABELS = {"sinusoidal": "Smooth swing", "linear": "Even speed"}
 MODE_LABELS = {"passes": "Passes", "seconds": "Seconds", "free": "Free run"}
 STATE_LABELS = {IDLE: "Ready", RUNNING: "Running", PAUSED: "Paused", STOPPING: "Ending set…",
-                GLIDING: "Ending set…"}
+                GLIDING: "Ending set…", CHECK: "Headphone check"}
 SESSION_TAB, DISPLAY_TAB = 0, 1
 
-#: the clinician's part of the window: the entry strip, the record warning and the session page's tabs
-CLINICAL_STYLE = f"""
-QFrame#entryStrip {{ background: #f7f9fa; border: 1px solid {LINE}; border-radius: 8px; }}
-QLabel#entered {{ color: {INK}; font-weight: 600; }}
-QLabel#storeWarning {{ background: #fbf4e6; color: #6b4e1f; border: 1px solid #ead9b8; border-radius: 8px;
-                       padding: 6px 10px; }}
-QLabel#medicine {{ color: {INK}; }}
-QTabWidget::pane {{ background: {CARD}; border: 1px solid {LINE}; border-radius: 10px; top: -1px; }}
-QTabBar::tab {{ background: transparent; color: {MUTED}; padding: 6px 14px; border: none;
-                border-bottom: 2px solid transparent; font-weight: 600; }}
-QTabBar::tab:selected {{ color: {INK}; border-bottom: 2px solid {ACCENT}; }}
-QTabBar::tab:hover {{ color: {INK}; }}
-QPushButton#small {{ padding: 4px 10px; }}
-QTableWidget {{ border: 1px solid {LINE}; border-radius: 6px; alternate-background-color: #f7f9fa;
-                gridline-color: {LINE}; }}
-QHeaderView::section {{ background: {CARD}; color: {MUTED}; border: none; border-bottom: 1px solid {LINE};
-                        padding: 3px 6px; font-size: 9pt; }}
-"""
 STORE_WARNING = ("The clinical record is not being saved: {why}. Sets still run; entries are kept and saved when "
                  "this clears.")
 
@@ -62,7 +50,7 @@ def _card(title: str) -> tuple[QFrame, QVBoxLayout]:
     frame = QFrame()
     frame.setObjectName("card")
     lay = QVBoxLayout(frame)
-    lay.setContentsMargins(16, 12, 16, 14)
+    lay.setContentsMargins(12, 10, 12, 12)
     lay.setSpacing(8)
     label = QLabel(title.upper())
     label.setObjectName("cardTitle")
@@ -178,12 +166,12 @@ class Preview(QWidget):
         paint_stimulus(p, rect, None, sample, badge=self.badge)
         p.setClipping(False)
         if idle:
-            p.setPen(QColor(255, 255, 255, 110))
+            p.setPen(QColor(255, 255, 255, 110))  # on the client's background colour, in both themes
             box = rect.adjusted(10, 6, -10, -6)
             text = p.fontMetrics().elidedText("Between sets: client screen empty", Qt.ElideRight,
                                               int(box.width()))
             p.drawText(box, Qt.AlignLeft | Qt.AlignTop, text)
-        p.setPen(QColor("#c9d0d6"))
+        p.setPen(QColor(style.current().frame))
         p.setBrush(Qt.NoBrush)
         p.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
         p.end()
@@ -216,6 +204,9 @@ class OutputCombo(QComboBox):
 
     def __init__(self, list_outputs: Callable[[], list[str]]):
         super().__init__()
+        # a long device name ("HDA Intel PCH: ALC3246 Analog (hw:0,0)") is cut short, never widens the card
+        self.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(16)
         self.list_outputs = list_outputs
         self._shown: list[str] | None = None
         self._follow_until = 0.0
@@ -254,11 +245,27 @@ class OutputCombo(QComboBox):
         super().showPopup()
 
 
+class _ResizeAware(QScrollArea):
+    """A scroll area that says when its size, or what its content needs, changed (the settings reflow)."""
+    resized = Signal()
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(ev)
+        self.resized.emit()
+
+    def eventFilter(self, obj, ev) -> bool:  # noqa: N802 - Qt API
+        handled = super().eventFilter(obj, ev)  # the area's own filter on its widget (widgetResizable)
+        if obj is self.widget() and ev.type() == QEvent.LayoutRequest:
+            self.resized.emit()
+        return handled
+
+
 class ControlWindow(QMainWindow):
     presetChosen = Signal(str)
     clientScreenChosen = Signal(str)
     outputChosen = Signal(object)  # an output's name, or None for the system default
     quitRequested = Signal()  # Ctrl+Q or the window closed: the app ends the session
+    themeChosen = Signal(str)  # "system", "light" or "dark"
 
     def __init__(self, session, library, screens: list[tuple[str, str]], client_screen: str | None,
                  loaded: str | None, list_outputs: Callable[[], list[str]] = lambda: []):
@@ -270,26 +277,38 @@ class ControlWindow(QMainWindow):
         self.presets = PresetPanel(library, session, loaded)
         self.presets.loadRequested.connect(self.presetChosen)
         self.presets.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.setWindowTitle("bls — bilateral stimulation")
+        self.setWindowTitle("bls — bilateral stimulation")  # the app's display name: said once (bls.app.identify)
         page = QWidget()
         page.setObjectName("page")
         page.setFocusPolicy(Qt.StrongFocus)  # holds the focus at start, so no field takes the keys
         self.setCentralWidget(page)
         outer = QHBoxLayout(page)
-        outer.setContentsMargins(18, 18, 18, 18)
-        outer.setSpacing(18)
-        outer.addLayout(self._build_left(screens, client_screen), 5)
-        outer.addWidget(self._build_right(), 4)
+        outer.setContentsMargins(14, 14, 14, 14)
+        outer.setSpacing(14)
+        outer.addLayout(self._build_left(screens, client_screen), 2)
+        outer.addWidget(self._build_right(), 3)
         self.display_label = QLabel()
+        self.display_label.setToolTip(HITCH_TIP)
         # permanent: a passing message (saved, restored ...) never hides or overlaps it
         self.statusBar().addPermanentWidget(self.display_label)
+        self.theme_combo = QComboBox()  # the window's look: light, or dark for a dim room
+        self.theme_combo.setObjectName("themeChoice")
+        for key, label in style.THEME_CHOICES.items():
+            self.theme_combo.addItem(label, key)
+        self.theme_combo.setToolTip("How this window looks: light, dark for a dim room, or as the system is set. "
+                                    "The client's screen keeps the preset's colours.")
+        self.theme_combo.setFocusPolicy(Qt.NoFocus)
+        self.theme_combo.activated.connect(lambda i: self.themeChosen.emit(self.theme_combo.itemData(i)))
+        self.statusBar().addPermanentWidget(self.theme_combo)
         self.statusBar().setSizeGripEnabled(False)
         # one height whatever it shows (a message, the last set's dropped frames): the window never shifts
-        self.statusBar().setFixedHeight(self.statusBar().fontMetrics().lineSpacing() + 8)
+        self.statusBar().setFixedHeight(max(self.statusBar().fontMetrics().lineSpacing() + 8,
+                                            self.theme_combo.sizeHint().height() + 2))
         self._clock = QTimer(self)
         self._clock.setInterval(100)
         self._clock.timeout.connect(self._tick)
         self._clock.start()
+        self._count_is_last = False  # the counter shows the last set's passes (True) or the next set's
         self.load_settings(session.settings)
         self.show_status(session.status)
         self.show_audio(session.audio_status)
@@ -381,7 +400,9 @@ class ControlWindow(QMainWindow):
         self.entry_strip = EntryStrip(self.session.core.enter_note)
         self.entry_strip.noteClosed.connect(lambda _saved: self._keys_back())
         lay.addWidget(self.entry_strip)
-        self.gentle_check = QCheckBox("Gentle mode (ketamine-assisted): slower, quieter, softer; limits locked")
+        self.gentle_check = QCheckBox("Gentle mode (ketamine-assisted)")
+        self.gentle_check.setToolTip("Slower, quieter, softer, with long fades and rests; the limits are locked "
+                                     "and going past one asks first.")
         self.gentle_check.setFocusPolicy(Qt.NoFocus)
         self.gentle_check.toggled.connect(self._gentle_toggled)
         lay.addWidget(self.gentle_check)
@@ -390,8 +411,7 @@ class ControlWindow(QMainWindow):
         self.nothing_label.hide()
         lay.addWidget(self.nothing_label)
         # one line whatever it says (the keys, then the last set): the set's end moves nothing
-        self.last_set = ElidedLabel("Space or Page Down: start or pause · Esc, Page Up or B: stop gently · "
-                                    "↑/↓: speed")
+        self.last_set = ElidedLabel("Space: start or pause · Esc: stop gently · ↑/↓: speed")
         self.last_set.setObjectName("hint")
         self.last_set.set_tip("Space starts or pauses a set; Esc ends it gently. ↑/↓ change speed. Presenter "
                               "clickers: Page Down starts or pauses, Page Up or B stops.")
@@ -415,11 +435,9 @@ class ControlWindow(QMainWindow):
         lay.addWidget(self.store_label)
         lay.addStretch(1)  # room to spare goes below, never between the lines above
         self._resting = False  # a rest is being counted down (by the session, on the stimulus clock)
-        card.setStyleSheet(CLINICAL_STYLE)
         col.addWidget(card)
         # below the set: the session's record and the client display, one at a time
         self.tabs = QTabWidget()
-        self.tabs.setStyleSheet(CLINICAL_STYLE)
         self.tabs.tabBar().setFocusPolicy(Qt.NoFocus)
         self.session_panel = SessionPanel(self.session)
         self.session_panel.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
@@ -461,6 +479,8 @@ class ControlWindow(QMainWindow):
         self.headphones_layout.setSpacing(10)
         self.headphones_layout.addStretch(1)
         self.tabs.addTab(self.headphones_page, "Headphones")
+        self.headphones = HeadphoneChecks(self.session)
+        self.add_headphones_section(self.headphones)
         col.addWidget(self.tabs, 1)
         return col
 
@@ -476,10 +496,19 @@ class ControlWindow(QMainWindow):
         col.setSpacing(14)
 
         col.addWidget(self.presets)
+        # below the preset, two columns side by side (Motion, Target | Sound, Timing): everything in view on
+        # a 1280×720 screen; a narrow window (one screen shared with the client window) stacks them
+        self._columns = QHBoxLayout()
+        self._columns.setSpacing(14)
+        self._stim_col, self._sound_col = QVBoxLayout(), QVBoxLayout()
+        for sub in (self._stim_col, self._sound_col):
+            sub.setSpacing(14)
+            self._columns.addLayout(sub, 1)
+        col.addLayout(self._columns)
 
         card, lay = _card("Motion")
         g = QGridLayout()
-        g.setHorizontalSpacing(12)
+        g.setHorizontalSpacing(8)
         g.setVerticalSpacing(8)
         self.speed_spin = QDoubleSpinBox()
         self.speed_spin.setRange(SPEED_MIN, SPEED_MAX)
@@ -508,7 +537,7 @@ class ControlWindow(QMainWindow):
         self.length_stack.addWidget(self.seconds_spin)
         self.length_stack.addWidget(QLabel("until you stop"))
         self.length_readout = _hint()
-        g.addWidget(QLabel("Set length"), 2, 0)
+        g.addWidget(QLabel("Length"), 2, 0)
         g.addWidget(self.mode_combo, 2, 1)
         g.addWidget(self.length_stack, 2, 2)
         g.addWidget(self.length_readout, 3, 1, 1, 2)
@@ -530,11 +559,12 @@ class ControlWindow(QMainWindow):
         g.addWidget(self.angle_note, 6, 1, 1, 2)
         g.setColumnStretch(1, 1)
         lay.addLayout(g)
-        col.addWidget(card)
+        self._stim_col.addWidget(card)
+        self.motion_card = card
 
         card, lay = _card("Target")
         g = QGridLayout()
-        g.setHorizontalSpacing(12)
+        g.setHorizontalSpacing(8)
         self.size_slider = LabeledSlider(10, 300, lambda v: size_text(self.session.core, v / 10))
         fit_readout(self.size_slider.label, WIDEST_SIZE)
         self.soft_slider = LabeledSlider(0, 100, lambda v: f"{v} % soft")
@@ -548,15 +578,17 @@ class ControlWindow(QMainWindow):
         g.addWidget(self.target_color, 2, 1)
         g.addWidget(QLabel("Background"), 2, 2, Qt.AlignRight)
         g.addWidget(self.bg_color, 2, 3)
-        self.show_target = QCheckBox("Show the target (off: eyes closed, sound only)")
+        self.show_target = QCheckBox("Show the target (off: sound only)")
+        self.show_target.setToolTip("Off: the client's screen stays neutral, for sets with the eyes closed.")
         g.addWidget(self.show_target, 3, 0, 1, 4)
         g.setColumnStretch(1, 1)
         lay.addLayout(g)
-        col.addWidget(card)
+        self._stim_col.addWidget(card)
+        self.target_card = card
 
         card, lay = _card("Sound")
         g = QGridLayout()
-        g.setHorizontalSpacing(12)
+        g.setHorizontalSpacing(8)
         self.audio_check = QCheckBox("Tone in headphones")
         self.tone_combo = QComboBox()
         for k, v in TONE_LABELS.items():
@@ -574,28 +606,30 @@ class ControlWindow(QMainWindow):
         g.addWidget(QLabel("Level"), 2, 0)
         g.addWidget(self.level_slider, 2, 1, 1, 2)
         self.pan_mode = QComboBox()
-        self.pan_mode.addItem("Follows the target", "continuous")
-        self.pan_mode.addItem("Alternates sides", "alternating")
+        for mode, label in PAN_MODE_LABELS.items():
+            self.pan_mode.addItem(label, mode)
         g.addWidget(QLabel("Pan"), 3, 0)
-        g.addWidget(self.depth_slider, 3, 1)
-        g.addWidget(self.pan_mode, 3, 2)
+        g.addWidget(self.pan_mode, 3, 1, 1, 2)
+        g.addWidget(self.depth_slider, 4, 1, 1, 2)
         self.output_combo = OutputCombo(self.list_outputs)
         self.output_combo.refresh(self.session.audio_device)
         self.output_combo.activated.connect(lambda i: self.outputChosen.emit(self.output_combo.itemData(i)))
-        g.addWidget(QLabel("Output"), 4, 0)
-        g.addWidget(self.output_combo, 4, 1, 1, 2)
+        g.addWidget(QLabel("Output"), 5, 0)
+        g.addWidget(self.output_combo, 5, 1, 1, 2)
         self.audio_label = QLabel()  # what the output is doing, next to where it is chosen
         self.audio_label.setWordWrap(True)
-        g.addWidget(self.audio_label, 5, 1, 1, 2)
-        g.addWidget(_hint(f"Level never exceeds {LEVEL_CAP_DBFS:.0f} dBFS. Start quiet and ask the client."),
-                    6, 0, 1, 3)
+        g.addWidget(self.audio_label, 6, 0, 1, 3)
+        level_hint = _hint(f"Level never exceeds {LEVEL_CAP_DBFS:.0f} dBFS. Start quiet and ask the client.")
+        level_hint.setWordWrap(True)
+        g.addWidget(level_hint, 7, 0, 1, 3)
         g.setColumnStretch(1, 1)
         lay.addLayout(g)
-        col.addWidget(card)
+        self._sound_col.addWidget(card)
+        self.sound_card = card
 
         card, lay = _card("Timing")
         g = QGridLayout()
-        g.setHorizontalSpacing(12)
+        g.setHorizontalSpacing(8)
         self.fade_in = QDoubleSpinBox()
         self.fade_out = QDoubleSpinBox()
         for w in (self.fade_in, self.fade_out):
@@ -615,7 +649,10 @@ class ControlWindow(QMainWindow):
         g.addWidget(QLabel("Rest between sets"), 1, 0, 1, 2)
         g.addWidget(self.rest, 1, 3)
         lay.addLayout(g)
-        col.addWidget(card)
+        self._sound_col.addWidget(card)
+        self.timing_card = card
+        for sub in (self._stim_col, self._sound_col):
+            sub.addStretch(1)
         col.addStretch(1)
 
         for w in (self.speed_spin, self.passes_spin, self.seconds_spin, self.carrier_spin, self.fade_in,
@@ -636,12 +673,34 @@ class ControlWindow(QMainWindow):
         for sl in self._sliders:
             sl.sliderReleased.connect(self._slider_released)
 
-        scroll = QScrollArea()
+        scroll = _ResizeAware()
+        scroll.resized.connect(self._reflow)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setWidget(body)
         scroll.setMinimumWidth(430)
+        self.settings_scroll = scroll
+        self._stacked = False
         return scroll
+
+    def _reflow(self) -> None:
+        """Motion and Target beside Sound and Timing when there is room for both, else one above the other
+        (scrolled): a window sharing one screen with the client window is narrow."""
+        cards = (self.motion_card, self.target_card, self.sound_card, self.timing_card)
+        right_margin = self.settings_scroll.widget().layout().contentsMargins().right()
+        need = 2 * max(c.minimumSizeHint().width() for c in cards) + self._columns.spacing() + right_margin
+        # the width without a scroll bar: side by side, nothing needs scrolling
+        stacked = self.settings_scroll.width() - 2 * self.settings_scroll.frameWidth() < need
+        if stacked == self._stacked:
+            return
+        self._stacked = stacked
+        self._columns.setStretch(1, 0 if stacked else 1)
+        for card in (self.sound_card, self.timing_card):
+            (self._sound_col if stacked else self._stim_col).removeWidget(card)
+        target = self._stim_col if stacked else self._sound_col
+        for card in (self.sound_card, self.timing_card):
+            target.insertWidget(target.count() - 1, card)
+
 
     # ------------------------------------------------------------------ settings <-> widgets
 
@@ -788,6 +847,9 @@ class ControlWindow(QMainWindow):
             self._edited()
 
     def _settings_from_session(self, p: Preset) -> None:
+        if self.session.status.state == IDLE:  # the counter now speaks of the next set
+            self._count_is_last = False
+            self._show_count(self.session.status)
         # changed elsewhere (keys, presets), or a question answered "no": the controls show what plays
         if self.settings_from_widgets() != p or self.gentle_check.isChecked() != p.gentle:
             self.load_settings(p)
@@ -826,14 +888,25 @@ class ControlWindow(QMainWindow):
 
     def show_status(self, st: Status) -> None:
         self.state_label.setText(STATE_LABELS.get(st.state, st.state))
-        m = self.session.settings.motion
-        self.pass_label.setText(str(st.passes))
-        self.pass_of.setText(f"of {m.set_passes} passes" if m.set_mode == "passes" else "passes")
+        self._show_count(st)
         self.start_button.setText({RUNNING: "Pause  (Space)", PAUSED: "Resume  (Space)"}.get(st.state, "Start  (Space)"))
-        self.start_button.setEnabled(st.state in (IDLE, RUNNING, PAUSED))
-        self.stop_button.setEnabled(st.state in (RUNNING, PAUSED))
-        self.speed_now.setText(speed_labels(st.speed_cycles_per_s)[0] if st.state != IDLE else "")
+        self.start_button.setEnabled(st.state in (IDLE, RUNNING, PAUSED, CHECK))
+        self.stop_button.setEnabled(st.state in (RUNNING, PAUSED, CHECK))
+        self.speed_now.setText(speed_labels(st.speed_cycles_per_s)[0] if st.state not in (IDLE, CHECK) else "")
         self._tick()
+
+    def _show_count(self, st: Status) -> None:
+        """The passes with the total they belong to: during a set, the set's; after it, the last set's
+        (what it asked for) until the settings change; then the next set's, from 0 (never "24 of 12")."""
+        m = self.session.settings.motion
+        if st.state == IDLE and not self._count_is_last:
+            n, total = 0, (m.set_passes if m.set_mode == "passes" else None)
+        elif st.state == IDLE:
+            n, total = st.passes, self.session.records[-1].get("passes_requested")
+        else:
+            n, total = st.passes, (m.set_passes if m.set_mode == "passes" else None)
+        self.pass_label.setText(str(n))
+        self.pass_of.setText(f"of {total} passes" if total else "passes")
 
     def _tick(self) -> None:
         e = self.session.status.elapsed_s
@@ -857,6 +930,8 @@ class ControlWindow(QMainWindow):
                 self.start_button.setText("Start  (Space)")
 
     def _set_finished(self, rec: dict) -> None:
+        self._count_is_last = True
+        self._show_count(self.session.status)
         self._resting = self.session.core.rest_remaining() > 0  # counted down in _tick
         self.rest_label.setText("")
         why = {"complete": "complete", "time": "time reached", "stopped": "stopped", "quit": "ended at quit"}
@@ -970,6 +1045,10 @@ class ControlWindow(QMainWindow):
         # a note about the client's screen is flagged on its tab when another page is in front
         self.tabs.setTabText(DISPLAY_TAB, "Client display  ⚠" if note else "Client display")
         self.tabs.setTabToolTip(DISPLAY_TAB, note)
+
+    def show_theme(self, choice: str) -> None:
+        self.theme_combo.setCurrentIndex(max(0, self.theme_combo.findData(choice)))
+        self.update()
 
     def set_preview_aspect(self, aspect: float) -> None:
         self.preview.aspect = aspect

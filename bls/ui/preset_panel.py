@@ -109,6 +109,7 @@ class PresetPanel(QFrame):
         self.more.setText("More ▾")
         self.more.setPopupMode(QToolButton.InstantPopup)
         menu = QMenu(self.more)
+        menu.setToolTipsVisible(True)  # a greyed-out action says why on hover
         self.act_rename = menu.addAction("Rename…", self.rename)
         self.act_duplicate = menu.addAction("Duplicate…", self.duplicate)
         self.act_delete = menu.addAction("Delete", self.delete)
@@ -205,6 +206,13 @@ class PresetPanel(QFrame):
         self.act_delete.setEnabled(user)
         self.act_duplicate.setEnabled(entry is not None)
         self.act_export.setEnabled(entry is not None)
+        builtin = entry is not None and entry.builtin
+        unsaved = "These settings are not saved as a preset yet: Save as… first."
+        for act, verb in ((self.act_rename, "renamed"), (self.act_delete, "deleted")):
+            act.setToolTip(f"Built-in presets cannot be {verb}: Duplicate… makes a copy of your own."
+                           if builtin else unsaved if entry is None else "")
+        for act in (self.act_duplicate, self.act_export):
+            act.setToolTip(unsaved if entry is None else "")
         self.description.setText(entry.preset.description if entry else "")
 
     def set_loaded(self, name: str | None) -> None:

@@ -32,6 +32,7 @@ class Session(QObject):
     clinicalChanged = Signal(str)  # "client", "target", "medicine", "entry", "set"
     noteRequested = Signal()  # the therapist pressed N: ask for the line
     storeState = Signal(str)  # what keeps the clinical record database from being written ("": written)
+    checkChanged = Signal(str)  # the headphone check playing ("left_right", "comfort"; "": none)
 
     def __init__(self, settings: Preset, audio_device=None, record_path: Path | None = None,
                  copies: list[Path] | None = None, parent: QObject | None = None, store=None, wall=None):
@@ -53,6 +54,7 @@ class Session(QObject):
         c.clinical_changed.connect(self.clinicalChanged.emit)
         c.note_requested.connect(self.noteRequested.emit)
         c.store_state.connect(self.storeState.emit)
+        c.check_changed.connect(self.checkChanged.emit)
         self._poll = QTimer(self)
         self._poll.setTimerType(Qt.PreciseTimer)
         self._poll.setInterval(POLL_MS)

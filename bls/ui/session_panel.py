@@ -123,7 +123,7 @@ class SessionPanel(QWidget):
         self.client_edit.setToolTip("A pseudonym for the client (letters, digits, '-', '_', '.'); no name is "
                                     "needed. Enter keeps it.")
         self.client_edit.setMaxLength(CODE_MAX + 20)  # longer is refused with the reason, not cut silently
-        self.client_edit.setFixedWidth(120)
+        self.client_edit.setFixedWidth(100)
         self.client_edit.returnPressed.connect(self._client_entered)
         self.client_edit.editingFinished.connect(self.commit_client)
         row.addWidget(self.client_edit)
@@ -170,7 +170,7 @@ class SessionPanel(QWidget):
         trend.addWidget(self.trend_caption)
         box = QWidget()
         box.setLayout(trend)
-        box.setMinimumWidth(110)
+        box.setMinimumWidth(90)
         box.setMaximumWidth(170)
         top.addWidget(box)
         col.addLayout(top)

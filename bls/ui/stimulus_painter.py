@@ -35,6 +35,24 @@ def _paint_badge(painter: QPainter, rect: QRectF, look: Look, text: str) -> None
     painter.restore()
 
 
+#: what the client screen says during the left/right headphone check (when the therapist asks for it)
+CHECK_WORDS = {"left": "left", "right": "right"}
+
+
+def _paint_words(painter: QPainter, rect: QRectF, look: Look, text: str) -> None:
+    """A calm word in the middle of the screen (the headphone check's "left" / "right"), dim."""
+    painter.save()
+    c = QColor.fromRgbF(*look.background)
+    c = c.lighter(260) if c.lightnessF() < 0.5 else c.darker(170)
+    painter.setPen(c)
+    f = painter.font()
+    f.setPixelSize(max(12, int(rect.height() * 0.06)))
+    f.setLetterSpacing(f.SpacingType.PercentageSpacing, 115)
+    painter.setFont(f)
+    painter.drawText(rect, Qt.AlignCenter, text)
+    painter.restore()
+
+
 def target_radii(look: Look, height: float) -> tuple[float, float, float]:
     """(solid radius, half-brightness radius, outer radius) in px: the visible radius is the one at
     half brightness; the soft edge (a raised cosine) spans ``softness`` x that radius around it."""
@@ -53,11 +71,12 @@ def target_center(look: Look, sample: FrameSample, width: float, height: float) 
 
 
 def paint_stimulus(painter: QPainter, rect: QRectF, look: Look | None, sample: FrameSample | None,
-                   visible: bool = True, badge: str = "", only=None) -> None:
+                   visible: bool = True, badge: str = "", only=None, say_check: bool = False) -> None:
     """Background, then the target (a disc with a soft radial edge) where the sample says.
 
     ``look``: None draws the look the sample carries (the engine's, at that frame).
     ``only``: the rectangles that need repainting (a partial update); default the whole ``rect``.
+    ``say_check``: the part of a headphone check heard at the sample's frame is written ("left" ...).
     """
     if look is None:
         look = sample.look
@@ -66,6 +85,9 @@ def paint_stimulus(painter: QPainter, rect: QRectF, look: Look | None, sample: F
         painter.fillRect(r, bg)
     if badge:
         _paint_badge(painter, rect, look, badge)
+    words = CHECK_WORDS.get(sample.check_phase, "") if say_check and sample is not None else ""
+    if words:
+        _paint_words(painter, rect, look, words)
     opacity = 0.0 if sample is None or not visible else sample.opacity * look.visibility
     if opacity <= 0.001:
         return

@@ -39,6 +39,7 @@ def test_wheel_contains_presets_and_entry_point(wheel):
         names = set(z.namelist())
         for p in BUILTINS:
             assert f"bls/presets/{p}.yaml" in names, sorted(names)
+        assert "bls/ui/assets/check.svg" in names  # drawn in every checked box
         (ep,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         entry_points = z.read(ep).decode()
     assert "[console_scripts]" in entry_points

@@ -50,17 +50,21 @@ def test_the_client_screen_is_remembered_by_name(bls_app, qapp):
         again.shutdown()
 
 
-def on_one_screen(tmp_path, width: int, height: int, show: str) -> str:
-    """Start the app in a child process on a single offscreen screen and print ``show`` (an expression
-    over ``app``); returns what it printed."""
+def on_one_screen(tmp_path, width: int, height: int, show: str, client: tuple[int, int] | None = None) -> str:
+    """Start the app in a child process on a single offscreen screen (and a client screen of ``client``
+    pixels to its right, if given) and print ``show`` (an expression over ``app``); returns what it printed."""
     cfg = tmp_path / "one.json"
-    cfg.write_text(json.dumps({"screens": [{"name": "ONLY", "x": 0, "y": 0, "width": width, "height": height,
-                                            "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}],
-                               "windowFrameMargins": False}))
-    code = ("from PySide6.QtWidgets import QApplication\n"
+    dpi = {"logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}
+    screens = [{"name": "ONLY", "x": 0, "y": 0, "width": width, "height": height, **dpi}]
+    if client:
+        screens.append({"name": "CLIENT", "x": width, "y": 0, "width": client[0], "height": client[1], **dpi})
+    cfg.write_text(json.dumps({"screens": screens, "windowFrameMargins": False}))
+    code = ("from PySide6.QtCore import Qt\n"
+            "from PySide6.QtWidgets import QApplication\n"
             "from bls.app import BlsApp\n"
             "a = QApplication([])\n"
-            "app = BlsApp(a, preset='standard', no_audio=True)\n"
+            f"app = BlsApp(a, preset='standard', no_audio=True, client_screen={'CLIENT' if client else None!r})\n"
+            "for _ in range(5):\n    a.processEvents()  # laid out as the therapist sees it\n"
             f"print({show})\n"
             "app.shutdown()\n")
     env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={cfg}")
@@ -80,6 +84,31 @@ def test_on_one_1080p_screen_the_two_windows_sit_side_by_side(tmp_path):
     out = on_one_screen(tmp_path, 1920, 1080, f"{c}.intersects({d}), {c}.left() >= 0, {d}.right() < 1920, "
                                               f"abs({d}.width() / {d}.height() - 16 / 9) < 0.01")
     assert out.split() == ["False", "True", "True", "True"]
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1366, 768)])
+def test_on_a_small_laptop_screen_every_section_is_in_view_without_scrolling(tmp_path, size):
+    # 1280×720 is a laptop at 150 % scaling; the client screen is a second monitor
+    w, h = size
+    cards = "[app.control.motion_card, app.control.target_card, app.control.sound_card, app.control.timing_card]"
+    out = on_one_screen(tmp_path, w, h, "app.control.settings_scroll.verticalScrollBar().maximum(), "
+                                        "app.control.settings_scroll.horizontalScrollBar().maximum(), "
+                                        f"app.control.frameGeometry().right() < {w}, app.control.frameGeometry().bottom() < {h}, "
+                                        "all(app.control.settings_scroll.viewport().rect().contains("
+                                        "c.mapTo(app.control.settings_scroll.viewport(), c.rect().bottomRight())) "
+                                        f"for c in {cards}), "
+                                        "app.control.tabs.height() >= 200", client=(1920, 1080))
+    assert out.split() == ["0", "0", "True", "True", "True", "True"]
+
+
+def test_on_one_small_screen_the_client_window_stays_in_view_on_top(tmp_path):
+    # 1280×720: the control window cannot fit beside the client window; the client window stays on top,
+    # inside the screen, and the settings stack into one scrolled column
+    c, d = "app.control.frameGeometry()", "app.display.geometry()"
+    out = on_one_screen(tmp_path, 1280, 720, f"{c}.intersects({d}), bool(app.display.flags() & Qt.WindowStaysOnTopHint), "
+                                             f"{d}.left() >= 0, {d}.right() < 1280, {d}.bottom() < 720, "
+                                             f"{c}.right() < 1280, app.control._stacked")
+    assert out.split() == ["True", "True", "True", "True", "True", "True", "True"]
 
 
 def press(widget, key):
@@ -242,7 +271,11 @@ def test_a_set_runs_its_passes_and_is_logged(private_config_dir, qapp, qtbot, tm
         assert rec["passes_delivered"] == 4 and rec["stop_reason"] == "complete"
         assert rec["client_screen"] == "CLIENT" and rec["refresh_hz"] == 60.0
         assert "4 passes" in app.control.last_set.text()
-        assert app.control.pass_label.text() == "4"
+        assert app.control.pass_label.text() == "4" and app.control.pass_of.text() == "of 4 passes"
+        # a longer set chosen afterwards: the counter speaks of the next set, never "4 of 12 passes"
+        app.control.passes_spin.setValue(12)
+        qtbot.waitUntil(lambda: app.session.settings.motion.set_passes == 12, timeout=2000)
+        assert (app.control.pass_label.text(), app.control.pass_of.text()) == ("0", "of 12 passes")
         log = json.loads((tmp_path / "log.json").read_text())
         assert log["schema_version"] == 2 and log["sets"][0]["passes_delivered"] == 4
         assert log["sets"][0]["audio_device"] is None and log["sets"][0]["audio_status"] == "Audio off"
@@ -270,19 +303,20 @@ def test_an_unknown_preset_is_refused(qapp):
 def test_the_status_bar_counts_dropped_frames_of_the_set_not_of_the_idle_screen(bls_app, qtbot):
     c, s = bls_app.control, bls_app.session
     bls_app._show_info()
-    assert "dropped" not in c.display_label.text() and c.display_label.text().startswith("Client: CLIENT")
+    assert "hitch" not in c.display_label.text() and c.display_label.text().startswith("Client: CLIENT")
     bls_app.display.core.frames.dropped += 7  # frames dropped while idle: nobody watched them
     c.start_button.click()
     qtbot.waitUntil(lambda: s.status.state == RUNNING, timeout=2000)
     real = s.dropped_in_set(s.display_info())  # frames the offscreen display really dropped (a loaded machine)
     bls_app.display.core.frames.dropped += 2  # two during the set
     bls_app._show_info()
-    assert c.display_label.text().endswith(f"this set: {real + 2} dropped frames")
+    assert c.display_label.text().endswith(f"this set: {real + 2} brief hitches in the motion")
     QTest.keyClick(c, Qt.Key_Escape)
     qtbot.waitUntil(lambda: len(s.records) == 1, timeout=4000)
     bls_app._show_info()
     n = s.records[-1]["dropped_frames"]
-    assert n >= 2 and c.display_label.text().endswith(f"last set: {n} dropped frames")
+    assert n >= 2 and c.display_label.text().endswith(f"last set: {n} brief hitches in the motion")
+    assert "dropped frame" in c.display_label.toolTip()  # the plain word, explained
 
 
 def _rgb(img, x, y):

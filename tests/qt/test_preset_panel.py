@@ -239,6 +239,10 @@ def test_builtins_cannot_be_renamed_or_deleted_from_the_menu(bls_app):
     assert panel.loaded == "standard"
     assert not panel.act_rename.isEnabled() and not panel.act_delete.isEnabled()
     assert panel.act_duplicate.isEnabled() and panel.act_export.isEnabled()
+    # greyed out, and the menu says why on hover
+    assert panel.more.menu().toolTipsVisible()
+    assert "Built-in presets cannot be renamed" in panel.act_rename.toolTip()
+    assert "Built-in presets cannot be deleted" in panel.act_delete.toolTip()
     ask = script(bls_app)
     panel.act_delete.trigger()
     panel.act_rename.trigger()

@@ -138,3 +138,24 @@ def test_single_frame_blocks_around_every_change(tone_name, profile):
     assert splits.count(1) > 4 * sec(0.008)
     assert_same_run(ref, other, total)
     assert ref.engine.finished[-1].stop_reason == "time"
+
+
+@pytest.mark.parametrize("tone_name", ["soft_sine", "pulse"])
+@given(seed=st.integers(0, 2**32 - 1), f_switch=st.integers(sec(0.3), sec(1.2)))
+def test_end_point_accents_render_the_same_in_any_split(tone_name, seed, f_switch):
+    # pan mode "continuous_accents": the swell at each end is tracked with the pulses, across a
+    # change into and out of the mode and gentle mode switched on (unlocked) while a swell sounds
+    p0 = base_preset(tone_name, "sinusoidal", "horizontal", 1.6, -14.0, 440.0, 100.0, 0.1,
+                     pan_mode="continuous_accents")
+    p1 = p0.with_("audio", pan_mode="continuous")
+    p2 = p0.with_(gentle=True)
+    unlocks = {"pan_mode": "continuous_accents", "speed": 1.6, "level": -14.0, "pan_depth": 100.0,
+               "carrier": 440.0, "fade_in": 0.1, "fade_out": 0.1}
+    script = {0: [lambda e: e.start()], f_switch: [lambda e: e.apply(p1)],
+              f_switch + sec(0.5): [lambda e: e.apply(p0)], f_switch + sec(1.1): [lambda e: e.apply(p2, unlocks)],
+              sec(3.2): [lambda e: e.stop()]}
+    total = sec(4.5)
+    ref = run_script(p0, total, script, cut_only_splits(total, script, BIG), max_block=BIG)
+    other = run_script(p0, total, script, random_splits(total, script, np.random.default_rng(seed), 1, 3000,
+                                                        tiny=0.05), max_block=BIG)
+    assert_same_run(ref, other, total)

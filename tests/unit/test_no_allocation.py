@@ -50,7 +50,17 @@ def scenario_shape_pause_and_last_pass():
                sec(2.0) // BLOCK: lambda e: e.apply(q.with_("audio", tone="pulse"))}, sec(6.5)
 
 
-SCENARIOS = {"live_changes": scenario_live_changes, "shape_pause_last_pass": scenario_shape_pause_and_last_pass}
+def scenario_accents_and_a_headphone_check():
+    """End-point accents (with pulses crossfading in), the set stopped, then the left/right check."""
+    from bls.core.checks import LEFT_RIGHT
+
+    p = standard(set_mode="free", speed_cycles_per_s=1.4).with_("audio", pan_mode="continuous_accents")
+    return p, {0: lambda e: e.start(), sec(1.0) // BLOCK: lambda e: e.apply(p.with_("audio", tone="pulse")),
+               sec(2.5) // BLOCK: lambda e: e.stop(), sec(4.0) // BLOCK: lambda e: e.check(LEFT_RIGHT, -24.0)}, sec(8.0)
+
+
+SCENARIOS = {"live_changes": scenario_live_changes, "shape_pause_last_pass": scenario_shape_pause_and_last_pass,
+             "accents_and_check": scenario_accents_and_a_headphone_check}
 
 
 def block_allocations(scenario, audio: bool) -> tuple[list[int], eng.StimulusEngine]:
