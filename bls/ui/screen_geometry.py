@@ -28,8 +28,8 @@ def _parse(text: str) -> float | str:
 
 
 class ScreenGeometryFields(QWidget):
-    """One row: the screen's width × height in mm (from the system, or entered), "Screen's own size", the
-    viewing distance in cm; below it one line of notes (the widest sweep there, or why degrees are not
+    """Two short rows: the screen's width × height in mm (from the system, or entered); the viewing
+    distance in cm and "Screen's own size"; below them one line of notes (the widest sweep there, or why degrees are not
     known, or what was refused). A refused value stays in its field, with the reason."""
 
     changed = Signal()  # the geometry changed: the readouts follow
@@ -61,13 +61,16 @@ class ScreenGeometryFields(QWidget):
         self.source_label.setFixedWidth(max(self.source_label.fontMetrics().horizontalAdvance(w)
                                             for w in SOURCE_WORDS.values()) + 4)
         row.addWidget(self.source_label)
+        row.addStretch(1)
+        lay.addLayout(row)
+        # the second row: the distance, and the way back to the size the screen reports
+        row = QHBoxLayout()
+        row.setSpacing(6)
         self.reset_button = QPushButton("Screen's own size")
         self.reset_button.setObjectName("small")
         self.reset_button.setFocusPolicy(Qt.NoFocus)
         self.reset_button.setToolTip("Forget the size entered for this screen: use the size the screen reports.")
         self.reset_button.clicked.connect(self._reset)
-        row.addWidget(self.reset_button)
-        row.addStretch(1)
         row.addWidget(QLabel("Distance"))
         self.distance_spin = QSpinBox()
         self.distance_spin.setRange(int(DISTANCE_CM_MIN), int(DISTANCE_CM_MAX))
@@ -79,6 +82,8 @@ class ScreenGeometryFields(QWidget):
                                       "Remembered for this screen.")
         self.distance_spin.valueChanged.connect(self._distance_edited)
         row.addWidget(self.distance_spin)
+        row.addStretch(1)
+        row.addWidget(self.reset_button)
         lay.addLayout(row)
         self.note = ElidedLabel()
         self.note.setObjectName("hint")
