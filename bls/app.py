@@ -65,6 +65,12 @@ def connected_screens() -> list[QScreen]:
     return list(QGuiApplication.screens())
 
 
+def physical_size_mm(screen: QScreen) -> tuple[float, float]:
+    """The size the system reports for ``screen`` (EDID; often 0 or wrong: the session core judges it)."""
+    size = screen.physicalSize()
+    return size.width(), size.height()
+
+
 def screen_lines(screens: list[QScreen], primary: QScreen | None) -> list[str]:
     """One line per screen: its name (what --client-screen takes), then what it is."""
     lines = []
@@ -247,6 +253,8 @@ class BlsApp(QObject):
         self._fullscreen = fullscreen
         self.display.place(screen, fullscreen)
         g = self.display.geometry() if not fullscreen else screen.geometry()
+        self.session.core.set_client_screen(screen.name(), screen.size().width(), screen.size().height(),
+                                            physical_size_mm(screen), None if fullscreen else (g.width(), g.height()))
         self.control.set_preview_aspect(g.width() / max(1, g.height()))
         self._note = note
         self._show_info()

@@ -38,9 +38,11 @@ SET_MODES = ("passes", "seconds", "free")
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
-def _spec(default, *, lo=None, hi=None, choices=None, unit="", kind=None, help=""):
+def _spec(default, *, lo=None, hi=None, choices=None, unit="", kind=None, help="", optional=False):
+    """``optional``: the field may be absent (None, the default): a file leaves it out, and null in a
+    file is taken as absent."""
     return field(default=default, metadata={"lo": lo, "hi": hi, "choices": choices, "unit": unit,
-                                            "kind": kind, "help": help})
+                                            "kind": kind, "help": help, "optional": optional})
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,21 @@ class Motion:
     set_passes: int = _spec(24, lo=1, hi=2000, unit="passes")
     set_seconds: float = _spec(30.0, lo=1.0, hi=3600.0, unit="s")
     sweep_width_pct: float = _spec(85.0, lo=10.0, hi=100.0, unit="% of screen")
+    #: the sweep in degrees of visual angle: used instead of sweep_width_pct when the client screen's size
+    #: and the viewing distance are known (bls.core.geometry); sweep_width_pct is the fallback otherwise
+    sweep_width_deg: float | None = _spec(None, lo=5.0, hi=80.0, unit="degrees of visual angle", optional=True,
+                                          help="the sweep in degrees, used when the screen's size is known")
 
 
 @dataclass(frozen=True)
 class Visual:
     show_target: bool = _spec(True)  # false: eyes closed / audio only, the screen stays neutral
     target_diameter_pct: float = _spec(5.0, lo=1.0, hi=30.0, unit="% of screen height")
+    #: the target's visible diameter in degrees: used instead of target_diameter_pct when the geometry is
+    #: known; target_diameter_pct is the fallback otherwise
+    target_diameter_deg: float | None = _spec(None, lo=0.2, hi=10.0, unit="degrees of visual angle",
+                                              optional=True, help="the target in degrees, used when the "
+                                              "screen's size is known")
     target_color: str = _spec("#e8e4da", kind="color")
     target_softness_pct: float = _spec(15.0, lo=0.0, hi=100.0, unit="% of radius")
     background_color: str = _spec("#1d2126", kind="color")
@@ -163,8 +174,16 @@ class PresetError(Exception):
 # --------------------------------------------------------------------------- validation
 
 
+_TYPES = {"str": str, "float": float, "int": int, "bool": bool, "float | None": float}
+
+
 def _field_type(f) -> type:
-    return f.type if isinstance(f.type, type) else {"str": str, "float": float, "int": int, "bool": bool}[f.type]
+    """The field's type (an optional field's type when it is given)."""
+    return f.type if isinstance(f.type, type) else _TYPES[f.type]
+
+
+def optional_field(f) -> bool:
+    return bool(f.metadata.get("optional"))
 
 
 def _check_value(f, value, path: str, source: str, line, shown: str | None = None,
@@ -177,6 +196,8 @@ def _check_value(f, value, path: str, source: str, line, shown: str | None = Non
     def bad(msg):
         return None, Problem(source, path, msg, line)
 
+    if value is None and meta.get("optional"):
+        return None, None  # absent: null in a file, None in code
     shown = repr(value) if shown is None else shown
     if len(shown) > 60:
         shown = shown[:57] + "..."
@@ -214,7 +235,7 @@ _TOP_TEXTS = ("name", "description", "rationale")
 _TOP_DEFAULTS = {f.name: f.default for f in fields(Preset) if f.name in _TOP_TEXTS}
 #: per section: (field name, type, lo, hi, choices, is a colour, default), read once from the schema
 _LIMITS = {section: tuple((f.name, _field_type(f), f.metadata["lo"], f.metadata["hi"], f.metadata["choices"],
-                           f.metadata["kind"] == "color", f.default) for f in fields(cls))
+                           f.metadata["kind"] == "color", f.default, optional_field(f)) for f in fields(cls))
            for section, cls in SECTIONS.items()}
 
 
@@ -264,8 +285,10 @@ def clamp_to_schema(p: Preset) -> Preset:
             top[section] = cls()
             continue
         changes = {}
-        for name, typ, lo, hi, choices, colour, default in _LIMITS[section]:
+        for name, typ, lo, hi, choices, colour, default, optional in _LIMITS[section]:
             value = getattr(sec, name)
+            if value is None and optional:
+                continue
             new = _clamped(value, typ, lo, hi, choices, colour, default)
             if new is not value and (type(new) is not type(value) or new != value):
                 changes[name] = new
@@ -707,7 +730,9 @@ def preset_to_mapping(p: Preset) -> dict[str, Any]:
     out["gentle"] = p.gentle
     for section in SECTIONS:
         sec = getattr(p, section)
-        out[section] = {f.name: getattr(sec, f.name) for f in fields(sec)}
+        # an optional field that is absent is left out of the file
+        out[section] = {f.name: getattr(sec, f.name) for f in fields(sec)
+                        if not (optional_field(f) and getattr(sec, f.name) is None)}
     return out
 
 

@@ -26,6 +26,8 @@ from dataclasses import fields
 
 from ..core import gentle
 from ..core.avdelay import ROOM_FIELD, ROOM_KIND, check_delay_ms
+from ..core.geometry import (DEFAULT_DISTANCE_CM, ENTERED, SYSTEM, ScreenGeometry, distance_problem, resolve,
+                             size_problem, system_size, visual_angle)
 from ..core.clock import AnchorMap
 from ..core.paths import records_dir
 from ..core import checks as _checks
@@ -134,6 +136,14 @@ class SessionCore:
         self._delay_ms = 0.0
         self._delay_output: str | None = None
         self._calibrating = False
+        self.geometry_changed = Hook()  # (ScreenGeometry or None): the client screen's size or distance
+        # the client screen in degrees: its geometry (None: its size is not known, and why), the notes about
+        # settings given in degrees (a fallback, a limit)
+        self.geometry: ScreenGeometry | None = None
+        self.geometry_note = ""
+        self.angle_notes: tuple[str, ...] = ()
+        self._client_screen: tuple | None = None
+        self._session_room: dict[str, dict] = {}  # what could not be remembered in the room file: this session only
         # the clinician's record (SUD/VOC, notes, target, medicine): kept in the database by ``store``
         self.wall = wall or now_local
         self.store = store
@@ -351,6 +361,7 @@ class SessionCore:
         self._supersede()
         self.poll()  # what happened on the clock thread is recorded before this change
         new = clamp_to_schema(new)  # beyond the hard caps nothing is asked, recorded or played
+        new = self._in_degrees(new, self.settings)
         old = self.settings
         if new == old:
             return "unchanged"
@@ -379,6 +390,7 @@ class SessionCore:
         name = name or preset.name
         self._supersede()
         preset = clamp_to_schema(preset)
+        preset = self._in_degrees(preset, None)
         old = self.settings
         if old.gentle and not preset.gentle:
             return self.change(preset, name)  # asks first; a yes forgets the unlocks (gentle ends)
@@ -654,6 +666,144 @@ class SessionCore:
     def audio_status(self):
         return getattr(self.clocks, "status", None)
 
+    # ------------------------------------------------------------------ the client's screen in degrees
+
+    def _in_degrees(self, new: Preset, old: Preset | None) -> Preset:
+        """``new`` as it plays on the client screen: a sweep or target given in degrees sets its % from
+        the geometry (bls.core.geometry.resolve; the therapist is told of a fallback or a limit). A %
+        moved by the therapist (``old`` is what played) is in % from then on: its degrees are dropped."""
+        if old is not None:
+            was = resolve(old, self.geometry).preset
+            m, v = new.motion, new.visual
+            if (m.sweep_width_deg is not None and m.sweep_width_deg == old.motion.sweep_width_deg
+                    and m.sweep_width_pct not in (old.motion.sweep_width_pct, was.motion.sweep_width_pct)):
+                new = new.with_("motion", sweep_width_deg=None)
+            if (v.target_diameter_deg is not None and v.target_diameter_deg == old.visual.target_diameter_deg
+                    and v.target_diameter_pct not in (old.visual.target_diameter_pct, was.visual.target_diameter_pct)):
+                new = new.with_("visual", target_diameter_deg=None)
+        resolved = resolve(new, self.geometry)
+        if resolved.notes != self.angle_notes:
+            self.angle_notes = resolved.notes
+            for note in resolved.notes:
+                self.notice.emit(note)
+            if resolved.notes:
+                self.event("visual_angle_note", notes=list(resolved.notes))
+        return resolved.preset
+
+    def on_screen(self, preset: Preset) -> Preset:
+        """``preset`` as it would play on the client screen (degrees resolved; nothing is told): what the
+        live settings are compared with to say whether they differ from a preset."""
+        return resolve(preset, self.geometry).preset
+
+    def visual_angle(self, settings: Preset | None = None) -> dict:
+        """The sweep and the target of ``settings`` (default: as played) in % and in degrees on the client
+        screen, with the geometry used (degrees are None when the screen's size is not known)."""
+        return visual_angle(settings or self.effective, self.geometry)
+
+    def set_client_screen(self, name: str, width_px: int, height_px: int,
+                          system_mm: tuple[float, float] | None = None,
+                          area_px: tuple[int, int] | None = None) -> None:
+        """The client display is on screen ``name`` of ``width_px`` x ``height_px`` (logical pixels), whose
+        size the system reports as ``system_mm`` (``QScreen.physicalSize``; None: not reported); ``area_px``
+        is the client display's size when it is a window there (None: fullscreen). The size entered for
+        this screen name, and its viewing distance, are read back from the room settings."""
+        self._client_screen = (name, int(width_px), int(height_px), system_mm, area_px)
+        self._update_geometry()
+
+    def _remembered(self, name: str) -> dict:
+        out = self.room.get("screens", name) if self.room is not None else {}
+        for k, v in self._session_room.get(name, {}).items():
+            if v is None:
+                out.pop(k, None)
+            else:
+                out[k] = v
+        return out
+
+    def _update_geometry(self) -> None:
+        geometry, why = None, ""
+        if self._client_screen is not None:
+            name, w, h, system, area = self._client_screen
+            saved = self._remembered(name)
+            distance = saved.get("distance_cm", DEFAULT_DISTANCE_CM)
+            if distance_problem(distance):
+                distance = DEFAULT_DISTANCE_CM
+            size, source = None, ENTERED
+            if "width_mm" in saved and "height_mm" in saved and not size_problem(saved["width_mm"], saved["height_mm"]):
+                size = (saved["width_mm"], saved["height_mm"])
+            else:
+                source = SYSTEM
+                size, why = system_size(w, h, *(system or (None, None)))
+            if size is not None and w > 0 and h > 0:
+                aw, ah = area or (0, 0)
+                geometry = ScreenGeometry(name, w, h, float(size[0]), float(size[1]), float(distance), source,
+                                          int(aw), int(ah))
+        if (geometry, why) != (self.geometry, self.geometry_note):
+            self.geometry, self.geometry_note = geometry, why
+            data = geometry.as_record() if geometry is not None else {"screen": (self._client_screen or ("",))[0],
+                                                                        "known": False, "why": why}
+            self.event("screen_geometry", **data)
+            self.geometry_changed.emit(geometry)
+        resolved = self._in_degrees(self.settings, None)
+        if resolved != self.settings:
+            self.change(resolved)  # a sweep or target in degrees follows the screen (it glides)
+
+    def viewing_distance_cm(self) -> float:
+        """The viewing distance for the client screen (remembered for its name, else the default)."""
+        if self.geometry is not None:
+            return self.geometry.distance_cm
+        if self._client_screen is not None:
+            d = self._remembered(self._client_screen[0]).get("distance_cm", DEFAULT_DISTANCE_CM)
+            return DEFAULT_DISTANCE_CM if distance_problem(d) else d
+        return DEFAULT_DISTANCE_CM
+
+    def system_screen_size(self) -> tuple[tuple[float, float] | None, str]:
+        """The size the system reports for the client screen, if believable ((w, h) or None, why not)."""
+        if self._client_screen is None:
+            return None, "no client screen"
+        _, w, h, system, _ = self._client_screen
+        return system_size(w, h, *(system or (None, None)))
+
+    def _remember_screen(self, values: dict) -> str:
+        """Remember ``values`` for the client screen; returns what went wrong ("": remembered)."""
+        if self._client_screen is None:
+            return "no client screen is chosen"
+        problem = ""
+        if self.room is None:
+            problem = "bls keeps no room settings in this session; it holds for this session only"
+        else:
+            try:
+                self.room.put("screens", self._client_screen[0], values)
+            except (OSError, ValueError) as exc:
+                problem = f"it holds for this session only: {getattr(exc, 'strerror', None) or exc}"
+        if problem:  # kept in memory for this session, whatever happened to the file
+            self._session_room.setdefault(self._client_screen[0], {}).update(values)
+        else:
+            for k in values:
+                self._session_room.get(self._client_screen[0], {}).pop(k, None)
+        self._update_geometry()
+        return problem
+
+    def set_screen_size(self, width_mm, height_mm) -> str:
+        """The client screen's physical size as the therapist measured it (mm), remembered for this screen
+        name. ValueError says why a size is refused (nothing changes); returns a problem remembering it
+        ("" when remembered)."""
+        why = size_problem(width_mm, height_mm)
+        if why:
+            raise ValueError(why[0].upper() + why[1:] + ".")
+        return self._remember_screen({"width_mm": float(width_mm), "height_mm": float(height_mm)})
+
+    def forget_screen_size(self) -> str:
+        """Back to the size the screen reports (the entered size is forgotten)."""
+        return self._remember_screen({"width_mm": None, "height_mm": None})
+
+    def set_viewing_distance(self, distance_cm) -> str:
+        """The distance from the client's eyes to the screen (cm), remembered for this screen name.
+        ValueError says why a distance is refused (nothing changes)."""
+        why = distance_problem(distance_cm)
+        if why:
+            raise ValueError(why[0].upper() + why[1:] + ".")
+        return self._remember_screen({"distance_cm": float(distance_cm)})
+
     # ------------------------------------------------------------------ the client's screen
 
     def screen_lost(self, name: str) -> None:
@@ -681,6 +831,7 @@ class SessionCore:
         extra = {"client_screen": info.get("screen"), "refresh_hz": info.get("refresh_hz"),
                  "display": info.get("kind"), "dropped_frames": self.dropped_in_set(info) or 0}
         extra.update(self.audio_info())
+        extra["visual_angle"] = self.visual_angle()  # as played at the set's end, on the screen it played on
         unlocked = dict(self._set_unlocks)  # every unlock that held at some moment of the set
         if result.gentle:
             unlocked.update(self.policy.unlocks)

@@ -67,7 +67,7 @@ def set_entry(result: SetResult, unlocked: dict, info: dict | None = None) -> di
         "unlocked": dict(unlocked),
         "samples": samples,
         **{k: info[k] for k in ("client_screen", "refresh_hz", "display", "audio_device", "dropped_frames",
-                                "audio_status", "audio_latency_ms", "audio_delay_ms") if k in info},
+                                "audio_status", "audio_latency_ms", "audio_delay_ms", "visual_angle") if k in info},
     }
 
 

@@ -26,6 +26,7 @@ from .entry_keys import EntryKeyRouter
 from .entry_strip import EntryStrip, entry_lines, pending_entry
 from .headphones import HeadphoneChecks
 from .preset_panel import PresetPanel
+from .screen_geometry import WIDEST_SIZE, WIDEST_SWEEP, ScreenGeometryFields, angle_note, fit_readout, size_text, sweep_text
 from .session_panel import SessionPanel
 from .stimulus_painter import paint_stimulus
 from . import style
@@ -466,6 +467,9 @@ class ControlWindow(QMainWindow):
         self.client_badge = QCheckBox("Show “GENTLE” on the client screen in gentle mode")
         self.client_badge.setFocusPolicy(Qt.NoFocus)
         play.addWidget(self.client_badge)
+        self.geometry_fields = ScreenGeometryFields(self.session.core)  # size and distance: degrees
+        self.geometry_fields.changed.connect(lambda: self._refresh_readouts(self.session.settings))
+        play.addWidget(self.geometry_fields)
         self.screen_note = _hint()
         play.addWidget(self.screen_note)
         self.tabs.addTab(pcard, "Client display")
@@ -548,9 +552,13 @@ class ControlWindow(QMainWindow):
         g.addWidget(QLabel("Path"), 4, 0)
         g.addWidget(self.path_combo, 4, 1)
         g.addWidget(self.profile_combo, 4, 2)
-        self.sweep_slider = LabeledSlider(10, 100, lambda v: f"{v} % wide")
+        self.sweep_slider = LabeledSlider(10, 100, lambda v: sweep_text(self.session.core, v))
+        fit_readout(self.sweep_slider.label, WIDEST_SWEEP)
         g.addWidget(QLabel("Sweep"), 5, 0)
         g.addWidget(self.sweep_slider, 5, 1, 1, 2)
+        self.angle_note = ElidedLabel()  # one line: a sweep the screen cannot show, or no degrees known
+        self.angle_note.setObjectName("hint")
+        g.addWidget(self.angle_note, 6, 1, 1, 2)
         g.setColumnStretch(1, 1)
         lay.addLayout(g)
         self._stim_col.addWidget(card)
@@ -559,7 +567,8 @@ class ControlWindow(QMainWindow):
         card, lay = _card("Target")
         g = QGridLayout()
         g.setHorizontalSpacing(8)
-        self.size_slider = LabeledSlider(10, 300, lambda v: f"{v / 10:.1f} % high")
+        self.size_slider = LabeledSlider(10, 300, lambda v: size_text(self.session.core, v / 10))
+        fit_readout(self.size_slider.label, WIDEST_SIZE)
         self.soft_slider = LabeledSlider(0, 100, lambda v: f"{v} % soft")
         self.target_color = ColorButton("Target colour")
         self.bg_color = ColorButton("Background colour")
@@ -854,6 +863,9 @@ class ControlWindow(QMainWindow):
         self.speed_readout.setText(f"{per_min}  ·  {per_pass}")
         self.length_stack.setCurrentIndex(("passes", "seconds", "free").index(m.set_mode))
         self.length_readout.setText(p.set_length_label())
+        for sl in (self.sweep_slider, self.size_slider):  # their degrees follow the screen and the distance
+            sl.setValue(sl.value())
+        self.angle_note.setText(angle_note(self.session.core))
         self.presets.update_state()
         self.gentle_badge.setVisible(p.gentle)
         unlocked = sorted(self.session.unlocks) if p.gentle else []

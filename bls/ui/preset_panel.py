@@ -193,7 +193,8 @@ class PresetPanel(QFrame):
     def update_state(self) -> None:
         entry = self.library.entries.get(self.loaded) if self.loaded else None
         live: Preset = self.session.settings
-        modified = entry is None or not entry.preset.stimulus_equal(live)
+        # compared as it plays on this client screen (a preset in degrees sets its % there)
+        modified = entry is None or not self.session.core.on_screen(entry.preset).stimulus_equal(live)
         self.modified.setText("● modified" if entry is not None else "● not saved as a preset")
         self.modified.setVisible(modified)
         self.revert_button.setEnabled(entry is not None and modified)
@@ -229,7 +230,7 @@ class PresetPanel(QFrame):
         settings = self.session.settings
         entry = self.library.entries.get(self.loaded) if self.loaded else None
         # a rationale explains the numbers it came with: changed numbers do not inherit it
-        same = entry is not None and entry.preset.stimulus_equal(settings)
+        same = entry is not None and self.session.core.on_screen(entry.preset).stimulus_equal(settings)
         return settings.with_(name=name, description=description, rationale=settings.rationale if same else "")
 
     def save(self) -> None:
@@ -249,7 +250,8 @@ class PresetPanel(QFrame):
         default = f"{entry.name} (my version)" if entry is not None and entry.builtin else (
             entry.name if entry else "")
         description = entry.preset.description if entry else ""
-        if entry is not None and entry.builtin and not entry.preset.stimulus_equal(self.session.settings):
+        if entry is not None and entry.builtin and not self.session.core.on_screen(entry.preset).stimulus_equal(
+                self.session.settings):
             description = ""  # the built-in's words describe its own numbers, not the changed ones
         while True:
             answer = self.ask.details("Save preset as", note, default, description)

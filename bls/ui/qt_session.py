@@ -39,8 +39,8 @@ class Session(QObject):
                  copies: list[Path] | None = None, parent: QObject | None = None, store=None, wall=None,
                  room: RoomSettings | None = None):
         """``wall()`` is the local date and time the clinical record uses (None: the computer's clock;
-        tests give their own, as ``bls script`` does). ``room``: what is remembered per output (None: the
-        room file in the config directory)."""
+        tests give their own, as ``bls script`` does). ``room``: what is remembered per output and per
+        screen, one store for both (None: the room file in the config directory)."""
         super().__init__(parent)
         self.core = SessionCore(settings, lambda engine, want: ClockManager(engine, want, audio_device),
                                 SessionRecord(record_path, copies), store=store, wall=wall,

@@ -242,10 +242,18 @@ def click_excess(audio: np.ndarray, tones, carrier_max_hz: float, carrier_min_hz
 
 
 def field_type(f):
-    return f.type if isinstance(f.type, type) else {"str": str, "float": float, "int": int, "bool": bool}[f.type]
+    """A field's type (an optional field's when it is given: "float | None" is float)."""
+    return f.type if isinstance(f.type, type) else {"str": str, "float": float, "int": int, "bool": bool,
+                                                    "float | None": float}[f.type]
 
 
 def value_strategy(f):
+    if f.metadata.get("optional"):
+        return st.none() | _given_strategy(f)
+    return _given_strategy(f)
+
+
+def _given_strategy(f):
     meta, typ = f.metadata, field_type(f)
     if typ is bool:
         return st.booleans()

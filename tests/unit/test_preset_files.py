@@ -28,7 +28,7 @@ from bls.core.preset import (SECTIONS, Audio, Motion, Preset, Problem, Timing, V
 
 from .helpers import INVISIBLE
 
-TYPES = {"str": str, "float": float, "int": int, "bool": bool}
+TYPES = {"str": str, "float": float, "int": int, "bool": bool, "float | None": float}
 
 
 def _type(f) -> type:
@@ -50,7 +50,9 @@ def _id(item) -> str:
     return f"{sec}.{f.name}"
 
 
-BASE_PRESET = Preset(name="t", description="A test preset.", rationale="For the tests.")
+#: every field written (the optional ones given), so each can be replaced by a bad value
+BASE_PRESET = Preset(name="t", description="A test preset.", rationale="For the tests.").with_(
+    "motion", sweep_width_deg=30.0).with_("visual", target_diameter_deg=1.0)
 BASE = dump_preset(BASE_PRESET)
 
 
@@ -89,7 +91,8 @@ def test_the_schema_gives_every_number_a_range_and_base_is_valid():
     assert NUMERIC and CHOICES and COLOURS and BOOLS
     for sec, f in NUMERIC:
         assert f.metadata["lo"] is not None and f.metadata["hi"] is not None, f"{sec}.{f.name}"
-        assert f.metadata["lo"] <= f.default <= f.metadata["hi"], f"{sec}.{f.name}"
+        if f.default is not None or not f.metadata["optional"]:  # an optional field is absent by default
+            assert f.metadata["lo"] <= f.default <= f.metadata["hi"], f"{sec}.{f.name}"
     preset, problems = parse_preset_text(BASE)
     assert preset == BASE_PRESET and problems == []
 
@@ -592,6 +595,8 @@ def assert_clean_result(result) -> None:
     assert preset.name.strip() == preset.name and preset.name
     for sec, f in SETTINGS:
         v = getattr(getattr(preset, sec), f.name)
+        if v is None and f.metadata["optional"]:
+            continue  # absent
         assert type(v) is _type(f), (sec, f.name, v)
         if _type(f) in (int, float):
             assert math.isfinite(v) and f.metadata["lo"] <= v <= f.metadata["hi"], (sec, f.name, v)

@@ -142,7 +142,8 @@ def test_a_preset_inside_the_schema_has_no_problems():
 def _outside(f):
     """Values outside the field's range, and values that are not numbers at all."""
     lo, hi = f.metadata["lo"], f.metadata["hi"]
-    wrong = st.sampled_from([float("nan"), float("inf"), float("-inf"), None, "1", True, 10**400, -10**400])
+    wrong = st.sampled_from([float("nan"), float("inf"), float("-inf"), "1", True, 10**400, -10**400]
+                            + ([] if f.metadata["optional"] else [None]))  # None: an optional field absent
     if _type(f) is int:
         return st.integers(max_value=lo - 1) | st.integers(min_value=hi + 1) | wrong
     above = st.floats(min_value=hi, exclude_min=True, allow_infinity=True, allow_nan=False)
@@ -171,7 +172,7 @@ def test_clamped_presets_validate_cleanly_through_the_file_path(case):
     assert {pr.path for pr in schema_problems(p)} >= {f"{s}.{f.name}" for s, f in chosen}
     for section, f in chosen:
         before, after = getattr(getattr(p, section), f.name), getattr(getattr(got, section), f.name)
-        assert type(after) is _type(f)
+        assert type(after) is _type(f) or (after is None and f.metadata["optional"])  # absent
         lo, hi = f.metadata["lo"], f.metadata["hi"]
         if isinstance(before, bool) or not isinstance(before, (int, float)) or before != before:  # NaN
             assert after == f.default
@@ -206,7 +207,8 @@ def test_whatever_a_setting_holds_the_clamp_ends_inside_the_schema(p):
     assert schema_problems(got) == []
     assert clamp_to_schema(got) is got  # idempotent
     for section, f in SETTINGS:
-        assert type(getattr(getattr(got, section), f.name)) is _type(f)
+        value = getattr(getattr(got, section), f.name)
+        assert type(value) is _type(f) or (value is None and f.metadata["optional"])  # absent
     # and the two functions agree: problems exactly where the clamp changes something
     changed = {f"{s}.{f.name}" for s, f in SETTINGS
                if not _same(getattr(getattr(p, s), f.name), getattr(getattr(got, s), f.name))}
