@@ -9,29 +9,39 @@ the core says and forwards what the therapist does.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox
 
 from ..core.avdelay import DELAY_MAX_MS, DELAY_MIN_MS
 from ..core.engine import IDLE
+from .clinical_widgets import ElidedLabel
 
 STEP_MS = 5
 CALIBRATE_HINT = "Watch the target and listen: move the delay until the flash and the click come together."
-ABOUT = ("For outputs that play the sound later than the computer knows (Bluetooth headphones: 100–300 ms): "
-         "a positive delay holds the picture back by as much. Kept for each output.")
+ABOUT = ("For headphones that play the sound later than the computer knows (Bluetooth: 100–300 ms): a positive "
+         "delay holds the picture back by as much. Kept for each output.")
 
 
 class AudioDelaySection(QFrame):
+    """A section like the checks above it: a bold title, one row of controls, one line of notes (the
+    whole note on hover): the Headphones tab fits a 1280×720 screen."""
+
     def __init__(self, session, parent=None):
         super().__init__(parent)
         self.session = session
         self.core = session.core
-        self.setObjectName("card")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(16, 12, 16, 14)
-        lay.setSpacing(6)
-        title = QLabel("AUDIO DELAY")
-        title.setObjectName("cardTitle")
-        lay.addWidget(title)
+        lay = QGridLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setHorizontalSpacing(8)
+        lay.setVerticalSpacing(4)
+        title = QLabel("Audio delay")
+        font = title.font()
+        font.setBold(True)
+        title.setFont(font)
+        lay.addWidget(title, 0, 0)
+        self.output_label = ElidedLabel()  # the output the delay is kept for
+        self.output_label.setObjectName("hint")
+        self.output_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        lay.addWidget(self.output_label, 0, 1)
         row = QHBoxLayout()
         row.setSpacing(8)
         self.spin = QSpinBox()
@@ -40,24 +50,23 @@ class AudioDelaySection(QFrame):
         self.spin.setSuffix(" ms")
         self.spin.setKeyboardTracking(False)  # typed digits apply on Enter, not one by one
         self.spin.setAccessibleName("Audio delay")
+        self.spin.setToolTip(f"{DELAY_MIN_MS:.0f} to +{DELAY_MAX_MS:.0f} ms; positive: the sound comes later than "
+                             "the computer knows, and the picture is held back by as much.")
         row.addWidget(self.spin)
         self.reset_button = QPushButton("Reset to 0")
-        self.reset_button.setFocusPolicy(Qt.NoFocus)
-        row.addWidget(self.reset_button)
         self.calibrate_button = QPushButton("Calibrate")
         self.calibrate_button.setCheckable(True)
-        self.calibrate_button.setFocusPolicy(Qt.NoFocus)
-        row.addWidget(self.calibrate_button)
+        self.calibrate_button.setToolTip(CALIBRATE_HINT)
+        for b in (self.reset_button, self.calibrate_button):
+            b.setObjectName("small")
+            b.setFocusPolicy(Qt.NoFocus)
+            row.addWidget(b)
         row.addStretch(1)
-        lay.addLayout(row)
-        self.output_label = QLabel()
-        self.output_label.setObjectName("hint")
-        self.output_label.setWordWrap(True)
-        lay.addWidget(self.output_label)
-        self.hint = QLabel(ABOUT)
+        lay.addLayout(row, 1, 0, 1, 2)
+        self.hint = ElidedLabel(ABOUT)
         self.hint.setObjectName("hint")
-        self.hint.setWordWrap(True)
-        lay.addWidget(self.hint)
+        lay.addWidget(self.hint, 2, 0, 1, 2)
+        lay.setColumnStretch(1, 1)
         self.spin.valueChanged.connect(self._delay_asked)
         self.reset_button.clicked.connect(lambda: self._delay_asked(0))
         self.calibrate_button.toggled.connect(self._calibrate_asked)
@@ -85,12 +94,14 @@ class AudioDelaySection(QFrame):
         self.reset_button.setEnabled(usable and core.audio_delay_ms != 0)
         self.calibrate_button.setEnabled(usable or core.calibrating)
         if name is None:
-            self.output_label.setText("No sound card plays: the delay is kept for each output; choose one under Sound.")
-        elif not idle:
-            self.output_label.setText(f"For “{name}” · changed between sets")
+            self.output_label.setText("no sound card plays")
+            self.output_label.set_tip("The delay is kept for each output: choose one under Sound.")
         else:
-            self.output_label.setText(f"For “{name}”")
-        self.hint.setText(CALIBRATE_HINT if core.calibrating else ABOUT)
+            self.output_label.setText(f"for “{name}”" + ("" if idle else " · changed between sets"))
+            self.output_label.set_tip(f"Kept for “{name}” and used whenever it plays again.")
+        text = CALIBRATE_HINT if core.calibrating else ABOUT
+        self.hint.setText(text)
+        self.hint.set_tip(text)
 
     # ------------------------------------------------------------------ what the therapist does
 

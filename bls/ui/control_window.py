@@ -134,7 +134,7 @@ class Preview(QWidget):
         super().__init__()
         self.session = session
         self.aspect = 16 / 9
-        self.setMinimumSize(160, 90)
+        self.setMinimumSize(110, 62)  # a thumbnail: the window fits a 1280×720 screen
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.PreciseTimer)
@@ -284,7 +284,7 @@ class ControlWindow(QMainWindow):
         page.setFocusPolicy(Qt.StrongFocus)  # holds the focus at start, so no field takes the keys
         self.setCentralWidget(page)
         outer = QHBoxLayout(page)
-        outer.setContentsMargins(14, 14, 14, 14)
+        outer.setContentsMargins(12, 10, 12, 10)
         outer.setSpacing(14)
         outer.addLayout(self._build_left(screens, client_screen), 2)
         outer.addWidget(self._build_right(), 3)
@@ -359,8 +359,9 @@ class ControlWindow(QMainWindow):
 
     def _build_left(self, screens, client_screen) -> QVBoxLayout:
         col = QVBoxLayout()
-        col.setSpacing(14)
+        col.setSpacing(12)
         card, lay = _card("Set")
+        lay.setSpacing(6)
         top = QHBoxLayout()
         self.state_label = QLabel("Ready")
         self.state_label.setObjectName("state")

@@ -86,4 +86,4 @@ def test_calibrating_refused_without_a_sound_card(bls_app, qtbot):
     s = section(bls_app)
     assert bls_app.session.core.delay_output is None
     assert not s.spin.isEnabled() and not s.calibrate_button.isEnabled()
-    assert "No sound card" in s.output_label.text()
+    assert "no sound card" in s.output_label.text()
