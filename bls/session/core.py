@@ -296,6 +296,8 @@ class SessionCore:
             self._close_question(False, "stop")
         if self.check_kind and not self._check_end_reason:
             self._check_end_reason = "stopped"
+        if self._calibrating:  # Esc ends the calibration's flashes and clicks too
+            self.stop_calibration()
         self.engine.stop(reason)
 
     def key(self, name: str) -> str:

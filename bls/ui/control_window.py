@@ -315,6 +315,7 @@ class ControlWindow(QMainWindow):
         self.show_status(session.status)
         self.show_audio(session.audio_status)
         session.statusChanged.connect(self.show_status)
+        session.core.calibration_changed.connect(lambda _on: self.show_status(self.session.status))
         session.audioStatusChanged.connect(self.show_audio)
         session.settingsChanged.connect(self._settings_from_session)
         session.setFinished.connect(self._set_finished)
@@ -890,11 +891,12 @@ class ControlWindow(QMainWindow):
     # ------------------------------------------------------------------ status
 
     def show_status(self, st: Status) -> None:
-        self.state_label.setText(STATE_LABELS.get(st.state, st.state))
+        calibrating = st.state == IDLE and self.session.core.calibrating
+        self.state_label.setText("Calibrating the delay" if calibrating else STATE_LABELS.get(st.state, st.state))
         self._show_count(st)
         self.start_button.setText({RUNNING: "Pause  (Space)", PAUSED: "Resume  (Space)"}.get(st.state, "Start  (Space)"))
         self.start_button.setEnabled(st.state in (IDLE, RUNNING, PAUSED, CHECK))
-        self.stop_button.setEnabled(st.state in (RUNNING, PAUSED, CHECK))
+        self.stop_button.setEnabled(st.state in (RUNNING, PAUSED, CHECK) or calibrating)
         self.speed_now.setText(speed_labels(st.speed_cycles_per_s)[0] if st.state not in (IDLE, CHECK) else "")
         self._tick()
 

@@ -431,3 +431,15 @@ def test_the_calibration_and_a_headphone_check_never_play_together():
     assert core.stop_calibration() == "applied"
     assert core.headphone_check(False) == "applied"
     assert core.start_calibration() == "refused" and "headphone check" in told[-1]
+
+
+def test_esc_ends_the_calibration_as_it_ends_a_set():
+    from bls.session.core import SessionCore
+    from bls.core.preset import Preset
+
+    core = SessionCore(Preset(name="t"))
+    core._delay_output = "Headphones"
+    assert core.start_calibration() == "applied" and core.calibrating
+    core.key("Escape")
+    assert not core.calibrating
+    assert [e.get("on") for e in core.record.events if e["kind"] == "calibration"] == [True, False]
