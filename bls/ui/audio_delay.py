@@ -63,8 +63,9 @@ class AudioDelaySection(QFrame):
             row.addWidget(b)
         row.addStretch(1)
         lay.addLayout(row, 1, 0, 1, 2)
-        self.hint = ElidedLabel(ABOUT)
+        self.hint = QLabel(ABOUT)  # two lines at most: the calibration's instruction is read whole
         self.hint.setObjectName("hint")
+        self.hint.setWordWrap(True)
         lay.addWidget(self.hint, 2, 0, 1, 2)
         lay.setColumnStretch(1, 1)
         self.spin.valueChanged.connect(self._delay_asked)
@@ -101,7 +102,6 @@ class AudioDelaySection(QFrame):
             self.output_label.set_tip(f"Kept for “{name}” and used whenever it plays again.")
         text = CALIBRATE_HINT if core.calibrating else ABOUT
         self.hint.setText(text)
-        self.hint.set_tip(text)
 
     # ------------------------------------------------------------------ what the therapist does
 
