@@ -140,10 +140,16 @@ class SessionPanel(QWidget):
         for b in (self.target_button, self.medicine_button, self.export_button):
             b.setFocusPolicy(Qt.NoFocus)
             b.setObjectName("small")
-        row.addWidget(self.target_button)
-        row.addWidget(self.medicine_button)
         row.addStretch(1)
         who.addLayout(row)
+        # the buttons on a line of their own: the column stays narrow enough for the settings beside it to
+        # keep two columns on a 1280×720 screen, whatever the buttons say ("New target…")
+        buttons = QHBoxLayout()
+        buttons.setSpacing(8)
+        buttons.addWidget(self.target_button)
+        buttons.addWidget(self.medicine_button)
+        buttons.addStretch(1)
+        who.addLayout(buttons)
         self.client_error = QLabel()
         self.client_error.setObjectName("notice")
         self.client_error.setWordWrap(True)

@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from bls.app import plan_screens
 from bls.core.engine import IDLE, PAUSED, RUNNING
@@ -101,6 +102,24 @@ def test_on_a_small_laptop_screen_every_section_is_in_view_without_scrolling(tmp
                                         # a real desktop takes a title bar and a panel (~35 px each) off the height
                                         f"app.control.minimumSizeHint().height() <= {h} - 80", client=(1920, 1080))
     assert out.split() == ["0", "0", "True", "True", "True", "True", "True"]
+
+
+def test_mid_session_texts_never_push_the_settings_into_one_scrolled_column(bls_app, qtbot):
+    # what a session writes into the left column (a new target, a count of sets, the rest on the Start
+    # button) must not widen it so far that the settings beside it stack and scroll on 1280×720
+    c = bls_app.control
+    assert c.screen().geometry().size().toTuple() == (1280, 720)
+    qtbot.waitUntil(lambda: c.isVisible(), timeout=2000)
+    bls_app.load_preset("gentle")  # its readouts are among the widest
+    qtbot.waitUntil(lambda: bls_app.session.settings.name == "gentle", timeout=2000)
+    c.session_panel.target_button.setText("New target…")
+    c.tabs.setTabText(0, "Session · 12 sets")
+    c.start_button.setText("Start  (Space)  ·  rest 10:00")
+    c.resize(1240, 680)
+    for _ in range(10):  # the layouts settle (posted layout requests), as before the therapist sees them
+        QApplication.processEvents()
+    assert c.tabs.width() < 500  # the left column did not grow
+    assert not c._stacked and c.settings_scroll.verticalScrollBar().maximum() == 0
 
 
 def test_on_one_small_screen_the_client_window_stays_in_view_on_top(tmp_path):
