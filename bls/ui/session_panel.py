@@ -134,8 +134,8 @@ class SessionPanel(QWidget):
                                         "see the minutes since.")
         self.medicine_button.clicked.connect(self.mark_medicine)
         # placed by the window (in the corner of its tabs: in view whichever page is in front)
-        self.export_button = QPushButton("Export this session…")
-        self.export_button.setToolTip("This session's record as a spreadsheet (CSV) or a report (PDF)")
+        self.export_button = QPushButton("Export…")  # short: the tabs beside it stay in view on 1280×720
+        self.export_button.setToolTip("Export this session's record as a spreadsheet (CSV) or a report (PDF)")
         self.export_button.clicked.connect(self.export)
         for b in (self.target_button, self.medicine_button, self.export_button):
             b.setFocusPolicy(Qt.NoFocus)
