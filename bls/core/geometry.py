@@ -108,6 +108,10 @@ def system_size(width_px: int, height_px: int, width_mm, height_mm) -> tuple[tup
     return (w, h), ""
 
 
+#: the path's direction in the painter's terms: (share of the width, share of the height) at each end
+_PATH_AXES = {"horizontal": (1.0, 0.0), "vertical": (0.0, 1.0), "diagonal_up": (1.0, 1.0), "diagonal_down": (1.0, 1.0)}
+
+
 @dataclass(frozen=True)
 class ScreenGeometry:
     """The client screen as the client sees it: pixels, physical size, viewing distance.
@@ -163,19 +167,32 @@ class ScreenGeometry:
         half = diameter_pct / 100.0 * self.display_height_mm / 2.0
         return half * (1.0 + max(0.0, min(1.0, softness_pct / 100.0)) / 2.0)
 
-    def sweep_deg(self, sweep_pct: float, diameter_pct: float = 0.0, softness_pct: float = 0.0) -> float:
-        """The angle the target's centre travels through, end to end, at ``sweep_pct`` of the width."""
-        w = self.display_width_mm
-        half = max(0.0, min(sweep_pct / 100.0 * w / 2.0, w / 2.0 - self._edge_mm(diameter_pct, softness_pct)))
-        return degrees_for(2.0 * half, self.distance_mm)
+    def _sweep_half_mm(self, sweep_pct: float, diameter_pct: float, softness_pct: float, path: str) -> float:
+        """How far from the centre (mm) the target's centre goes at each end, as the painter draws it: the
+        sweep is a share of the width across and of the height up and down, each kept inside the edge."""
+        edge = self._edge_mm(diameter_pct, softness_pct)
+        w, h = self.display_width_mm, self.display_height_mm
+        half_x = max(0.0, min(sweep_pct / 100.0 * w / 2.0, w / 2.0 - edge))
+        half_y = max(0.0, min(sweep_pct / 100.0 * h / 2.0, h / 2.0 - edge))
+        across, up = _PATH_AXES[path]
+        return math.hypot(across * half_x, up * half_y)
 
-    def max_sweep_deg(self, diameter_pct: float = 0.0, softness_pct: float = 0.0) -> float:
-        """The widest sweep this screen shows at this distance (at 100 % of the width)."""
-        return self.sweep_deg(SWEEP_PCT_MAX, diameter_pct, softness_pct)
+    def sweep_deg(self, sweep_pct: float, diameter_pct: float = 0.0, softness_pct: float = 0.0,
+                  path: str = "horizontal") -> float:
+        """The angle the target's centre travels through, end to end, at ``sweep_pct`` of the screen
+        along ``path`` (the width across, the height up and down, both on a diagonal)."""
+        return degrees_for(2.0 * self._sweep_half_mm(sweep_pct, diameter_pct, softness_pct, path), self.distance_mm)
 
-    def sweep_pct_for(self, degrees: float) -> float:
-        """The sweep (% of the display's width) whose centre travels through ``degrees`` (not clamped)."""
-        return size_for(degrees, self.distance_mm) / self.display_width_mm * 100.0
+    def max_sweep_deg(self, diameter_pct: float = 0.0, softness_pct: float = 0.0, path: str = "horizontal") -> float:
+        """The widest sweep this screen shows at this distance (at 100 %) along ``path``."""
+        return self.sweep_deg(SWEEP_PCT_MAX, diameter_pct, softness_pct, path)
+
+    def sweep_pct_for(self, degrees: float, path: str = "horizontal") -> float:
+        """The sweep (% of the screen along ``path``) whose centre travels through ``degrees`` (not
+        clamped, the edge not counted)."""
+        across, up = _PATH_AXES[path]
+        span = math.hypot(across * self.display_width_mm, up * self.display_height_mm)
+        return size_for(degrees, self.distance_mm) / span * 100.0
 
     def with_distance(self, distance_cm: float) -> "ScreenGeometry":
         return replace(self, distance_cm=float(distance_cm))
@@ -222,8 +239,8 @@ def resolve(p: Preset, geometry: ScreenGeometry | None) -> Resolved:
                          f"({diameter:.1f} % of the screen height).")
     sweep = m.sweep_width_pct
     if m.sweep_width_deg is not None:
-        widest = geometry.max_sweep_deg(diameter, v.target_softness_pct)
-        want = geometry.sweep_pct_for(m.sweep_width_deg)
+        widest = geometry.max_sweep_deg(diameter, v.target_softness_pct, m.path)
+        want = geometry.sweep_pct_for(m.sweep_width_deg, m.path)
         if m.sweep_width_deg > widest + 0.05 or want > SWEEP_PCT_MAX:
             sweep = SWEEP_PCT_MAX
             notes.append(f"The screen shows at most {shown_degrees(widest)} {at}; the sweep is 100 % of the screen "
@@ -231,7 +248,7 @@ def resolve(p: Preset, geometry: ScreenGeometry | None) -> Resolved:
         elif want < SWEEP_PCT_MIN:
             sweep = SWEEP_PCT_MIN
             notes.append(f"A sweep of {shown_degrees(m.sweep_width_deg)} {at} is below the narrowest allowed: "
-                         f"it is {shown_degrees(geometry.sweep_deg(sweep, diameter, v.target_softness_pct))} "
+                         f"it is {shown_degrees(geometry.sweep_deg(sweep, diameter, v.target_softness_pct, m.path))} "
                          f"({SWEEP_PCT_MIN:.0f} % of the screen).")
         else:
             sweep = want
@@ -253,6 +270,6 @@ def visual_angle(p: Preset, geometry: ScreenGeometry | None) -> dict:
            "geometry": geometry.as_record() if geometry is not None else None}
     if geometry is not None:
         out["sweep_width_deg"] = round(geometry.sweep_deg(m.sweep_width_pct, v.target_diameter_pct,
-                                                          v.target_softness_pct), 2)
+                                                          v.target_softness_pct, m.path), 2)
         out["target_diameter_deg"] = round(geometry.target_deg(v.target_diameter_pct), 3)
     return out

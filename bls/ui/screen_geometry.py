@@ -120,9 +120,10 @@ class ScreenGeometryFields(QWidget):
             why = self.core.geometry_note or "it is not known"
             text, notice = f"Degrees need the screen's size: {why}. Measure the picture and enter it.", True
         else:
-            v = self.core.effective.visual
+            v, path = self.core.effective.visual, self.core.effective.motion.path
             text = (f"At {shown_number(g.distance_cm)} cm this screen shows sweeps up to "
-                    f"{shown_degrees(g.max_sweep_deg(v.target_diameter_pct, v.target_softness_pct))} wide.")
+                    f"{shown_degrees(g.max_sweep_deg(v.target_diameter_pct, v.target_softness_pct, path))} "
+                    f"{'wide' if path == 'horizontal' else 'long on this path'}.")
             notice = False
         self.note.setText(text)
         self.note.setObjectName("notice" if notice else "hint")
@@ -176,7 +177,8 @@ def sweep_text(core, shown_pct: int) -> str:
     p = core.settings
     pct = _exact(p.motion.sweep_width_pct, shown_pct, 1.0)
     g = core.geometry
-    angle = g.sweep_deg(pct, p.visual.target_diameter_pct, p.visual.target_softness_pct) if g is not None else None
+    angle = (g.sweep_deg(pct, p.visual.target_diameter_pct, p.visual.target_softness_pct, p.motion.path)
+             if g is not None else None)
     return f"{shown_pct} % wide · {shown_degrees(angle) if angle is not None else '–°'}"
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from bls.core import geometry as geo
 from bls.core.engine import SAMPLE_RATE
-from bls.core.preset import Preset, dump_preset, parse_preset_text
+from bls.core.preset import Motion, Preset, dump_preset, parse_preset_text
 from bls.core.room import RoomSettings
 from bls.session import SessionCore, SessionRecord
 from bls.session.script import ScriptClock
@@ -318,3 +318,24 @@ def test_without_a_geometry_the_record_says_degrees_are_unknown():
     r.at(10.0)
     va = c.record.sets[0]["visual_angle"]
     assert va["sweep_width_pct"] == 85.0 and va["sweep_width_deg"] is None and va["geometry"] is None
+
+
+# --------------------------------------------------------------------------- the path's direction
+
+@pytest.mark.parametrize("path, travel_mm", [
+    ("horizontal", 0.8 * W),
+    ("vertical", 0.8 * H),  # the sweep is a share of the height up and down
+    ("diagonal_up", math.hypot(0.8 * W, 0.8 * H)),  # corner to corner of the swept rectangle
+    ("diagonal_down", math.hypot(0.8 * W, 0.8 * H)),
+])
+def test_the_sweep_angle_follows_the_path_the_target_takes(path, travel_mm):
+    assert G.sweep_deg(80.0, path=path) == pytest.approx(deg(travel_mm, D), abs=1e-9)
+    assert G.sweep_pct_for(deg(travel_mm, D), path) == pytest.approx(80.0, abs=1e-9)
+
+
+def test_a_vertical_preset_in_degrees_is_resolved_on_the_height():
+    p = Preset(motion=Motion(path="vertical", sweep_width_deg=20.0))
+    pct = geo.resolve(p, G).preset.motion.sweep_width_pct
+    # 20° at 60 cm is 2·600·tan(10°) mm of the screen's height
+    assert pct == pytest.approx(2 * 600 * math.tan(math.radians(10.0)) / H * 100.0, abs=1e-3)
+    assert geo.visual_angle(geo.resolve(p, G).preset, G)["sweep_width_deg"] == pytest.approx(20.0, abs=0.01)
