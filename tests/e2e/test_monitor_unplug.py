@@ -27,8 +27,10 @@ from .conftest import REPO, base_env, bls_command
 
 pytestmark = pytest.mark.e2e
 
-CLIENT_TITLE = "^Client display — bls — bilateral stimulation$"  # xdotool matches titles as regular expressions
-CONTROL_TITLE = "^bls — bilateral stimulation$"
+# xdotool matches titles as regular expressions, against WM_NAME ("Client display") as well as the title the
+# desktop shows (_NET_WM_NAME: "Client display — bls — bilateral stimulation")
+CLIENT_TITLE = "^Client display"
+CONTROL_TITLE = "^bls — bilateral stimulation"
 BACKGROUND = (0x1D, 0x21, 0x26)  # the standard preset's client background, #1d2126
 TOOLS = ("Xorg", "openbox", "xrandr", "xdotool", "xwininfo", "xprop", "import")
 
