@@ -1,7 +1,8 @@
 // worklet.js: the AudioWorkletProcessor that renders the tone from the snapshots (model.js, the same
 // code the page draws with). Load it with ctx.audioWorklet.addModule("worklet.js") and make
 //   new AudioWorkletNode(ctx, "bls-stimulus", {numberOfInputs: 0, outputChannelCount: [2],
-//     processorOptions: {caps, items: [wire snapshots...], anchor: {c0, tau0, rate} | null}})
+//     processorOptions: {caps, items: [wire snapshots...], anchor: {c0, tau0, rate} | null,
+//                        historyS (optional: stimulus seconds of snapshots kept, default 4)}})
 // processorOptions are taken before the first block (an OfflineAudioContext renders them exactly).
 // Messages to node.port:
 //   {type: "snapshots", items: [wire...]}  pushed through Stimulus.push (validated: a refused one is
@@ -19,7 +20,7 @@ class BlsStimulusProcessor extends AudioWorkletProcessor {
   constructor(options) {
     super();
     const o = (options && options.processorOptions) || {};
-    this.stim = new Stimulus(o.caps);
+    this.stim = new Stimulus(o.caps, o.historyS ? { historyS: o.historyS } : {});
     this.anchor = o.anchor || null;
     this.lastTick = -Infinity;
     for (const w of o.items || []) this._push(w);
