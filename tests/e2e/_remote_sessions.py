@@ -52,12 +52,18 @@ def _script(name: str):
     if name == "pulses":  # end-point pulses, a set that completes by itself (passes), then idle
         p = p.with_("audio", tone="pulse").with_("motion", set_passes=6, speed_cycles_per_s=1.2)
         return p, [(0.0, "start"), (1.0, ("motion", {"speed_cycles_per_s": 1.0}))], 5.0
+    if name == "two_sets":  # accents and pulses over two sets: the end-point tracker starts afresh
+        p = p.with_("audio", tone="pulse", pan_mode="continuous_accents").with_("motion", set_passes=4,
+                                                                                 speed_cycles_per_s=1.5)
+        return p, [(0.0, "start"), (3.2, "start"), (4.5, ("audio", {"tone": "soft_sine"}))], 7.0
+    if name == "soften":  # gentle mode switched on mid-set: everything glides inside the envelope
+        return p.with_("audio", level_dbfs=-14.0, carrier_hz=600.0), [(0.0, "start"), (2.0, "soften")], 8.0
     if name == "check":  # the left/right headphone check, then a set
         return p, [(0.0, "check"), (5.0, "start")], 7.0
     raise KeyError(name)
 
 
-SESSIONS = ("standard", "gentle", "shapes", "pulses", "check")
+SESSIONS = ("standard", "gentle", "shapes", "pulses", "two_sets", "soften", "check")
 
 
 def run(name: str) -> Run:
@@ -88,6 +94,10 @@ def run(name: str) -> Run:
                 eng.pause()
             elif act == "stop":
                 eng.stop()
+            elif act == "soften":
+                from bls.core.gentle import soften
+                settings = soften(settings.with_(gentle=True))
+                eng.apply(settings)
             elif act == "check":
                 eng.check(LEFT_RIGHT, -20.0)
             else:
