@@ -12,6 +12,9 @@
 //   curveValue(points, t), curveValueInto(points, t)                       (core.checks.Curve)
 //   toLinear(c), toSrgb(v), luminance(rgb), contrast(a, b), blendLook(a, b, u)
 //   glideSeconds(lookA, lookB, baseS, photosafeCaps) -> [seconds, eased]   (core.photosafe)
+//   photosafeEven(lookA, lookB, photosafeCaps) -> the shortest even glide within the photosafe limits (s)
+//   targetRadii(look, heightPx) -> [solid, half, outer] px; targetCenter(look, sample, w, h) -> {x, y, radius}
+//   drawStimulus(ctx2d, sample, widthPx, heightPx): background and target as the room's painter draws them
 //   validate(wire, caps) -> null when acceptable, else the reason for refusal (a string)
 //   class Stimulus
 //     new Stimulus(caps, {historyS = 4, maxItems = 512})   caps: wire_caps() from bls/remote/wire.py
@@ -266,6 +269,57 @@ function position(w, f, ease, forAudio) {
 function lookAt(w, f) {
   if (done(w.look_mix, f)) return w.look_to;
   return blendLook(w.look_from, w.look_to, value(w.look_mix, f));
+}
+
+// ------------------------------------------------------------------ drawing (ui.stimulus_painter, Qt-free)
+
+/** [solid, half-brightness, outer] radius in px: the soft edge (softness x the visible radius) spreads
+ * evenly inside and outside the half-brightness radius. */
+export function targetRadii(look, height) {
+  const half = look.d / 100.0 * height / 2.0;
+  const width = Math.max(0.0, Math.min(1.0, look.soft)) * half;
+  return [half - width / 2.0, half, half + width / 2.0];
+}
+
+/** Where the target's centre is drawn (px, y down) and its outer radius: the whole soft edge stays on
+ * the screen at the ends of the sweep. `sample` is what Stimulus.sampleAt gives. */
+export function targetCenter(look, sample, width, height) {
+  const radius = targetRadii(look, height)[2];
+  const halfX = Math.max(0.0, Math.min(look.sweep * width / 2.0, width / 2.0 - radius));
+  const halfY = Math.max(0.0, Math.min(look.sweep * height / 2.0, height / 2.0 - radius));
+  return { x: width / 2.0 + sample.x * halfX, y: height / 2.0 - sample.y * halfY, radius };
+}
+
+const css = (rgb, a = 1) => `rgba(${rgb.map((c) => Math.round(Math.min(1, Math.max(0, c)) * 255)).join(",")},${a})`;
+
+/** Background, then the target (a disc with a raised-cosine soft edge) for `sample` on a canvas 2D
+ * context of width x height px (ui.stimulus_painter.paint_stimulus, without the badge and words). */
+export function drawStimulus(g, sample, width, height) {
+  const look = sample.look;
+  g.fillStyle = css(look.bg);
+  g.fillRect(0, 0, width, height);
+  const opacity = Math.max(0, Math.min(1, sample.alpha));
+  if (opacity <= 0.001) return;
+  const { x, y } = targetCenter(look, sample, width, height);
+  const [solid, , radius] = targetRadii(look, height);
+  if (radius <= 0.5) return;
+  const inner = Math.max(0.0, solid / radius), soft = 1.0 - inner;
+  if (soft <= 0.001) {
+    g.fillStyle = css(look.fg, opacity);
+  } else {
+    const grad = g.createRadialGradient(x, y, 0, x, y, radius);
+    grad.addColorStop(0, css(look.fg, opacity));
+    grad.addColorStop(inner, css(look.fg, opacity));
+    for (let i = 1; i < 6; i++) {
+      const u = i / 6.0;
+      grad.addColorStop(inner + soft * u, css(look.fg, opacity * (0.5 + 0.5 * Math.cos(PI * u))));
+    }
+    grad.addColorStop(1, css(look.fg, 0));
+    g.fillStyle = grad;
+  }
+  g.beginPath();
+  g.arc(x, y, radius, 0, 2 * PI);
+  g.fill();
 }
 
 // ------------------------------------------------------------------ validation
