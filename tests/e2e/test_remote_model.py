@@ -252,3 +252,81 @@ def test_clock_correction_holds_the_lead_under_drift_and_jitter(page):
     # without the correction the same drift runs the lag away: the bound above does test something
     broken = page.evaluate("() => T.clockDrift({ppm: 300, seconds: 900, jitterMs: 40, kp: 0, ki: 0})")
     assert broken["settledErrMs"] > 100
+
+
+@pytest.mark.parametrize("name", ["standard", "shapes"])
+def test_pixels_agree_with_the_room_painter(page, name):
+    """The target's centre in px on a 1920 x 1080 client screen, against bls.ui.stimulus_painter's."""
+    painter = pytest.importorskip("bls.ui.stimulus_painter")
+    run = session(name)
+    _load(page, run)
+    frames = np.arange(0, len(run.audio), 211, dtype=np.float64) + 0.5
+    eng_samples = []
+    starts = np.array([s.start for s in run.snaps])
+    for fr in frames:
+        snap = run.snaps[max(0, int(np.searchsorted(starts, fr, side="right")) - 1)]
+        x, y, s = (float(v[0]) for v in snap.position(np.array([fr])))
+        smp = E.FrameSample(fr, x, y, s, 0.0, float(snap.opacity.value(fr)), snap.state, snap.look_at(fr))
+        c, r = painter.target_center(smp.look, smp, 1920.0, 1080.0)
+        eng_samples.append((c.x(), c.y(), r))
+    got = page.evaluate("""(fs) => fs.map((f) => { const s = st.sampleAt(f);
+        const c = M.targetCenter(s.look, s, 1920, 1080); return [c.x, c.y, c.radius]; })""", frames.tolist())
+    err = float(np.max(np.abs(np.array(got) - np.array(eng_samples))))
+    MEASURED[f"px {name}"] = err
+    print(f"\n{name}: max difference of the drawn centre and radius {err:.3g} px")
+    assert err <= PX_TOL
+
+
+def test_the_canvas_shows_the_target_where_the_model_says(page):
+    run = session("standard")
+    _load(page, run)
+    px = page.evaluate("""() => {
+        const cv = document.createElement('canvas'); cv.width = 640; cv.height = 360;
+        const g = cv.getContext('2d');
+        const s = st.sampleAt(48000 * 3.3);
+        M.drawStimulus(g, s, 640, 360);
+        const c = M.targetCenter(s.look, s, 640, 360);
+        const at = (x, y) => Array.from(g.getImageData(Math.round(x), Math.round(y), 1, 1).data);
+        return {centre: at(c.x, c.y), far: at(c.x > 320 ? 20 : 620, 20), fg: s.look.fg, bg: s.look.bg, alpha: s.alpha};
+    }""")
+    assert px["alpha"] == 1.0
+    assert all(abs(a - round(b * 255)) <= 1 for a, b in zip(px["centre"], px["fg"]))
+    assert all(abs(a - round(b * 255)) <= 1 for a, b in zip(px["far"], px["bg"]))
+
+
+def test_a_44k1_client_renders_the_stimulus_frames_its_clock_maps(page):
+    """An AudioContext at 44.1 kHz: the worklet evaluates stimulus frames tau0 + rate * c (rate 48/44.1):
+    the tone is the engine's at those (fractional) frames."""
+    run = session("standard")
+    f0, n, rate = 60_000.0, 44_100, 48_000 / 44_100
+    b64 = page.evaluate("""async ([caps, items, f0, n, rate]) => {
+        const ctx = new OfflineAudioContext(2, n, 44100);
+        await ctx.audioWorklet.addModule('/worklet.js');
+        const node = new AudioWorkletNode(ctx, 'bls-stimulus', {numberOfInputs: 0, outputChannelCount: [2],
+            processorOptions: {caps, items, anchor: {c0: 0, tau0: f0, rate}, historyS: 1e9}});
+        node.connect(ctx.destination);
+        const buf = await ctx.startRendering();
+        const b64 = (x) => { let s = ''; const u = new Uint8Array(x.buffer);
+            for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode.apply(null, u.subarray(i, i + 0x8000));
+            return btoa(s); };
+        return [b64(buf.getChannelData(0)), b64(buf.getChannelData(1))];
+    }""", [wire_caps(), run.wire, f0, n, rate])
+    got = np.stack([_f32(b) for b in b64], axis=1)
+    tau = f0 + rate * np.arange(n)
+    from bls.core import tone
+    want = np.zeros((n, 2))
+    starts = np.array([s.start for s in run.snaps])
+    idx = np.searchsorted(starts, tau, side="right") - 1
+    for i in np.unique(idx):  # soft_sine, no pulses: amp x sin x constant-power gains
+        sel = idx == i
+        s, fr = run.snaps[i], tau[sel]
+        amp = s.fade.value(fr) * s.mute.value(fr) * s.level.value(fr)
+        w = tone.waveform(s.tone, s.carrier_phase(fr))
+        pan = tone.pan_position(s.position(fr)[2], s.depth.value(fr), s.alternate.value(fr))
+        gl, gr = tone.pan_gains(pan)
+        want[sel, 0], want[sel, 1] = amp * w * gl, amp * w * gr
+    diff = float(np.max(np.abs(got - want)))
+    MEASURED["worklet 44.1 kHz"] = diff
+    print(f"\n44.1 kHz worklet: max difference {diff:.3g}")
+    assert np.max(np.abs(want)) > 0.01
+    assert diff <= AUDIO_TOL
