@@ -116,8 +116,9 @@ const DEFAULT_MODEL = { warm_harmonics: [[1, 1.0], [2, 0.22], [3, 0.08]], warm_n
 
 export function waveform(tone, cycles, model = DEFAULT_MODEL) {
   if (tone === "warm") {
+    const h = model.warm_harmonics;
     let w = 0.0;
-    for (const [k, a] of model.warm_harmonics) w = w + Math.sin(cycles * (2.0 * PI) * k) * a;
+    for (let i = 0; i < h.length; i++) w = w + Math.sin(cycles * (2.0 * PI) * h[i][0]) * h[i][1];
     return w * model.warm_norm;
   }
   return Math.sin(cycles * (2.0 * PI)); // soft_sine, pulse
@@ -243,12 +244,12 @@ function carrierPhase(w, f) {
   return c - Math.floor(c);
 }
 
-function position(w, f, ease, forAudio) {
-  // Snapshot.position (forAudio: Snapshot.along_into, the renderer's s)
+function position(w, f, ease) {
+  // Snapshot.position
   if (w.state === "idle") return [0.0, 0.0, 0.0];
   if (w.state === "check") {
     const t = (f - w.check.start) / SAMPLE_RATE;
-    return [0.0, 0.0, forAudio ? curveValueInto(w.check.pan, t) : curveValue(w.check.pan, t)];
+    return [0.0, 0.0, curveValue(w.check.pan, t)];
   }
   if (w.state === "gliding") {
     const keep = 1.0 - progress(w.glide, f);
@@ -262,8 +263,19 @@ function position(w, f, ease, forAudio) {
   const m = value(w.shape_mix, f);
   const s0 = sweep(ph, w.prev_profile, ease);
   const [x0, y0] = pathXY(s0, w.prev_path);
-  if (forAudio) return [0, 0, (s - s0) * m + s0];
   return [x0 + m * (x - x0), y0 + m * (y - y0), s0 + m * (s - s0)];
+}
+
+function along(w, f, ease) {
+  // Snapshot.along_into at one frame: the s the pan follows (no allocation: the audio thread calls it)
+  if (w.state === "idle") return 0.0;
+  if (w.state === "check") return curveValueInto(w.check.pan, (f - w.check.start) / SAMPLE_RATE);
+  if (w.state === "gliding") return w.glide_from[2] * (1.0 - progress(w.glide, f));
+  const ph = phaseAt(w, f);
+  const s = sweep(ph, w.profile, ease);
+  if (done(w.shape_mix, f)) return s;
+  const s0 = sweep(ph, w.prev_profile, ease);
+  return (s - s0) * value(w.shape_mix, f) + s0;
 }
 
 function lookAt(w, f) {
@@ -477,6 +489,7 @@ export class Stimulus {
     if (reason) { this.refused++; return reason; }
     const key = JSON.stringify(w);
     if (this._keys.has(key)) return null; // a snapshot already known (the history is sent again)
+    if (this.history.length && w.start < this.history[0].start) return null; // older than the history kept: stale
     if (w.start < this.newestStart) { this.refused++; return `out of order: frame ${w.start} before ${this.newestStart}`; }
     this.history.push(w);
     this._keys.add(key);
@@ -507,7 +520,7 @@ export class Stimulus {
     const i = this._index(frame);
     if (i < 0) return null;
     const w = this.history[i], ease = this.model.linear_ease_cycles;
-    const [x, y, s] = position(w, frame, ease, false);
+    const [x, y, s] = position(w, frame, ease);
     const pan = panPosition(s, value(w.depth, frame), value(w.alternate, frame), this.model.alternate_zone);
     const look = lookAt(w, frame), opacity = value(w.opacity, frame);
     const checkPhase = w.check ? checkPhaseAt(w.check, (frame - w.check.start) / SAMPLE_RATE) : "";
@@ -588,10 +601,12 @@ export class Stimulus {
         w0 = w0 * (1.0 - mix);
         wv = wv * mix + w0;
       }
-      const s = position(w, f, ease, true)[2];
+      const s = along(w, f, ease);
       const depth = value(w.depth, f);
       const alt = w.alternate[1] || w.alternate[2] ? value(w.alternate, f) : 0.0;
-      const [gl, gr] = panGains(panPosition(s, depth, alt, zone));
+      let pan = panPosition(s, depth, alt, zone);
+      pan = pan < -1 ? -1.0 : pan > 1 ? 1.0 : pan;
+      const th = (pan + 1.0) * (PI / 4.0), gl = Math.cos(th), gr = Math.sin(th); // panGains
       const sig = amp * wv;
       let l = Math.fround(sig * gl), r = Math.fround(sig * gr);
       l = l > cap ? cap : l < -cap ? -cap : l;

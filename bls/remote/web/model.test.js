@@ -128,6 +128,15 @@ export function run(caps) {
     for (let i = 0; i < 100; i++) { const w = sample(caps); w.start = i * 4800; w.phase0 = i / 10; st.push(w); }
     return st.history.length <= 12 ? true : `${st.history.length} kept`;
   });
+  test("Stimulus: a history sent again is taken once; out of order refused, stale ignored", () => {
+    const st = new Stimulus(caps, { historyS: 1 });
+    const at = (start) => ({ ...sample(caps), start, phase0: start / 48000 });
+    if (st.push(at(0)) || st.push(at(96000)) || st.push(at(0)) !== null || st.history.length !== 2) return "resent";
+    const why = st.push(at(50000));
+    if (!why || !why.includes("out of order") || st.history.length !== 2) return `out of order: ${why}`;
+    if (st.push(at(200000)) || st.history.length !== 2 || st.history[0].start !== 96000) return "bounded";
+    return st.push(at(0)) === null && st.history.length === 2 ? true : "stale";
+  });
   test("clock: 300 ppm drift and 40 ms jitter keep the lag within 10 ms, the rate within 1000 ppm", () => {
     const r = clockDrift({ ppm: 300 });
     return r.settledErrMs < 10 && r.maxErrMs < 50 && r.maxRatePpm <= 1000.5 ? true : JSON.stringify(r);
