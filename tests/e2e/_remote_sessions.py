@@ -40,7 +40,9 @@ def _script(name: str):
         return p, [(0.0, "start"), (2.0, ("motion", {"speed_cycles_per_s": 1.6})), (4.0, "pause"),
                    (5.5, "start"), (7.0, "stop")], 9.5
     if name == "gentle":
-        return _gentle(), [(0.0, "start"), (3.0, ("audio", {"level_dbfs": -30.0})), (6.0, "stop")], 9.5
+        # end-point pulses with gentle mode's slow attack and long decay (the shape comes with the snapshot)
+        return _gentle().with_("audio", tone="pulse"), [(0.0, "start"), (3.0, ("audio", {"level_dbfs": -30.0})),
+                                                       (6.0, "stop")], 9.5
     if name == "shapes":  # path/profile change, tone change, pan modes, look change, level change
         p = p.with_("motion", speed_cycles_per_s=0.8)
         return p, [(0.0, "start"), (1.5, ("motion", {"path": "diagonal_up", "profile": "linear"})),
