@@ -397,6 +397,7 @@ export function validate(w, caps) {
   if (w.check !== null) {
     const c = w.check;
     if (!c || typeof c !== "object") return "check is not a program";
+    if (typeof c.kind !== "string" || c.kind.length > 32) return "check: kind is not a name";
     if (!Number.isSafeInteger(c.start) || !isNum(c.duration_s) || c.duration_s <= 0 || c.duration_s > 600)
       return "check: start or duration out of range";
     const b = badCurve(c.pan, -1, 1) || badCurve(c.envelope, 0, 1);
