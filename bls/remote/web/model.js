@@ -18,7 +18,9 @@
 //   validate(wire, caps) -> null when acceptable, else the reason for refusal (a string)
 //   class Stimulus
 //     new Stimulus(caps, {historyS = 4, maxItems = 512})   caps: wire_caps() from bls/remote/wire.py
-//     push(wire) -> null (taken, or a duplicate) | reason (refused: nothing changes)
+//     push(wire) -> null (taken; or a duplicate, or older than the history kept: ignored)
+//                  | reason (refused by validate, or out of order: nothing changes; `refused` counts them)
+//     history -> the wire snapshots kept (oldest first), bounded by stimulus time and count
 //     snapshotAt(frame) -> the wire snapshot covering frame (or null)
 //     newestStart -> start frame of the newest snapshot (or -Infinity)
 //     sampleAt(frame) -> {frame, x, y, s, pan, opacity, alpha, state, look, checkPhase} | null
