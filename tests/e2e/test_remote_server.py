@@ -289,3 +289,94 @@ def test_a_client_that_drops_mid_set_resumes_at_the_current_snapshots(session):
     run(go())
     wait_for(lambda: session.kinds().count("remote_connected") == 2, poll=session.core.poll)
     assert session.kinds().count("remote_left") >= 1
+
+
+# ------------------------------------------------------------------ bls script
+
+
+def test_bls_script_invites_prints_the_link_and_the_link_ends_with_the_session():
+    from bls.session.script import parse_script, run as run_script
+
+    script = parse_script("preset: standard\nactions:\n  - {at: 0.0, do: invite}\n  - {at: 0.5, do: start}\n"
+                          "  - {at: 2.0, do: stop}\n")
+    said = []
+    core = run_script(script, builtin_presets()["standard"], SessionRecord(), say=said.append)
+    assert any("invite: http://127.0.0.1:" in line and "/r/" in line for line in said), said
+    kinds = [e["kind"] for e in core.record.events]
+    assert "remote_invited" in kinds and "remote_uninvited" in kinds and core.remote["invited"] is False
+    invited = next(e for e in core.record.events if e["kind"] == "remote_invited")
+    assert invited["url"].startswith("http://127.0.0.1:")
+    with pytest.raises(Exception) as e:
+        parse_script("actions:\n  - {at: 0, do: invite, port: 70000}\n")
+    assert "port" in str(e.value)
+
+
+# ------------------------------------------------------------------ a real browser
+
+CHROMIUM = "/usr/bin/chromium"
+MODEL_FILES = ("model.js", "clock.js", "worklet.js")
+
+
+def _browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Python playwright is not installed (pip install playwright)")
+    import os
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    return sync_playwright
+
+
+def test_chromium_opens_the_page_under_its_csp_waits_and_connects(session):
+    sync_playwright = _browser()
+    missing = [f for f in MODEL_FILES if not (S.WEB_DIR / f).exists()]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            errors, failed = [], []
+            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("requestfailed", lambda r: failed.append(r.url))
+            bad = []
+            page.on("response", lambda r: r.status >= 400 and bad.append(r.url))
+            resp = page.goto(session.url)
+            assert resp.status == 200
+            csp = resp.headers["content-security-policy"]
+            for rule in ("default-src 'self'", "script-src 'self'", "worker-src 'self'", "object-src 'none'"):
+                assert rule in csp
+            assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "http" not in csp
+            assert resp.headers["referrer-policy"] == "no-referrer"
+            page.wait_for_function("window.blsTest && window.blsTest.state().conn === 'open'"
+                                   " && window.blsTest.state().welcome", timeout=10_000)
+            assert "waiting for your therapist" in page.inner_text("#message").lower()
+            # the page validates what it receives, with the server's rules
+            assert page.evaluate("window.blsTest.validate({v: 1, type: 'snapshots', items: [], now_frame: -1,"
+                                 " sent_ms: 0}, 'server')") == ["snapshots.now_frame: not int"]
+            assert page.evaluate("window.blsTest.decode('x'.repeat(70000), 'server')[1][0]").startswith(
+                "the message is 70000 bytes")
+            # it said hello: the therapist sees its screen
+            wait_for(lambda: (session.core.remote.get("screen") or (0,))[0] == 1280, poll=session.core.poll)
+            # a set runs: the page follows its frames
+            session.core.start()
+            session.advance(1.0)
+            page.wait_for_function("window.blsTest.state().setState === 'running'"
+                                   " && window.blsTest.frames().length > 5", timeout=10_000)
+            frames = [f for f, _x in page.evaluate("window.blsTest.frames()")]
+            assert frames == sorted(frames)
+            # the therapist quits: the page says so
+            session.core.quit()
+            page.wait_for_function("window.blsTest.state().ended", timeout=10_000)
+            assert "ended the session" in page.inner_text("#message")
+            # no errors, no third party; while the stimulus files are not on this branch their 404s only
+            third_party = [u for u in failed + bad if not u.startswith(session.base)]
+            assert not third_party
+            expected_404 = {f"{session.base}/static/{f}" for f in missing}
+            assert set(bad) <= expected_404, bad
+            unexpected = [e for e in errors if not (missing and "404" in e)]
+            assert not unexpected, unexpected
+        finally:
+            browser.close()
