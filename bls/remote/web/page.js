@@ -215,7 +215,9 @@ function draw(t) {
   if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
   const g = canvas.getContext("2d");
   g.clearRect(0, 0, w, h);
-  const frame = frameAt(t);
+  let frame = frameAt(t);
+  // never back in time: a late message re-anchoring the clock holds the target rather than rewinding it
+  if (frame !== null && isNum(S.frame) && frame < S.frame) frame = S.frame;
   S.frame = frame;
   let x = null;
   if (frame !== null && S.model && !S.ended) {
