@@ -198,7 +198,9 @@ class RemoteServer:
     def _set(self, kind: str | None = None, **changes) -> None:
         with self._lock:
             self._status.update(changes)
-            if kind:
+            if kind == "status" and self._changes and self._changes[-1][0] == "status":
+                self._changes[-1] = (kind, dict(self._status))  # bounded: only the latest status waits
+            elif kind:
                 self._changes.append((kind, dict(self._status)))
 
     async def _ws(self, request: web.Request) -> web.StreamResponse:

@@ -406,3 +406,21 @@ def test_chromium_a_second_browser_is_told_and_the_sound_tap_starts_audio(sessio
                                         timeout=10_000)
         finally:
             browser.close()
+
+
+def test_connections_beyond_the_bound_are_refused_and_status_reports_are_bounded(session, monkeypatch):
+    monkeypatch.setattr(S, "MAX_CONNECTIONS", 1)
+
+    async def go():
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(session.ws_url()) as ws:
+                await recv(ws)
+                with pytest.raises(aiohttp.WSServerHandshakeError) as e:
+                    await http.ws_connect(session.ws_url())
+                assert e.value.status == 503
+                for i in range(30):  # many reports before the core polls: one waits, the latest
+                    await ws.send_str(P.encode(P.status(True, float(i), i, None), "client"))
+                await asyncio.to_thread(wait_for, lambda: session.core._remote.status["dropped_frames"] == 29)
+                changes = session.core._remote.take_changes()
+                assert [k for k, _ in changes] == ["connected", "status"] and changes[-1][1]["dropped_frames"] == 29
+    run(go())
