@@ -5,11 +5,12 @@ its screen, its A/V offset and dropped frames. The session core does the work (`
 
 from __future__ import annotations
 
+import io
 import socket
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QHBoxLayout, QMenu, QPushButton, QWidget
+from PySide6.QtGui import QGuiApplication, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QWidget
 
 from .clinical_widgets import ElidedLabel
 
@@ -26,6 +27,17 @@ def lan_address() -> str | None:
     except OSError:
         return None
     return None if addr.startswith("127.") or addr == "0.0.0.0" else addr
+
+
+def qr_png(text: str, scale: int = 5) -> bytes | None:
+    """``text`` as a QR code (PNG bytes), black on white with its quiet zone; None without segno."""
+    try:
+        import segno  # noqa: PLC0415 - optional
+    except ImportError:
+        return None
+    buf = io.BytesIO()
+    segno.make(text, error="m").save(buf, kind="png", scale=scale, border=4, dark="#000000", light="#ffffff")
+    return buf.getvalue()
 
 
 def describe(remote: dict) -> str:
@@ -82,6 +94,14 @@ class RemotePanel(QWidget):
         self.copy_button.setEnabled(False)
         self.copy_button.clicked.connect(self._copy)
         row.addWidget(self.copy_button)
+        self.qr_button = QPushButton("QR")
+        self.qr_button.setFocusPolicy(Qt.NoFocus)
+        self.qr_button.setToolTip("The link as a QR code, for a phone or a tablet")
+        self.qr_button.setEnabled(False)
+        self.qr_button.setVisible(qr_png("x") is not None)  # segno missing: no QR code, the link still works
+        self.qr_button.clicked.connect(self.show_qr)
+        row.addWidget(self.qr_button)
+        self.qr_popup: QLabel | None = None
         self.url = ""
         core.remote_changed.connect(self.show_remote)
 
@@ -101,6 +121,19 @@ class RemotePanel(QWidget):
             return
         self.message.emit(f"Send the client this link: {url}")
 
+    def show_qr(self) -> None:
+        png = qr_png(self.url) if self.url else None
+        if png is None:
+            return
+        pix = QPixmap()
+        pix.loadFromData(png, "PNG")
+        self.qr_popup = QLabel(self, Qt.Popup)
+        self.qr_popup.setPixmap(pix)
+        self.qr_popup.setToolTip(self.url)
+        self.qr_popup.adjustSize()
+        self.qr_popup.move(self.qr_button.mapToGlobal(self.qr_button.rect().bottomLeft()))
+        self.qr_popup.show()
+
     def _copy(self) -> None:
         QGuiApplication.clipboard().setText(self.url)
         self.message.emit("The link is copied: send it to the client (it works while this session runs).")
@@ -109,6 +142,9 @@ class RemotePanel(QWidget):
         invited = bool(remote.get("invited"))
         self.url = remote.get("url", "") if invited else ""
         self.copy_button.setEnabled(invited)
+        self.qr_button.setEnabled(invited)
+        if not invited and self.qr_popup is not None:
+            self.qr_popup.close()
         self.copy_button.setToolTip(self.url)
         self.invite_button.setText("End link" if invited else "Invite remote client")
         text = describe(remote)

@@ -31,6 +31,12 @@ def test_invite_shows_the_link_then_the_connected_client(core, qtbot):
     assert url.startswith("http://127.0.0.1:") and "/r/" in url and panel.copy_button.isEnabled()
     assert panel.state.text() == f"Waiting for the client: {url}" and panel.invite_button.text() == "End link"
     panel.copy_button.click()
+    if panel.qr_button.isVisible() or __import__("importlib").util.find_spec("segno"):
+        panel.qr_button.click()
+        qtbot.waitUntil(lambda: panel.qr_popup is not None and panel.qr_popup.isVisible())
+        img = panel.qr_popup.pixmap().toImage()
+        assert img.width() == img.height() >= 29 * 5  # version 3 or more at 5 px a module
+        assert img.pixelColor(0, 0).name() == "#ffffff"  # the quiet zone
     from PySide6.QtGui import QGuiApplication
     assert QGuiApplication.clipboard().text() == url
     ws_url = url.replace("http", "ws", 1).replace("/r/", "/ws/")
