@@ -19,6 +19,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -206,6 +207,10 @@ class RemoteServer:
     async def _ws(self, request: web.Request) -> web.StreamResponse:
         if not self._valid(request.match_info["token"]):
             return self._not_found()
+        origin = request.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc != request.host:
+            self.stats["refused"] += 1  # another site's page trying the link in the client's browser
+            return web.Response(status=403, text="this link opens only from its own page", headers=HEADERS)
         if len(self._sockets) >= MAX_CONNECTIONS:
             self.stats["refused"] += 1
             return web.Response(status=503, text="too many connections", headers=HEADERS)
