@@ -359,8 +359,9 @@ def run(script: Script, preset, record: SessionRecord, sink=None, say=print, sto
                 core.uninvite()
                 outcome = "applied"
         except (ValueError, KeyError, OSError) as exc:
-            say(f"{a.at:8.2f} s  {a.do}: refused: {exc.args[0] if exc.args else exc}")
-            core.event("script_refused", action=a.do, why=str(exc.args[0] if exc.args else exc))
+            why = str(exc) if isinstance(exc, OSError) else str(exc.args[0] if exc.args else exc)
+            say(f"{a.at:8.2f} s  {a.do}: refused: {why}")
+            core.event("script_refused", action=a.do, why=why)
             continue
         settle()  # an entry (client, target, SUD/VOC/note, medicine, a digit key) is on disk before going on
         q = core.question

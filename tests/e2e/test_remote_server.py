@@ -153,6 +153,12 @@ def test_a_wrong_token_is_a_404_for_the_page_and_the_socket(session):
                 assert e.value.status == 404
             async with http.get(session.url) as r:
                 assert r.status == 200
+            # another site's page cannot use the link from the client's browser
+            with pytest.raises(aiohttp.WSServerHandshakeError) as e:
+                await http.ws_connect(session.ws_url(), headers={"Origin": "http://evil.example"})
+            assert e.value.status == 403
+            async with http.ws_connect(session.ws_url(), headers={"Origin": session.base}) as ws:
+                assert (await recv(ws))["type"] == "welcome"
     run(go())
 
 
@@ -309,6 +315,13 @@ def test_bls_script_invites_prints_the_link_and_the_link_ends_with_the_session()
     with pytest.raises(Exception) as e:
         parse_script("actions:\n  - {at: 0, do: invite, port: 70000}\n")
     assert "port" in str(e.value)
+    # an address that cannot be listened on is refused with the system's reason, and the script goes on
+    said = []
+    core = run_script(parse_script("actions:\n  - {at: 0, do: invite, host: 192.0.2.1}\n  - {at: 0.1, do: start}\n"
+                                   "  - {at: 3, do: stop}\n"),
+                      builtin_presets()["standard"], SessionRecord(), say=said.append)
+    assert any("invite: refused:" in line and "192.0.2.1" in line for line in said), said  # not a bare errno
+    assert "remote_invited" not in [e["kind"] for e in core.record.events] and len(core.record.sets) == 1
 
 
 # ------------------------------------------------------------------ a real browser
