@@ -162,7 +162,7 @@ function onMessage(data) {
     S.leadMs = msg.lead_ms;
     S.setState = msg.state.set_state || "idle";
     if (S.node) S.node.port.postMessage({ type: "caps", caps: S.caps });
-    say("Connected: waiting for your therapist", S.ctx ? "" : "Tap “Tap to allow sound” so you can hear the tone.");
+    say("Connected: waiting for your therapist", S.ctx ? "" : "One tap on “Allow sound” lets you hear the tone.");
     document.body.classList.replace("waiting", "connected");
   } else if (msg.type === "snapshots") {
     const good = [];
