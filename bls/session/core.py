@@ -999,14 +999,14 @@ class SessionCore:
         self.remote_changed.emit(self.remote)
         return url
 
-    def uninvite(self, reason: str = "the therapist ended the remote session") -> None:
-        """The link expires, the client is told (``bye``) and the server stops (bounded waits)."""
+    def uninvite(self, reason: str = "the therapist ended the remote session", timeout: float = 2.0) -> None:
+        """The link expires, the client is told (``bye``) and the server stops (waits ``timeout`` at most)."""
         server, self._remote = self._remote, None
         if server is None:
             return
         self._poll_remote(server)
         was = server.status["connected"]
-        server.end(reason)
+        server.end(reason, timeout)
         if was:
             self.event("remote_left", why=reason)
         self.event("remote_uninvited", why=reason)
@@ -1039,7 +1039,7 @@ class SessionCore:
     def quit(self) -> None:
         """The session ends: a running set stops (with its fade), questions close safely, a remote
         client is told (its link expires)."""
-        self.uninvite("the session ended")
+        self.uninvite("the session ended", timeout=1.0)  # quitting: a client slow to answer is not waited for
         if self.question is not None:
             self._close_question(False, "quit")
         self.stop_calibration()
