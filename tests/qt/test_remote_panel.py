@@ -75,3 +75,37 @@ def test_describe_is_plain_about_each_state():
     assert describe({"invited": True, "connected": True, "rtt_ms": None, "sound": False, "screen": None,
                      "av_offset_ms": None, "dropped_frames": 0}) == \
         "Connected · round trip … · sound not playing yet · 0 dropped frames"
+
+
+def test_quitting_the_app_tells_the_client_and_stops_the_server_within_a_second(bls_app):
+    import threading
+    import time
+
+    core = bls_app.session.core
+    bls_app.control.remote_panel.invite("127.0.0.1")
+    server = core._remote
+    ws_url = server.url.replace("http", "ws", 1).replace("/r/", "/ws/")
+    ready, got = threading.Event(), []
+
+    async def client():  # on a thread of its own: the app quits on this (the GUI) thread
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(ws_url) as ws:
+                await ws.receive(timeout=5)  # welcome
+                ready.set()
+                while True:
+                    m = await ws.receive(timeout=5)
+                    if m.type != aiohttp.WSMsgType.TEXT:
+                        break
+                    got.append(P.decode(m.data, "server")[0]["type"])
+
+    t = threading.Thread(target=lambda: asyncio.run(client()))
+    t.start()
+    assert ready.wait(5)
+    t0 = time.monotonic()
+    bls_app.shutdown()
+    took = time.monotonic() - t0
+    t.join(5)
+    assert got and got[-1] == "bye", got
+    assert took < 1.5 + 1.0  # the fade's wait (the app's own) plus at most a second for the server
+    assert not server._thread.is_alive() and core.remote["invited"] is False
+    assert "remote_uninvited" in [e["kind"] for e in core.record.events]
