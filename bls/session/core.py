@@ -131,6 +131,8 @@ class SessionCore:
         self.check_changed = Hook()  # (kind: "left_right", "comfort"; "": the headphone check ended)
         self.delay_changed = Hook()  # (ms, output name or None): the audio delay that applies now
         self.calibration_changed = Hook()  # (bool): the audio-delay calibration runs
+        self.remote_changed = Hook()  # (dict, as :attr:`remote`): the remote client's link and what it reports
+        self._remote = None  # the embedded server for the remote client (bls.remote.server), once invited
         self.room = room
         self._room_memory: dict[str, float] = {}  # delays by output name when there is no room file
         self._delay_ms = 0.0
@@ -603,6 +605,7 @@ class SessionCore:
             self.status_changed.emit(st)
         self.check_clock()
         self._check_store()
+        self._poll_remote()
 
     def check_clock(self) -> None:
         """A device that died hands over to the system clock at once (the set runs on and can be
@@ -977,10 +980,66 @@ class SessionCore:
         self.calibration_changed.emit(False)
         return "applied"
 
+    # ------------------------------------------------------------------ the remote client (telehealth)
+
+    def invite(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Starts the embedded server for a remote client on ``host``:``port`` (0: any free port) and
+        returns the link for the client (the same link while invited). OSError when it cannot listen
+        there. Only stimulus parameters and timing are sent, never the clinical record."""
+        if self._remote is not None:
+            return self._remote.url
+        if self.ended:
+            raise OSError("the session has ended")
+        from ..remote.server import RemoteServer  # noqa: PLC0415 - aiohttp only when the therapist invites
+
+        server = RemoteServer(self.engine, gentle=lambda: bool(self.settings.gentle), host=host, port=port)
+        url = server.start()
+        self._remote = server
+        self.event("remote_invited", host=host, port=server.port, url=url)
+        self.remote_changed.emit(self.remote)
+        return url
+
+    def uninvite(self, reason: str = "the therapist ended the remote session", timeout: float = 2.0) -> None:
+        """The link expires, the client is told (``bye``) and the server stops (waits ``timeout`` at most)."""
+        server, self._remote = self._remote, None
+        if server is None:
+            return
+        self._poll_remote(server)
+        was = server.status["connected"]
+        server.end(reason, timeout)
+        if was:
+            self.event("remote_left", why=reason)
+        self.event("remote_uninvited", why=reason)
+        self.remote_changed.emit(self.remote)
+
+    @property
+    def remote(self) -> dict:
+        """``invited``, ``url`` and, from the client: ``connected``, ``rtt_ms``, ``sound``, ``screen``
+        (w, h, dpr), ``audio``, ``av_offset_ms``, ``dropped_frames``, ``frame``."""
+        server = self._remote
+        if server is None:
+            return {"invited": False, "url": "", "connected": False}
+        return {"invited": True, "url": server.url, **server.status}
+
+    def _poll_remote(self, server=None) -> None:
+        server = server or self._remote
+        if server is None:
+            return
+        changes = server.take_changes()
+        for kind, st in changes:
+            if kind == "connected":
+                self.event("remote_connected")
+            elif kind == "left":
+                self.event("remote_left", why="the client left")
+        if changes and server is self._remote:
+            self.remote_changed.emit(self.remote)
+
     # ------------------------------------------------------------------ the end
 
     def quit(self) -> None:
-        """The session ends: a running set stops (with its fade), questions close safely."""
+        """The session ends: a running set stops (with its fade), questions close safely, a remote
+        client is told (its link expires)."""
+        self.uninvite("the session ended", timeout=1.0)  # quitting: a client slow to answer is not waited for
         if self.question is not None:
             self._close_question(False, "quit")
         self.stop_calibration()

@@ -20,6 +20,8 @@ actions:                             # in time order (session seconds)
   - {at: 40.0, do: comfort_check}    # a steady tone at the set's level, starting quiet
   - {at: 44.0, do: comfort, steps: -1}  # 2 dB down (+1: up), never above the cap
   - {at: 46.0, do: keep_level}       # the comfort level becomes the session's level; also: end_check
+  - {at: 0.0, do: invite}            # a link for a remote client (host: 127.0.0.1, port: 0 = any free)
+  - {at: 50.0, do: uninvite}         # the link expires, the client is told
 ```
 
 ``answer`` replies to a question the action raises: ``yes``, ``no`` (the default, the safe choice) or
@@ -51,7 +53,7 @@ from .record import SessionRecord
 
 ACTIONS = ("start", "stop", "pause", "quit", "key", "set", "gentle", "preset", "answer", "screen",
            "client", "target", "sud", "voc", "note", "medicine", "repeat", "headphone_check", "comfort_check",
-           "comfort", "keep_level", "end_check")
+           "comfort", "keep_level", "end_check", "invite", "uninvite")
 ANSWERS = ("yes", "no", "open")
 SCRIPT_MAX_BYTES = 1024 * 1024  # a script of a whole day of sessions is a few hundred kB
 SCRIPT_MAX_VALUES = 100_000
@@ -169,6 +171,10 @@ def parse_script(text: str, source: str = "<script>") -> Script:
             continue
         if do == "headphone_check" and not isinstance(args.get("on_client", False), bool):
             problems.append(f"{where}: on_client: {args['on_client']!r} is not true or false")
+            continue
+        if do == "invite" and (not isinstance(args.get("host", ""), str) or isinstance(args.get("port", 0), bool)
+                               or not isinstance(args.get("port", 0), int) or not 0 <= args.get("port", 0) <= 65535):
+            problems.append(f"{where}: invite: host must be an address and port a number (0 to 65535)")
             continue
         if do == "comfort" and (isinstance(args["steps"], bool) or not isinstance(args["steps"], int)
                                 or not -30 <= args["steps"] <= 30):
@@ -347,9 +353,15 @@ def run(script: Script, preset, record: SessionRecord, sink=None, say=print, sto
                 outcome = core.keep_comfort_level()
             elif a.do == "end_check":
                 outcome = core.end_check()
-        except (ValueError, KeyError) as exc:
-            say(f"{a.at:8.2f} s  {a.do}: refused: {exc.args[0] if exc.args else exc}")
-            core.event("script_refused", action=a.do, why=str(exc.args[0] if exc.args else exc))
+            elif a.do == "invite":
+                outcome = core.invite(str(a.args.get("host", "127.0.0.1")), int(a.args.get("port", 0)))
+            elif a.do == "uninvite":
+                core.uninvite()
+                outcome = "applied"
+        except (ValueError, KeyError, OSError) as exc:
+            why = str(exc) if isinstance(exc, OSError) else str(exc.args[0] if exc.args else exc)
+            say(f"{a.at:8.2f} s  {a.do}: refused: {why}")
+            core.event("script_refused", action=a.do, why=why)
             continue
         settle()  # an entry (client, target, SUD/VOC/note, medicine, a digit key) is on disk before going on
         q = core.question

@@ -26,6 +26,7 @@ from .entry_keys import EntryKeyRouter
 from .entry_strip import EntryStrip, entry_lines, pending_entry
 from .headphones import HeadphoneChecks
 from .preset_panel import PresetPanel
+from .remote_panel import RemotePanel
 from .screen_geometry import WIDEST_SIZE, WIDEST_SWEEP, ScreenGeometryFields, angle_note, fit_readout, size_text, sweep_text
 from .session_panel import SessionPanel
 from .stimulus_painter import paint_stimulus
@@ -450,8 +451,8 @@ class ControlWindow(QMainWindow):
         self.tabs.setCornerWidget(self.session_panel.export_button, Qt.TopRightCorner)
         pcard = QWidget()
         play = QVBoxLayout(pcard)
-        play.setContentsMargins(14, 10, 14, 10)
-        play.setSpacing(6)
+        play.setContentsMargins(14, 6, 14, 6)  # tight: with the remote client's line it still fits 1280×720
+        play.setSpacing(4)
         row = QHBoxLayout()
         row.addWidget(QLabel("Screen"))
         self.screen_combo = QComboBox()
@@ -474,6 +475,9 @@ class ControlWindow(QMainWindow):
         play.addWidget(self.geometry_fields)
         self.screen_note = _hint()
         play.addWidget(self.screen_note)
+        self.remote_panel = RemotePanel(self.session.core)  # the remote client (telehealth): its link, its state
+        self.remote_panel.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        play.addWidget(self.remote_panel)
         self.tabs.addTab(pcard, "Client display")
         # the room's sound before the first set: each section (checks, the output's delay) adds itself
         # with add_headphones_section

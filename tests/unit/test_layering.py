@@ -65,7 +65,7 @@ def test_the_session_core_runs_without_qt():
 ROOT = Path(bls.core.__file__).parents[2]
 PYPROJECT = ROOT / "pyproject.toml"
 #: contracts in pyproject.toml that must be kept
-ENFORCED = ["core-pure", "audio-no-qt", "session-qt-free"]
+ENFORCED = ["core-pure", "audio-no-qt", "remote-qt-free", "session-qt-free"]
 
 LINT = textwrap.dedent("""
     import sys
@@ -101,6 +101,8 @@ def test_the_contracts_name_the_forbidden_layers():
     assert {"PySide6", "bls.ui", "bls.app"} <= set(c["audio-no-qt"]["forbidden_modules"])
     assert c["session-qt-free"]["source_modules"] == ["bls.session"]
     assert {"PySide6", "bls.ui", "bls.app"} <= set(c["session-qt-free"]["forbidden_modules"])
+    assert c["remote-qt-free"]["source_modules"] == ["bls.remote"]
+    assert {"PySide6", "bls.ui", "bls.app", "sounddevice"} <= set(c["remote-qt-free"]["forbidden_modules"])
 
 
 def test_import_linter_keeps_the_layer_contracts():
@@ -123,6 +125,7 @@ def test_import_linter_reports_a_forbidden_import_in_each_layer(tmp_path):
         "bls/ui/__init__.py": "", "bls/ui/panel.py": "import PySide6.QtWidgets\n",
         "bls/app.py": "run = None\n", "bls/cli.py": "",
         "bls/session/__init__.py": "", "bls/session/core.py": "from bls.ui import panel\n",
+        "bls/remote/__init__.py": "", "bls/remote/server.py": "import PySide6.QtCore\n",
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -134,9 +137,10 @@ def test_import_linter_reports_a_forbidden_import_in_each_layer(tmp_path):
     assert f"Contracts: 0 kept, {len(ENFORCED)} broken." in proc.stdout
     assert "bls.core.slip -> PySide6" in proc.stdout and "bls.core.reach -> bls.ui.panel" in proc.stdout
     assert "bls.audio.out -> bls.app" in proc.stdout and "bls.session.core -> bls.ui.panel" in proc.stdout
+    assert "bls.remote.server -> PySide6" in proc.stdout
     assert "bls.core.fine" not in proc.stdout  # numpy and the standard library are allowed
     # and with the forbidden imports gone, the same contracts are kept
-    for name in ("bls/core/slip.py", "bls/core/reach.py", "bls/session/core.py"):
+    for name in ("bls/core/slip.py", "bls/core/reach.py", "bls/session/core.py", "bls/remote/server.py"):
         (tmp_path / name).write_text("import math\n")
     (tmp_path / "bls/audio/out.py").write_text("import sounddevice\nfrom bls.core import fine\n")
     proc = lint(tmp_path, config, ENFORCED)

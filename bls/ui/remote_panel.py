@@ -1,0 +1,154 @@
+"""The "Invite remote client" section of the Client display tab: the link for a client's browser (a
+copy button), and what the client reports, live: connected or not, round-trip time, sound playing,
+its screen, its A/V offset and dropped frames. The session core does the work (``invite``,
+``uninvite``, ``remote``); this widget only shows it."""
+
+from __future__ import annotations
+
+import io
+import socket
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QWidget
+
+from .clinical_widgets import ElidedLabel
+
+LOOPBACK = "127.0.0.1"
+
+
+def lan_address() -> str | None:
+    """This computer's address on the local network (None: none found). A UDP socket 'connected' to a
+    documentation address picks the outgoing interface; nothing is sent."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))
+            addr = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if addr.startswith("127.") or addr == "0.0.0.0" else addr
+
+
+def qr_png(text: str, scale: int = 5) -> bytes | None:
+    """``text`` as a QR code (PNG bytes), black on white with its quiet zone; None without segno."""
+    try:
+        import segno  # noqa: PLC0415 - optional
+    except ImportError:
+        return None
+    buf = io.BytesIO()
+    segno.make(text, error="m").save(buf, kind="png", scale=scale, border=4, dark="#000000", light="#ffffff")
+    return buf.getvalue()
+
+
+def describe(remote: dict) -> str:
+    """One line for the therapist from :attr:`SessionCore.remote`."""
+    if not remote.get("invited"):
+        return "Not invited."
+    if not remote.get("connected"):
+        return "Link ready: waiting for the client to open it."
+    parts = ["Connected"]
+    rtt = remote.get("rtt_ms")
+    parts.append(f"round trip {rtt:.0f} ms" if rtt is not None else "round trip …")
+    parts.append("sound playing" if remote.get("sound") else "sound not playing yet")
+    screen = remote.get("screen")
+    if screen:
+        parts.append(f"screen {screen[0]:.0f}×{screen[1]:.0f}")
+    av = remote.get("av_offset_ms")
+    if av is not None:
+        parts.append(f"A/V {av:+.0f} ms")
+    parts.append(f"{remote.get('dropped_frames', 0)} dropped frames")
+    return " · ".join(parts)
+
+
+class RemotePanel(QWidget):
+    """One line (the Client display tab must still fit a 1280×720 screen): the invite button (a menu:
+    this computer or the local network), the state (the link while the client has not opened it; the
+    full link always on hover), and Copy link."""
+
+    message = Signal(str)  # for the status bar
+
+    def __init__(self, core, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.core = core
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(6)
+        self.addresses = [("On this computer only", LOOPBACK)]
+        lan = lan_address()
+        if lan:
+            self.addresses.append((f"On the local network ({lan})", lan))
+        self.invite_menu = QMenu(self)
+        for label, host in self.addresses:
+            self.invite_menu.addAction(label, lambda host=host: self.invite(host))
+        self.invite_button = QPushButton("Invite remote client")
+        self.invite_button.setFocusPolicy(Qt.NoFocus)
+        self.invite_button.setToolTip("A link for the client's browser: it plays the set itself (the target and "
+                                      "the tone), and works while this session runs")
+        self.invite_button.clicked.connect(self._clicked)
+        row.addWidget(self.invite_button)
+        self.state = ElidedLabel(describe(core.remote))
+        self.state.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        row.addWidget(self.state, 1)
+        self.copy_button = QPushButton("Copy link")
+        self.copy_button.setFocusPolicy(Qt.NoFocus)
+        self.copy_button.setEnabled(False)
+        self.copy_button.clicked.connect(self._copy)
+        row.addWidget(self.copy_button)
+        self.qr_button = QPushButton("QR")
+        self.qr_button.setFocusPolicy(Qt.NoFocus)
+        self.qr_button.setToolTip("The link as a QR code, for a phone or a tablet")
+        self.qr_button.setEnabled(False)
+        self.qr_button.setVisible(qr_png("x") is not None)  # segno missing: no QR code, the link still works
+        self.qr_button.clicked.connect(self.show_qr)
+        row.addWidget(self.qr_button)
+        self.qr_popup: QLabel | None = None
+        self.url = ""
+        core.remote_changed.connect(self.show_remote)
+
+    def _clicked(self) -> None:
+        if self.core.remote.get("invited"):
+            self.core.uninvite()
+        elif len(self.addresses) == 1:
+            self.invite(LOOPBACK)
+        else:
+            self.invite_menu.popup(self.invite_button.mapToGlobal(self.invite_button.rect().bottomLeft()))
+
+    def invite(self, host: str) -> None:
+        try:
+            url = self.core.invite(host, 0)
+        except OSError as exc:
+            self.message.emit(f"The remote client could not be invited: {exc}")
+            return
+        self.message.emit(f"Send the client this link: {url}")
+
+    def show_qr(self) -> None:
+        png = qr_png(self.url) if self.url else None
+        if png is None:
+            return
+        pix = QPixmap()
+        pix.loadFromData(png, "PNG")
+        self.qr_popup = QLabel(self, Qt.Popup)
+        self.qr_popup.setPixmap(pix)
+        self.qr_popup.setToolTip(self.url)
+        self.qr_popup.adjustSize()
+        self.qr_popup.move(self.qr_button.mapToGlobal(self.qr_button.rect().bottomLeft()))
+        self.qr_popup.show()
+
+    def _copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.url)
+        self.message.emit("The link is copied: send it to the client (it works while this session runs).")
+
+    def show_remote(self, remote: dict) -> None:
+        invited = bool(remote.get("invited"))
+        self.url = remote.get("url", "") if invited else ""
+        self.copy_button.setEnabled(invited)
+        self.qr_button.setEnabled(invited)
+        if not invited and self.qr_popup is not None:
+            self.qr_popup.close()
+        self.copy_button.setToolTip(self.url)
+        self.invite_button.setText("End link" if invited else "Invite remote client")
+        text = describe(remote)
+        if invited and not remote.get("connected"):
+            text = f"Waiting for the client: {self.url}"
+        self.state.setText(text)
+        self.state.set_tip(f"{describe(remote)}\n{self.url}" if invited else "")

@@ -1,0 +1,111 @@
+"""The control window's "Invite remote client" section: the link, and the client's state as it reports it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+aiohttp = pytest.importorskip("aiohttp")
+
+from bls.core.preset import builtin_presets  # noqa: E402
+from bls.remote import protocol as P  # noqa: E402
+from bls.session import SessionCore, SessionRecord  # noqa: E402
+from bls.session.script import ScriptClock  # noqa: E402
+from bls.ui.remote_panel import RemotePanel, describe  # noqa: E402
+
+
+@pytest.fixture
+def core():
+    c = SessionCore(builtin_presets()["standard"], lambda engine, _w: ScriptClock(engine), SessionRecord())
+    yield c
+    c.quit()
+
+
+def test_invite_shows_the_link_then_the_connected_client(core, qtbot):
+    panel = RemotePanel(core)
+    qtbot.addWidget(panel)
+    assert panel.state.text() == "Not invited." and not panel.copy_button.isEnabled()
+    panel.invite(panel.addresses[0][1])  # the button: at once with one address, else a menu of them
+    url = panel.url
+    assert url.startswith("http://127.0.0.1:") and "/r/" in url and panel.copy_button.isEnabled()
+    assert panel.state.text() == f"Waiting for the client: {url}" and panel.invite_button.text() == "End link"
+    panel.copy_button.click()
+    if panel.qr_button.isVisible() or __import__("importlib").util.find_spec("segno"):
+        panel.qr_button.click()
+        qtbot.waitUntil(lambda: panel.qr_popup is not None and panel.qr_popup.isVisible())
+        img = panel.qr_popup.pixmap().toImage()
+        assert img.width() == img.height() >= 29 * 5  # version 3 or more at 5 px a module
+        assert img.pixelColor(0, 0).name() == "#ffffff"  # the quiet zone
+    from PySide6.QtGui import QGuiApplication
+    assert QGuiApplication.clipboard().text() == url
+    ws_url = url.replace("http", "ws", 1).replace("/r/", "/ws/")
+
+    async def client():
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(ws_url) as ws:
+                await ws.receive(timeout=5)
+                await ws.send_str(P.encode(P.hello(1600, 900, 1.0, "running"), "client"))
+                await ws.send_str(P.encode(P.status(True, -4.0, 3, None), "client"))
+                while True:
+                    m = await ws.receive(timeout=5)
+                    msg, _ = P.decode(m.data, "server")
+                    if msg and msg["type"] == "ping":
+                        await ws.send_str(P.encode(P.pong(msg["id"], msg["sent_ms"]), "client"))
+                        break
+                # the panel shows what the client said (the core is polled on this side, as the app's timer does)
+                for _ in range(500):
+                    await asyncio.sleep(0.01)
+                    core.poll()
+                    if "round trip" in panel.state.text() and "…" not in panel.state.text():
+                        return panel.state.text()
+                raise AssertionError(panel.state.text())
+    text = asyncio.run(client())
+    assert "Connected" in text and "sound playing" in text and "screen 1600×900" in text
+    assert "A/V -4 ms" in text and "3 dropped frames" in text
+    qtbot.waitUntil(lambda: (core.poll(), "Waiting for the client" in panel.state.text())[1], timeout=5000)
+    panel.invite_button.click()  # ends the link
+    assert panel.url == "" and panel.state.text() == "Not invited." and not panel.copy_button.isEnabled()
+    kinds = [e["kind"] for e in core.record.events]
+    assert kinds.count("remote_connected") == 1 and "remote_left" in kinds and "remote_uninvited" in kinds
+
+
+def test_describe_is_plain_about_each_state():
+    assert describe({"invited": False}) == "Not invited."
+    assert describe({"invited": True, "connected": True, "rtt_ms": None, "sound": False, "screen": None,
+                     "av_offset_ms": None, "dropped_frames": 0}) == \
+        "Connected · round trip … · sound not playing yet · 0 dropped frames"
+
+
+def test_quitting_the_app_tells_the_client_and_stops_the_server_within_a_second(bls_app):
+    import threading
+    import time
+
+    core = bls_app.session.core
+    bls_app.control.remote_panel.invite("127.0.0.1")
+    server = core._remote
+    ws_url = server.url.replace("http", "ws", 1).replace("/r/", "/ws/")
+    ready, got = threading.Event(), []
+
+    async def client():  # on a thread of its own: the app quits on this (the GUI) thread
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(ws_url) as ws:
+                await ws.receive(timeout=5)  # welcome
+                ready.set()
+                while True:
+                    m = await ws.receive(timeout=5)
+                    if m.type != aiohttp.WSMsgType.TEXT:
+                        break
+                    got.append(P.decode(m.data, "server")[0]["type"])
+
+    t = threading.Thread(target=lambda: asyncio.run(client()))
+    t.start()
+    assert ready.wait(5)
+    t0 = time.monotonic()
+    bls_app.shutdown()
+    took = time.monotonic() - t0
+    t.join(5)
+    assert got and got[-1] == "bye", got
+    assert took < 1.5 + 1.0  # the fade's wait (the app's own) plus at most a second for the server
+    assert not server._thread.is_alive() and core.remote["invited"] is False
+    assert "remote_uninvited" in [e["kind"] for e in core.record.events]
