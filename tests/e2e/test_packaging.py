@@ -40,6 +40,8 @@ def test_wheel_contains_presets_and_entry_point(wheel):
         for p in BUILTINS:
             assert f"bls/presets/{p}.yaml" in names, sorted(names)
         assert "bls/ui/assets/check.svg" in names  # drawn in every checked box
+        for f in ("index.html", "page.js", "page.css", "model.js", "clock.js", "worklet.js"):
+            assert f"bls/remote/web/{f}" in names  # the remote client's page: served by bls itself
         (ep,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         entry_points = z.read(ep).decode()
     assert "[console_scripts]" in entry_points
