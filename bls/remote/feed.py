@@ -12,8 +12,10 @@ from .wire import snapshot_to_wire
 
 
 class SnapshotFeed:
-    def __init__(self, engine):
+    def __init__(self, engine, unlocks=dict):
+        """``unlocks()``: the gentle limits the therapist unlocked now (they travel with the snapshots)."""
         self.engine = engine
+        self.unlocks = unlocks
         self._last: tuple = ()
 
     def reset(self) -> None:
@@ -35,9 +37,9 @@ class SnapshotFeed:
         if not new:
             return None
         # the feel (the shape of the end-point marks) and gentle mode are the engine's, read once
-        feel, gentle_on = self.engine.feel, self.engine.settings.gentle
-        return protocol.snapshots([snapshot_to_wire(s, feel, gentle_on) for s in new], self.engine.next_frame,
-                                  now_ms)
+        feel, gentle_on, unlocks = self.engine.feel, self.engine.settings.gentle, dict(self.unlocks())
+        return protocol.snapshots([snapshot_to_wire(s, feel, gentle_on, unlocks) for s in new],
+                                  self.engine.next_frame, now_ms)
 
 
 def session_state(engine, gentle: bool) -> dict:

@@ -37,6 +37,8 @@ marks              [pulse_attack_s, pulse_length_s, accent_attack_s, accent_leng
                    feel: normal or gentle)
 check              null, or {"kind", "start" (frame), "pan": curve, "envelope": curve,
                    "phases": [[t_s, name], ...], "duration_s"}
+unlocks            {limit: value}: the gentle limits the therapist confirmed past (``UNLOCKABLE``,
+                   core.gentle's units); the page widens its gentle envelope to them, never a hard cap
 =================  =========================================================================
 
 The message the transport sends is ``{"type": "snapshots", "items": [snapshot_to_wire(s), ...]}`` (plus
@@ -45,6 +47,8 @@ the therapist's current frame); the page keeps its own bounded history. The audi
 """
 
 from __future__ import annotations
+
+import math
 
 from bls.core import engine as _engine
 from bls.core import gentle, motion, photosafe, tone
@@ -76,12 +80,26 @@ def _check(p: CheckProgram | None, start: int) -> dict | None:
             "phases": [[float(t), str(n)] for t, n in p.phases], "duration_s": float(p.duration_s)}
 
 
-def snapshot_to_wire(snap: _engine.Snapshot, feel: _engine.Feel | None = None, gentle_on: bool | None = None) -> dict:
+#: the gentle limits a therapist can unlock that the page checks, in the units of core.gentle's unlocks
+#: (speed cycles/s, level dBFS, pan depth %, carrier Hz, target size % and edge %, background luminance,
+#: contrast ratio)
+UNLOCKABLE = ("speed", "level", "pan_depth", "carrier", "target_size", "target_edge", "background", "contrast")
+
+
+def wire_unlocks(unlocks) -> dict:
+    """The therapist's confirmed gentle-mode unlocks the page widens its envelope by (numbers only; a
+    hard cap is never widened: the page checks those apart)."""
+    return {k: float(v) for k, v in (unlocks or {}).items()
+            if k in UNLOCKABLE and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+
+
+def snapshot_to_wire(snap: _engine.Snapshot, feel: _engine.Feel | None = None, gentle_on: bool | None = None,
+                     unlocks=None) -> dict:
     """One snapshot as a JSON-safe dict (wire version 1; the table in this module's docstring).
 
     ``feel`` is the engine's feel when the snapshot was made (``engine.feel``: the shape of the pulses
     and accents that start under it); ``gentle_on`` whether gentle mode is on (default: ``feel`` is the
-    gentle feel)."""
+    gentle feel); ``unlocks`` the gentle limits the therapist unlocked (``SessionCore.unlocks``)."""
     feel = _engine.NORMAL if feel is None else feel
     if gentle_on is None:
         gentle_on = feel is _engine.GENTLE
@@ -97,6 +115,7 @@ def snapshot_to_wire(snap: _engine.Snapshot, feel: _engine.Feel | None = None, g
         "look_mix": _ramp(snap.look_mix), "accent": _ramp(snap.accent),
         "marks": [float(feel.pulse_attack), float(feel.pulse_length), float(feel.accent_attack), float(feel.accent_length)],
         "check": _check(snap.check, snap.check_start),
+        "unlocks": wire_unlocks(unlocks) if gentle_on else {},
     }
 
 

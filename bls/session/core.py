@@ -992,7 +992,8 @@ class SessionCore:
             raise OSError("the session has ended")
         from ..remote.server import RemoteServer  # noqa: PLC0415 - aiohttp only when the therapist invites
 
-        server = RemoteServer(self.engine, gentle=lambda: bool(self.settings.gentle), host=host, port=port)
+        server = RemoteServer(self.engine, gentle=lambda: bool(self.settings.gentle), host=host, port=port,
+                              unlocks=lambda: dict(self.unlocks))
         url = server.start()
         self._remote = server
         self.event("remote_invited", host=host, port=server.port, url=url)

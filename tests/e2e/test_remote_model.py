@@ -240,6 +240,28 @@ def test_gentle_envelope_is_enforced_by_the_page(page):
     assert _refusal(page, dict(g, gentle=False, speed=[start, 0.0, 0.8, 48000.0, 0])) is None
 
 
+def test_what_the_therapist_unlocked_in_gentle_mode_plays_and_nothing_beyond_it(page):
+    from bls.core.gentle import soften
+    from bls.remote.wire import wire_unlocks
+    g = _running_wire(soften(Preset().with_(gentle=True)))
+    start = g["start"]
+    faster = dict(g, speed=[start, 0.0, 0.8, 48000.0, 0])
+    louder = dict(g, level=[start, g["level"][1], 10 ** (-20 / 20), 20000.0, 0])
+    # unlocked to exactly these values (core.gentle's units): played
+    assert _refusal(page, dict(faster, unlocks=wire_unlocks({"speed": 0.8}))) is None
+    assert _refusal(page, dict(louder, unlocks=wire_unlocks({"level": -20.0}))) is None
+    # past the unlocked value, or another limit than the one unlocked: refused
+    assert "gentle: speed" in _refusal(page, dict(faster, unlocks={"speed": 0.7}))
+    assert "gentle: speed" in _refusal(page, dict(faster, unlocks={"level": -20.0}))
+    # an unlock never widens a hard cap
+    assert "hard limit" in _refusal(page, dict(g, speed=[start, 0.0, 5.0, 48000.0, 0], unlocks={"speed": 5.0}))
+    # malformed unlocks are refused whole
+    assert "unknown limit" in _refusal(page, dict(faster, unlocks={"warp": 1.0}))
+    assert "finite" in _refusal(page, dict(faster, unlocks={"speed": "fast"}))
+    # the engine's snapshot carries the session's unlocks only in gentle mode
+    assert wire_unlocks({"speed": 0.8, "pan_mode": "alternating", "level": float("nan")}) == {"speed": 0.8}
+
+
 def test_clock_correction_holds_the_lead_under_drift_and_jitter(page):
     figures = page.evaluate("""() => [300, -300].map((ppm) => T.clockDrift({ppm, seconds: 900, jitterMs: 40}))""")
     for r in figures:

@@ -86,3 +86,20 @@ def test_the_wire_module_is_qt_free():
                           cwd=str(Path(wire.__file__).parents[2]))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_feed_sends_the_therapists_unlocks_in_gentle_mode_only():
+    from bls.core.engine import StimulusEngine
+    from bls.core.gentle import soften
+    from bls.core.preset import Preset
+    from bls.remote.feed import SnapshotFeed
+
+    gentle = StimulusEngine(soften(Preset().with_(gentle=True)))
+    gentle.start()
+    gentle.process(512)
+    items = SnapshotFeed(gentle, lambda: {"speed": 0.8, "pan_mode": "alternating"}).message(0.0)["items"]
+    assert items and all(w["unlocks"] == {"speed": 0.8} for w in items)
+    plain = StimulusEngine(Preset())
+    plain.start()
+    plain.process(512)
+    assert all(w["unlocks"] == {} for w in SnapshotFeed(plain, lambda: {"speed": 0.8}).message(0.0)["items"])

@@ -380,6 +380,10 @@ function badCurve(c, lo, hi) {
 }
 
 /** Why `w` (a wire snapshot) must not be played under `caps` (wire_caps()), or null when it may. */
+/** The gentle limits a therapist can unlock (bls/remote/wire.py UNLOCKABLE). */
+export const UNLOCKABLE = ["speed", "level", "pan_depth", "carrier", "target_size", "target_edge", "background",
+  "contrast"];
+
 export function validate(w, caps) {
   if (!w || typeof w !== "object" || Array.isArray(w)) return "not an object";
   if (w.v !== 1) return `wire version ${JSON.stringify(w.v)} is not 1`;
@@ -409,6 +413,12 @@ export function validate(w, caps) {
       return "check: phases malformed";
   }
   if (w.state === "check" && w.check === null) return "state check without a check program";
+  const unlocks = w.unlocks === undefined ? {} : w.unlocks;
+  if (!unlocks || typeof unlocks !== "object" || Array.isArray(unlocks)) return "unlocks is not an object";
+  for (const [k, v] of Object.entries(unlocks)) {
+    if (!UNLOCKABLE.includes(k)) return `unlocks: unknown limit ${JSON.stringify(k).slice(0, 40)}`;
+    if (!isNum(v)) return `unlocks.${k} is not a finite number`;
+  }
   const hard = caps.hard, sr = caps.sample_rate;
   // the hard caps
   const sp = w.speed;
@@ -449,7 +459,21 @@ export function validate(w, caps) {
     return "opacity makes the target appear or go faster than the photosensitivity limits";
   // the gentle envelope
   if (w.gentle) {
-    const g = caps.gentle, soften = g.soften_s * sr;
+    // the envelope, widened to what the therapist unlocked (the hard caps above still hold)
+    const u = unlocks, g0 = caps.gentle, soften = g0.soften_s * sr;
+    const up = (limit, value) => (value === undefined ? limit : Math.max(limit, value));
+    const down = (limit, value) => (value === undefined ? limit : Math.min(limit, value));
+    const g = {
+      ...g0,
+      speed_max: up(g0.speed_max, u.speed),
+      level_max: up(g0.level_max, u.level === undefined ? undefined : 10 ** (u.level / 20)),
+      pan_depth_max: up(g0.pan_depth_max, u.pan_depth === undefined ? undefined : u.pan_depth / 100),
+      carrier_max_hz: up(g0.carrier_max_hz, u.carrier),
+      diameter_min_pct: down(g0.diameter_min_pct, u.target_size),
+      softness_min: down(g0.softness_min, u.target_edge === undefined ? undefined : u.target_edge / 100),
+      background_luminance_max: up(g0.background_luminance_max, u.background),
+      contrast_max: up(g0.contrast_max, u.contrast),
+    };
     const within = (r, max, what, unit, show = (v) => v) => {
       if (r[2] > max + EPS) return `gentle: ${what} ${show(r[2])}${unit} is beyond the gentle limit of ${show(max)}${unit}`;
       if (r[1] > max + EPS && r[3] > soften + EPS) return `gentle: ${what} glides down from beyond the limit too slowly`;
