@@ -35,11 +35,19 @@ class RoomSettings:
     """Numbers remembered per screen and per output name (see the module's docstring)."""
 
     def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path is not None else room_file()
+        self.path: Path | None = Path(path) if path is not None else room_file()
         self.problem = ""  # why the file is not read or written ("": all is well)
         self._data: dict[str, dict[str, dict[str, float]]] = {k: {} for k in KINDS}
         self._writable = True
         self._load()
+
+    @classmethod
+    def in_memory(cls) -> "RoomSettings":
+        """A store with no file (``bls script``, tests): what is put is kept for this session only."""
+        store = cls.__new__(cls)
+        store.path, store.problem, store._writable = None, "", True
+        store._data = {k: {} for k in KINDS}
+        return store
 
     def _load(self) -> None:
         try:
@@ -84,8 +92,8 @@ class RoomSettings:
 
     def put(self, kind: str, name: str, values: dict[str, float]) -> None:
         """Remember ``values`` for ``name`` (merged into what is there; a value of None forgets that
-        field) and write the file. Raises ValueError for a bad name or value; OSError if the file
-        cannot be written (what is remembered in memory is kept either way)."""
+        field) and write the file. Raises ValueError for a bad name or value (nothing changes); OSError if
+        the file cannot be written (what is remembered in memory is kept either way, for this session)."""
         self._check_kind(kind)
         if not isinstance(name, str) or not 0 < len(name) <= NAME_MAX:
             raise ValueError(f"a {kind[:-1]} name of 1 to {NAME_MAX} characters is needed, not {name!r}")
@@ -106,6 +114,8 @@ class RoomSettings:
         self._save()
 
     def _save(self) -> None:
+        if self.path is None:  # in memory only
+            return
         if not self._writable:
             raise OSError(self.problem or f"{self.path} is not written")
         doc = {"format": FORMAT, "version": VERSION, **{k: self._data[k] for k in KINDS}}

@@ -30,6 +30,7 @@ from ..core.geometry import (DEFAULT_DISTANCE_CM, ENTERED, SYSTEM, ScreenGeometr
                              size_problem, system_size, visual_angle)
 from ..core.clock import AnchorMap
 from ..core.paths import records_dir
+from ..core.room import RoomSettings
 from ..core import checks as _checks
 from ..core.engine import (CHECK, GLIDING, IDLE, PAUSED, RUNNING, SAMPLE_RATE, STOPPING, FrameSample, Status,
                            StimulusEngine)
@@ -95,7 +96,8 @@ class SessionCore:
         :class:`~bls.session.clocks.ClockManager` in the app, a manual clock in ``bls script``).
         ``store`` keeps the clinical record (a :class:`~bls.session.store.RecordStore`; None: kept in
         memory only); ``wall()`` is the local date and time (a script gives its own); ``room`` remembers
-        each output's audio delay (a :class:`~bls.core.room.RoomSettings`; None: kept in memory only)."""
+        each output's audio delay and each screen's size and viewing distance (a
+        :class:`~bls.core.room.RoomSettings`; None: kept in memory for this session only)."""
         self.policy = Policy()
         self.settings = self.policy.effective(settings)  # a session never starts beyond a limit
         self.preset_name = settings.name
@@ -133,8 +135,8 @@ class SessionCore:
         self.calibration_changed = Hook()  # (bool): the audio-delay calibration runs
         self.remote_changed = Hook()  # (dict, as :attr:`remote`): the remote client's link and what it reports
         self._remote = None  # the embedded server for the remote client (bls.remote.server), once invited
-        self.room = room
-        self._room_memory: dict[str, float] = {}  # delays by output name when there is no room file
+        # what is remembered per output and per screen; a value the file cannot take is kept in memory there
+        self.room = room if room is not None else RoomSettings.in_memory()
         self._delay_ms = 0.0
         self._delay_output: str | None = None
         self._calibrating = False
@@ -145,7 +147,6 @@ class SessionCore:
         self.geometry_note = ""
         self.angle_notes: tuple[str, ...] = ()
         self._client_screen: tuple | None = None
-        self._session_room: dict[str, dict] = {}  # what could not be remembered in the room file: this session only
         # the clinician's record (SUD/VOC, notes, target, medicine): kept in the database by ``store``
         self.wall = wall or now_local
         self.store = store
@@ -716,13 +717,7 @@ class SessionCore:
         self._update_geometry()
 
     def _remembered(self, name: str) -> dict:
-        out = self.room.get("screens", name) if self.room is not None else {}
-        for k, v in self._session_room.get(name, {}).items():
-            if v is None:
-                out.pop(k, None)
-            else:
-                out[k] = v
-        return out
+        return self.room.get("screens", name)
 
     def _update_geometry(self) -> None:
         geometry, why = None, ""
@@ -773,18 +768,12 @@ class SessionCore:
         if self._client_screen is None:
             return "no client screen is chosen"
         problem = ""
-        if self.room is None:
-            problem = "bls keeps no room settings in this session; it holds for this session only"
-        else:
-            try:
-                self.room.put("screens", self._client_screen[0], values)
-            except (OSError, ValueError) as exc:
-                problem = f"it holds for this session only: {getattr(exc, 'strerror', None) or exc}"
-        if problem:  # kept in memory for this session, whatever happened to the file
-            self._session_room.setdefault(self._client_screen[0], {}).update(values)
-        else:
-            for k in values:
-                self._session_room.get(self._client_screen[0], {}).pop(k, None)
+        try:
+            self.room.put("screens", self._client_screen[0], values)
+        except ValueError as exc:  # nothing changed
+            problem = f"it is not remembered: {exc}"
+        except OSError as exc:  # the store keeps it in memory
+            problem = f"it holds for this session only: {getattr(exc, 'strerror', None) or exc}"
         self._update_geometry()
         return problem
 
@@ -887,10 +876,7 @@ class SessionCore:
         """The delay remembered for output ``name`` (0 when none is)."""
         if not name:
             return 0.0
-        if self.room is not None:
-            value = self.room.get(ROOM_KIND, name).get(ROOM_FIELD, 0.0)
-        else:
-            value = self._room_memory.get(name, 0.0)
+        value = self.room.get(ROOM_KIND, name).get(ROOM_FIELD, 0.0)
         try:
             return check_delay_ms(value)
         except ValueError:
@@ -933,10 +919,7 @@ class SessionCore:
         old, self._delay_ms = self._delay_ms, ms
         self.event("audio_delay", output=name, ms=ms, old_ms=old)
         try:
-            if self.room is not None:
-                self.room.put(ROOM_KIND, name, {ROOM_FIELD: ms if ms else None})
-            else:
-                self._room_memory[name] = ms
+            self.room.put(ROOM_KIND, name, {ROOM_FIELD: ms if ms else None})
         except (OSError, ValueError) as exc:
             self.notice.emit(f"The audio delay applies now but is not remembered for “{name}”: {exc}")
         self._audio_meta()

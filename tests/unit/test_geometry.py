@@ -205,8 +205,7 @@ class Run:
         def clocks(engine, _want):
             self.clock = ScriptClock(engine)
             return self.clock
-        self.core = SessionCore(preset, clocks, SessionRecord())
-        self.core.room = room
+        self.core = SessionCore(preset, clocks, SessionRecord(), room=room)
         self.notices = []
         self.core.notice.connect(self.notices.append)
 

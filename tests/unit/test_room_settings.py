@@ -71,3 +71,21 @@ def test_the_previous_version_is_kept_as_a_backup(tmp_path):
     store.put("screens", "S", {"distance_cm": 60})
     store.put("screens", "S", {"distance_cm": 70})
     assert json.loads((tmp_path / "room.json.bak").read_text())["screens"]["S"] == {"distance_cm": 60.0}
+
+
+def test_a_value_the_file_refuses_is_kept_for_the_session(tmp_path):
+    path = tmp_path / "room.json"
+    path.write_text('{"theirs": 1}')
+    store = RoomSettings(path)
+    with pytest.raises(OSError):
+        store.put("outputs", "Headphones", {"audio_delay_ms": 180})
+    assert store.get("outputs", "Headphones") == {"audio_delay_ms": 180.0}
+    assert path.read_text() == '{"theirs": 1}'
+
+
+def test_a_store_in_memory_writes_no_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("BLS_CONFIG_DIR", str(tmp_path))
+    store = RoomSettings.in_memory()
+    store.put("screens", "S", {"distance_cm": 80})
+    assert store.get("screens", "S") == {"distance_cm": 80.0}
+    assert list(tmp_path.iterdir()) == []
