@@ -44,10 +44,12 @@ def render_blocks(preset: Preset, seconds: float, block: int = 1024, fps: float 
     n_trace = int(np.floor(seconds * fps)) + 1
     j = 0
     f = 0
-    while f < total:
-        n = min(block, total - f)
-        audio = np.zeros((n, 2), dtype=np.float32)
-        engine.process(n, audio)
+    # past the audio's end (a negative offset: the last rows show stimulus time to come) the engine runs
+    # on silently and only rows are yielded
+    while f < total or (j < n_trace and j * step < total):
+        n = min(block, total - f) if f < total else block
+        audio = np.zeros((n if f < total else 0, 2), dtype=np.float32)
+        engine.process(n, audio if f < total else None)
         f += n
         rows = []
         while j < n_trace and j * step < total and j * step - lag < f:
@@ -55,15 +57,6 @@ def render_blocks(preset: Preset, seconds: float, block: int = 1024, fps: float 
             rows.append((j * step / SAMPLE_RATE, smp.x, smp.y, smp.pan))
             j += 1
         yield audio, rows
-    while j < n_trace and j * step < total:  # a negative offset: the last rows show stimulus time to come
-        engine.process(block, None)
-        f += block
-        rows = []
-        while j < n_trace and j * step < total and j * step - lag < f:
-            smp = engine.sample(j * step - lag)
-            rows.append((j * step / SAMPLE_RATE, smp.x, smp.y, smp.pan))
-            j += 1
-        yield np.zeros((0, 2), dtype=np.float32), rows
 
 
 def render(preset: Preset, seconds: float, block: int = 1024, fps: float = TRACE_FPS, start: bool = True,

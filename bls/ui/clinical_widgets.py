@@ -25,6 +25,14 @@ from ..session.clinical import SUD_MAX, SUD_MIN, fmt_span
 from . import style
 
 
+def hint_label(text: str = "") -> QLabel:
+    """A secondary line of text in the theme's muted colour, wrapped."""
+    label = QLabel(text)
+    label.setObjectName("hint")
+    label.setWordWrap(True)
+    return label
+
+
 class ElidedLabel(QLabel):
     """One line of text, cut with "…" to the width it gets: it never wraps, never widens the layout and
     never changes height, so what it says can change without anything around it moving. ``text()`` is

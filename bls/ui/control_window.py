@@ -21,7 +21,7 @@ from ..core.tone import CARRIER_MAX_HZ, CARRIER_MIN_HZ, LEVEL_CAP_DBFS, LEVEL_FL
 from ..core.tone import PAN_MODE_LABELS
 from ..session.clinical import VOC_WINDOW_S
 from .audio_delay import AudioDelaySection
-from .clinical_widgets import ElidedLabel
+from .clinical_widgets import ElidedLabel, hint_label as _hint
 from .entry_keys import EntryKeyRouter
 from .entry_strip import EntryStrip, entry_lines, pending_entry
 from .headphones import HeadphoneChecks
@@ -58,13 +58,6 @@ def _card(title: str) -> tuple[QFrame, QVBoxLayout]:
     label.setObjectName("cardTitle")
     lay.addWidget(label)
     return frame, lay
-
-
-def _hint(text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("hint")
-    label.setWordWrap(True)
-    return label
 
 
 class LabeledSlider(QWidget):

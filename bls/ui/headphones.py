@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QCheckBox, QFrame, QGridLayout, QHBoxLayout, QLabe
 
 from ..core import checks
 from ..core.tone import LEVEL_CAP_DBFS
+from .clinical_widgets import hint_label as _hint
 
 REFRESH_MS = 50
 
@@ -34,13 +35,6 @@ def _title(text: str) -> QLabel:
     font = label.font()
     font.setBold(True)
     label.setFont(font)
-    return label
-
-
-def _hint(text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("hint")
-    label.setWordWrap(True)
     return label
 
 

@@ -20,19 +20,26 @@ from ..core.look import EYES_CLOSED_DIM, Look, look_of
 __all__ = ["EYES_CLOSED_DIM", "Look", "look_of", "paint_stimulus", "target_center", "target_radii"]
 
 
-def _paint_badge(painter: QPainter, rect: QRectF, look: Look, text: str) -> None:
-    """A small, dim label in the corner (e.g. GENTLE), barely above the background."""
+def _paint_dim_text(painter: QPainter, rect: QRectF, look: Look, text: str, align, lighter: int, darker: int,
+                    px: int, spacing: int) -> None:
+    """``text`` (``px`` high) in a colour a little off the background (lighter on a dark one)."""
     painter.save()
     c = QColor.fromRgbF(*look.background)
-    c = c.lighter(190) if c.lightnessF() < 0.5 else c.darker(140)
+    c = c.lighter(lighter) if c.lightnessF() < 0.5 else c.darker(darker)
     painter.setPen(c)
     f = painter.font()
-    f.setPixelSize(max(9, int(rect.height() * 0.018)))
-    f.setLetterSpacing(f.SpacingType.PercentageSpacing, 130)
+    f.setPixelSize(px)
+    f.setLetterSpacing(f.SpacingType.PercentageSpacing, spacing)
     painter.setFont(f)
-    margin = rect.height() * 0.03
-    painter.drawText(rect.adjusted(margin, margin, -margin, -margin), Qt.AlignRight | Qt.AlignBottom, text)
+    painter.drawText(rect, align, text)
     painter.restore()
+
+
+def _paint_badge(painter: QPainter, rect: QRectF, look: Look, text: str) -> None:
+    """A small, dim label in the corner (e.g. GENTLE), barely above the background."""
+    margin = rect.height() * 0.03
+    _paint_dim_text(painter, rect.adjusted(margin, margin, -margin, -margin), look, text,
+                    Qt.AlignRight | Qt.AlignBottom, 190, 140, max(9, int(rect.height() * 0.018)), 130)
 
 
 #: what the client screen says during the left/right headphone check (when the therapist asks for it)
@@ -41,16 +48,7 @@ CHECK_WORDS = {"left": "left", "right": "right"}
 
 def _paint_words(painter: QPainter, rect: QRectF, look: Look, text: str) -> None:
     """A calm word in the middle of the screen (the headphone check's "left" / "right"), dim."""
-    painter.save()
-    c = QColor.fromRgbF(*look.background)
-    c = c.lighter(260) if c.lightnessF() < 0.5 else c.darker(170)
-    painter.setPen(c)
-    f = painter.font()
-    f.setPixelSize(max(12, int(rect.height() * 0.06)))
-    f.setLetterSpacing(f.SpacingType.PercentageSpacing, 115)
-    painter.setFont(f)
-    painter.drawText(rect, Qt.AlignCenter, text)
-    painter.restore()
+    _paint_dim_text(painter, rect, look, text, Qt.AlignCenter, 260, 170, max(12, int(rect.height() * 0.06)), 115)
 
 
 def target_radii(look: Look, height: float) -> tuple[float, float, float]:

@@ -177,23 +177,29 @@ def test_audio_from_the_middle_of_a_set_agrees(page):
     assert diff <= AUDIO_TOL
 
 
-@pytest.mark.parametrize("name", ["pulses", "shapes"])
-def test_worklet_renders_the_same_in_an_offline_context(page, name):
-    run = session(name)
-    f0, n = 24_000, 4 * 48_000
-    b64 = page.evaluate("""async ([caps, items, f0, n]) => {
-        const ctx = new OfflineAudioContext(2, n, 48000);
+def _worklet_render(page, items: list, f0: float, n: int, rate: float, context_rate: int) -> np.ndarray:
+    """``n`` frames (n x 2) of the tone the worklet renders in an OfflineAudioContext at ``context_rate``
+    with the line tau = f0 + rate * c."""
+    b64 = page.evaluate("""async ([caps, items, f0, n, rate, sr]) => {
+        const ctx = new OfflineAudioContext(2, n, sr);
         await ctx.audioWorklet.addModule('/worklet.js');
         const node = new AudioWorkletNode(ctx, 'bls-stimulus', {numberOfInputs: 0, outputChannelCount: [2],
-            processorOptions: {caps, items, anchor: {c0: 0, tau0: f0, rate: 1}, historyS: 1e9}});
+            processorOptions: {caps, items, anchor: {c0: 0, tau0: f0, rate}, historyS: 1e9}});
         node.connect(ctx.destination);
         const buf = await ctx.startRendering();
         const b64 = (x) => { let s = ''; const u = new Uint8Array(x.buffer);
             for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode.apply(null, u.subarray(i, i + 0x8000));
             return btoa(s); };
         return [b64(buf.getChannelData(0)), b64(buf.getChannelData(1))];
-    }""", [wire_caps(), run.wire, f0, n])
-    got = np.stack([_f32(b) for b in b64], axis=1)
+    }""", [wire_caps(), items, f0, n, rate, context_rate])
+    return np.stack([_f32(b) for b in b64], axis=1)
+
+
+@pytest.mark.parametrize("name", ["pulses", "shapes"])
+def test_worklet_renders_the_same_in_an_offline_context(page, name):
+    run = session(name)
+    f0, n = 24_000, 4 * 48_000
+    got = _worklet_render(page, run.wire, f0, n, 1.0, 48000)
     want = run.audio[f0:f0 + n]
     diff = float(np.max(np.abs(got - want)))
     MEASURED[f"worklet {name}"] = diff
@@ -320,19 +326,7 @@ def test_a_44k1_client_renders_the_stimulus_frames_its_clock_maps(page):
     the tone is the engine's at those (fractional) frames."""
     run = session("standard")
     f0, n, rate = 60_000.0, 44_100, 48_000 / 44_100
-    b64 = page.evaluate("""async ([caps, items, f0, n, rate]) => {
-        const ctx = new OfflineAudioContext(2, n, 44100);
-        await ctx.audioWorklet.addModule('/worklet.js');
-        const node = new AudioWorkletNode(ctx, 'bls-stimulus', {numberOfInputs: 0, outputChannelCount: [2],
-            processorOptions: {caps, items, anchor: {c0: 0, tau0: f0, rate}, historyS: 1e9}});
-        node.connect(ctx.destination);
-        const buf = await ctx.startRendering();
-        const b64 = (x) => { let s = ''; const u = new Uint8Array(x.buffer);
-            for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode.apply(null, u.subarray(i, i + 0x8000));
-            return btoa(s); };
-        return [b64(buf.getChannelData(0)), b64(buf.getChannelData(1))];
-    }""", [wire_caps(), run.wire, f0, n, rate])
-    got = np.stack([_f32(b) for b in b64], axis=1)
+    got = _worklet_render(page, run.wire, f0, n, rate, 44100)
     tau = f0 + rate * np.arange(n)
     from bls.core import tone
     want = np.zeros((n, 2))
