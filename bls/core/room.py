@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 from .atomic import atomic_write
 from .paths import config_dir
+from .uistate import read_small_regular
 
 FILE_NAME = "room.json"
 FORMAT = "bls-room"
@@ -50,12 +52,11 @@ class RoomSettings:
         return store
 
     def _load(self) -> None:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        if not os.path.lexists(self.path):
             return
-        except (OSError, UnicodeDecodeError) as e:
-            self._refuse(f"could not read {self.path}: {getattr(e, 'strerror', None) or e}")
+        text = read_small_regular(self.path)  # never blocks on a FIFO or a device
+        if text is None:
+            self._refuse(f"{self.path} is not a small text file bls can read; bls leaves it as it is")
             return
         try:
             doc = json.loads(text)

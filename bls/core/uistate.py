@@ -20,7 +20,7 @@ from .atomic import atomic_write
 MAX_BYTES = 64 * 1024  # UI state is a few hundred bytes; anything larger is not ours
 
 
-def _read_small_regular(path: Path) -> str | None:
+def read_small_regular(path: Path) -> str | None:
     """The text of ``path`` if it is a regular file of at most MAX_BYTES, else None (never blocks on a
     FIFO or a device: opened non-blocking and checked before reading)."""
     try:
@@ -53,7 +53,7 @@ class UiState:
 
     def _load(self, folder: Path) -> None:
         if self.path.exists() or self.path.is_symlink():
-            text = _read_small_regular(self.path)
+            text = read_small_regular(self.path)
             try:
                 data = json.loads(text) if text is not None else None
             except (ValueError, RecursionError):  # not JSON, a number too long to convert, nested too deep
@@ -64,7 +64,7 @@ class UiState:
                 self.problem = f"{self.path} could not be read (kept as it is): bls starts with its defaults."
             return
         old = folder / "ui.ini"  # bls 0.1 (QSettings)
-        text = _read_small_regular(old) if old.exists() else None
+        text = read_small_regular(old) if old.exists() else None
         if text:
             parser = configparser.ConfigParser(interpolation=None)
             try:

@@ -1,6 +1,8 @@
 """The room file: numbers per screen and per output, kept across runs, never overwriting what is not
 bls's own."""
 import json
+import os
+import stat
 
 import pytest
 
@@ -89,3 +91,13 @@ def test_a_store_in_memory_writes_no_file(tmp_path, monkeypatch):
     store.put("screens", "S", {"distance_cm": 80})
     assert store.get("screens", "S") == {"distance_cm": 80.0}
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fifo_in_its_place_is_never_read_nor_replaced(tmp_path):
+    path = tmp_path / "room.json"
+    os.mkfifo(path)  # reading it would block the app at start
+    store = RoomSettings(path)
+    assert "not a small text file" in store.problem
+    with pytest.raises(OSError):
+        store.put("screens", "S", {"distance_cm": 60})
+    assert stat.S_ISFIFO(os.stat(path).st_mode)
