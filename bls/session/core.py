@@ -1053,6 +1053,9 @@ class SessionCore:
             return ""
         written = self.store.close(timeout)
         if written:
+            if self._store_problem:  # the fault cleared at the last write: said, the interim copy dropped
+                self._check_store()
+                self._write()
             return ""
         problem = self.store.problem or "the record database did not answer in time"
         self.record.meta["clinical"] = self.clinical_document()

@@ -1,6 +1,7 @@
 """``bls script`` with the clinician's actions: checked as the script is read, stored like the app's."""
 
 import datetime as dt
+import json
 import sqlite3
 
 import pytest
@@ -103,3 +104,27 @@ def test_a_refused_entry_during_a_set_is_said_and_stores_nothing(tmp_path):
     assert any("sud: refused" in line and "after the set" in line for line in said), said
     con = sqlite3.connect(tmp_path / "records.sqlite3")
     assert con.execute("SELECT sud FROM sets").fetchall() == [(None,)]
+
+
+def test_a_lock_let_go_only_at_the_end_is_recorded_as_cleared_and_the_interim_copy_dropped(tmp_path):
+    """The database is locked by another program for the whole session and let go just before the
+    end: the last write succeeds, so the record says the database is back and the JSON record no
+    longer carries the interim copy of the clinical record."""
+    db = tmp_path / "records.sqlite3"
+    RecordStore(db).close()  # the database exists, so the other program can lock it
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    record = SessionRecord(tmp_path / "session.json")
+    try:
+        core = run(parse_script(SESSION), PresetLibrary().get("standard"), record, say=lambda _l: None,
+                   store=RecordStore(db, retry_s=0.05))
+        kept = json.loads((tmp_path / "session.json").read_text())
+        assert kept["clinical"]["client_code"] == "C-017"  # kept in the JSON record meanwhile
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert core.close_store(10.0) == ""
+    states = [e["ok"] for e in core.record.events if e["kind"] == "record_db"]
+    assert states[0] is False and states[-1] is True
+    assert "clinical" not in json.loads((tmp_path / "session.json").read_text())
+    assert [r[0] for r in sqlite3.connect(db).execute("SELECT n FROM sets ORDER BY n")] == [1, 2]
