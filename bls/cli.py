@@ -92,7 +92,8 @@ def app_parser() -> argparse.ArgumentParser:
                "Other commands: 'bls render --help' makes an audio file (and a trace) of a set without a "
                "device; 'bls presets --help' lists, checks, imports and exports presets; 'bls script --help' "
                "runs a session headless from a script of the therapist's actions; 'bls sessions --help' lists, shows, "
-               "exports (CSV, PDF) and deletes the clinical session records.")
+               "exports (CSV, PDF) and deletes the clinical session records; 'bls relay --help' runs a relay "
+               "for remote clients over the internet.")
     p.add_argument("--preset", metavar="NAME", help="preset to load (default: the last one used, or 'standard')")
     p.add_argument("--client-screen", metavar="NAME",
                    help="the screen the client watches, by its name as 'bls --list-screens' prints it (default: "
@@ -538,6 +539,72 @@ def _sessions_delete(path: Path, code: str, yes: bool) -> int:
     return 0
 
 
+def relay_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bls relay", formatter_class=_Paragraphs,
+        description="Run a relay for remote clients over the internet: the therapist's app and the client's "
+        "browser both connect out to it, so nothing needs opening on the therapist's network. It forwards "
+        "stimulus parameters and timing only (no names, notes or scores) and keeps no session state of its "
+        "own: with --redis, several relay nodes share their rooms, and a node that stops loses nothing.",
+        epilog="Put it behind a web server that adds HTTPS (Caddy or nginx: see README), and give each "
+               "practice's app a key of its own (--new-key makes one; the app asks for the relay's address "
+               "and the key when it invites a remote client).")
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: only the "
+                   "web server in front of it on the same machine)")
+    p.add_argument("--port", type=int, default=8765, help="the port to listen on (default 8765)")
+    p.add_argument("--keys", metavar="FILE", help="the therapists' keys, one a line (default: $BLS_RELAY_KEYS, "
+                   "keys separated by spaces or commas)")
+    p.add_argument("--redis", metavar="URL", help="a Redis server shared by every node (redis://host:6379/0); "
+                   "without it this node keeps its rooms to itself")
+    p.add_argument("--new-key", action="store_true", help="print a new random key to add to the keys file, and quit")
+    return p
+
+
+def _relay_error(text: str) -> None:
+    print(f"bls relay: {text}", file=sys.stderr)
+
+
+def cmd_relay(argv: list[str]) -> int:
+    from .remote.relay import new_key, read_keys, serve
+
+    args = relay_parser().parse_args(argv)
+    if args.new_key:
+        print(new_key())
+        return 0
+    if not 0 < args.port < 65536:
+        _relay_error(f"--port {args.port} is not a port (1 to 65535)")
+        return 2
+    try:
+        if args.keys:
+            keys = read_keys(Path(args.keys).read_text(encoding="utf-8"))
+        else:
+            keys = read_keys("\n".join(os.environ.get("BLS_RELAY_KEYS", "").replace(",", " ").split()))
+    except (OSError, UnicodeDecodeError) as exc:
+        _relay_error(f"cannot read the keys file {args.keys}: {_reason(exc) if isinstance(exc, OSError) else 'not text'}")
+        return 2
+    except ValueError as exc:
+        _relay_error(f"{args.keys or '$BLS_RELAY_KEYS'}: {exc}")
+        return 2
+    if not keys:
+        _relay_error("no keys: give --keys FILE or $BLS_RELAY_KEYS (make a key with: bls relay --new-key)")
+        return 2
+    if args.redis:
+        try:
+            import redis  # noqa: F401
+        except ImportError:
+            _relay_error("--redis needs the Python package 'redis' (pip install 'bls[relay]')")
+            return 2
+    try:
+        serve(args.host, args.port, keys, args.redis)
+    except OSError as exc:
+        _relay_error(f"cannot listen on {args.host}:{args.port}: {_reason(exc)}")
+        return 1
+    except Exception as exc:  # noqa: BLE001 - e.g. Redis unreachable at the start: said in words
+        _relay_error(f"{exc.__class__.__name__}: {exc}")
+        return 1
+    return 0
+
+
 def _run(argv: list[str]) -> int:
     if argv and argv[0] == "script":
         return cmd_script(argv[1:])
@@ -547,6 +614,8 @@ def _run(argv: list[str]) -> int:
         return cmd_render(argv[1:])
     if argv and argv[0] == "presets":
         return cmd_presets(argv[1:])
+    if argv and argv[0] == "relay":
+        return cmd_relay(argv[1:])
     if argv and argv[0] == "bench":
         from .bench.report import main as bench_main
 
@@ -626,7 +695,7 @@ def _same_file(a: str, b: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not (argv and argv[0] in ("script", "sessions", "render", "presets", "bench")):
+    if not (argv and argv[0] in ("script", "sessions", "render", "presets", "bench", "relay")):
         return _run(argv)  # the app: Qt's own business
     real = sys.stdout
     sys.stdout = _GuardedStdout(real)

@@ -11,6 +11,9 @@ server → client
   ``ping``      id, sent_ms (echoed in ``pong``: the round-trip time)
   ``bye``       reason (the session ended / the therapist's app quit: the page fades and says so)
   ``error``     problems (what was wrong with the client's last message)
+relay → therapist (through ``bls relay``: what the client sends, and)
+  ``peer``      event ("joined": a client connected, greet it with ``welcome`` and the history;
+                "left": it went)
 client → server
   ``hello``     screen {w, h, dpr}, audio ("none", "suspended", "running")
   ``pong``      id, sent_ms (echoed)
@@ -33,6 +36,8 @@ MAX_ITEMS = 64  # snapshots in one message (the engine's history holds ~2 s of t
 
 SERVER_TYPES = ("welcome", "snapshots", "ping", "bye", "error")
 CLIENT_TYPES = ("hello", "pong", "status")
+RELAY_TYPES = CLIENT_TYPES + ("peer",)  # what a relay sends the therapist's app
+PEER_EVENTS = ("joined", "left")
 AUDIO_STATES = ("none", "suspended", "running", "closed")
 
 
@@ -52,6 +57,7 @@ _FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
     "error": {"problems": ("list", True)},
     "hello": {"screen": ("obj", True), "audio": ("str", True)},
     "pong": {"id": ("int", True), "sent_ms": ("num", True)},
+    "peer": {"event": ("str", True)},
     "status": {"sound": ("bool", True), "av_offset_ms": ("num?", True), "dropped_frames": ("int", True),
                "frame": ("num?", True)},
 }
@@ -77,14 +83,14 @@ def _kind_problem(name: str, kind: str, v) -> str | None:
 
 
 def validate(msg, sender: str) -> list[str]:
-    """Every problem with ``msg`` (a decoded JSON value) sent by ``sender`` ("server" or "client");
-    an empty list when it is a valid message."""
+    """Every problem with ``msg`` (a decoded JSON value) sent by ``sender`` ("server", "client" or
+    "relay"); an empty list when it is a valid message."""
     if not isinstance(msg, dict):
         return ["a message is a JSON object"]
     problems = []
     if msg.get("v") != SCHEMA:
         problems.append(f"v: {msg.get('v')!r} is not schema version {SCHEMA}")
-    types = SERVER_TYPES if sender == "server" else CLIENT_TYPES
+    types = {"server": SERVER_TYPES, "client": CLIENT_TYPES, "relay": RELAY_TYPES}[sender]
     t = msg.get("type")
     if t not in types:
         problems.append(f"type: {t!r} is not one of: {', '.join(types)} (from the {sender})")
@@ -120,6 +126,8 @@ def validate(msg, sender: str) -> list[str]:
         problems.append(f"hello.audio: {msg['audio']!r} is not one of: {', '.join(AUDIO_STATES)}")
     if t == "status" and _num(msg.get("av_offset_ms")) and abs(msg["av_offset_ms"]) > 60_000:
         problems.append("status.av_offset_ms: beyond ±60 s")
+    if t == "peer" and isinstance(msg.get("event"), str) and msg["event"] not in PEER_EVENTS:
+        problems.append(f"peer.event: {msg['event']!r} is not one of: {', '.join(PEER_EVENTS)}")
     if t == "welcome" and _num(msg.get("lead_ms")) and not 0 <= msg["lead_ms"] <= 5000:
         problems.append("welcome.lead_ms: not between 0 and 5000 ms")
     if t == "error" and isinstance(msg.get("problems"), list):
@@ -198,6 +206,10 @@ def hello(w: float, h: float, dpr: float = 1.0, audio: str = "none") -> dict:
 
 def pong(id_: int, sent_ms: float) -> dict:
     return _m("pong", id=int(id_), sent_ms=float(sent_ms))
+
+
+def peer(event: str) -> dict:
+    return _m("peer", event=event)
 
 
 def status(sound: bool, av_offset_ms: float | None, dropped_frames: int, frame: float | None) -> dict:

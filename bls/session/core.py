@@ -965,21 +965,32 @@ class SessionCore:
 
     # ------------------------------------------------------------------ the remote client (telehealth)
 
-    def invite(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Starts the embedded server for a remote client on ``host``:``port`` (0: any free port) and
-        returns the link for the client (the same link while invited). OSError when it cannot listen
-        there. Only stimulus parameters and timing are sent, never the clinical record."""
+    def invite(self, host: str = "127.0.0.1", port: int = 0, relay: str = "", key: str = "") -> str:
+        """Invites a remote client and returns its link (the same link while invited). On this network:
+        the embedded server listens on ``host``:``port`` (0: any free port). Over the internet: with
+        ``relay`` (a ``bls relay``'s address) and its ``key``, the app connects out to the relay and the
+        link is the relay's. OSError saying why when it cannot listen or the relay refuses; ValueError
+        for an address or key that is not one. Only stimulus parameters and timing are sent, never the
+        clinical record."""
         if self._remote is not None:
             return self._remote.url
         if self.ended:
             raise OSError("the session has ended")
-        from ..remote.server import RemoteServer  # noqa: PLC0415 - aiohttp only when the therapist invites
+        gentle, unlocks = (lambda: bool(self.settings.gentle)), (lambda: dict(self.unlocks))
+        if relay:
+            from ..remote.link import RelayLink  # noqa: PLC0415 - aiohttp only when the therapist invites
 
-        server = RemoteServer(self.engine, gentle=lambda: bool(self.settings.gentle), host=host, port=port,
-                              unlocks=lambda: dict(self.unlocks))
-        url = server.start()
-        self._remote = server
-        self.event("remote_invited", host=host, port=server.port, url=url)
+            bridge = RelayLink(self.engine, relay, key, gentle=gentle, unlocks=unlocks)
+        else:
+            from ..remote.server import RemoteServer  # noqa: PLC0415
+
+            bridge = RemoteServer(self.engine, gentle=gentle, host=host, port=port, unlocks=unlocks)
+        url = bridge.start()
+        self._remote = bridge
+        if relay:
+            self.event("remote_invited", relay=bridge.base)
+        else:
+            self.event("remote_invited", host=host, port=bridge.port, url=url)
         self.remote_changed.emit(self.remote)
         return url
 
@@ -1003,7 +1014,7 @@ class SessionCore:
         server = self._remote
         if server is None:
             return {"invited": False, "url": "", "connected": False}
-        return {"invited": True, "url": server.url, **server.status}
+        return {"invited": True, "url": server.url, "via": server.via, **server.status}
 
     def _poll_remote(self, server=None) -> None:
         server = server or self._remote
@@ -1015,6 +1026,8 @@ class SessionCore:
                 self.event("remote_connected")
             elif kind == "left":
                 self.event("remote_left", why="the client left")
+            elif kind == "link":
+                self.event("remote_relay", state=st.get("relay", ""))
         if changes and server is self._remote:
             self.remote_changed.emit(self.remote)
 

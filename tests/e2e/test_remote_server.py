@@ -17,6 +17,8 @@ aiohttp = pytest.importorskip("aiohttp")
 from bls.core.engine import SAMPLE_RATE  # noqa: E402
 from bls.core.preset import builtin_presets  # noqa: E402
 from bls.remote import protocol as P  # noqa: E402
+from bls.remote import bridge as B  # noqa: E402
+from bls.remote import pages  # noqa: E402
 from bls.remote import server as S  # noqa: E402
 from bls.session import SessionCore, SessionRecord  # noqa: E402
 from bls.session.script import ScriptClock  # noqa: E402
@@ -85,7 +87,11 @@ async def until_closed(ws, timeout=WAIT):
         left = deadline - time.monotonic()
         assert left > 0, "the server did not close the connection in time"
         m = await ws.receive(timeout=left)
-        if m.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+        if m.type == aiohttp.WSMsgType.CLOSE:
+            # the code the server's close frame carries (what a browser's onclose reports), even when
+            # aiohttp's client could not answer it (it answered at once, before this receive)
+            return m.data, m.extra
+        if m.type in (aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
             return ws.close_code, m.extra
 
 
@@ -124,7 +130,7 @@ def test_the_client_gets_welcome_then_the_snapshots_as_the_set_runs(session):
                 assert m["now_frame"] >= int(0.5 * SAMPLE_RATE)
                 await ws.send_str(P.encode(P.hello(1920, 1080, 2.0, "running"), "client"))
                 await ws.send_str(P.encode(P.status(True, 8.5, 2, 24000.0), "client"))
-                ping = await recv_until(ws, lambda m: m["type"] == "ping", timeout=S.PING_S + WAIT)
+                ping = await recv_until(ws, lambda m: m["type"] == "ping", timeout=B.PING_S + WAIT)
                 await ws.send_str(P.encode(P.pong(ping["id"], ping["sent_ms"]), "client"))
                 await asyncio.to_thread(wait_for, lambda: any(c.get("rtt_ms") is not None for c in session.changes),
                                         WAIT, session.core.poll)
@@ -343,7 +349,7 @@ def _browser():
 
 def test_chromium_opens_the_page_under_its_csp_waits_and_connects(session):
     sync_playwright = _browser()
-    missing = [f for f in MODEL_FILES if not (S.WEB_DIR / f).exists()]
+    missing = [f for f in MODEL_FILES if not (pages.WEB_DIR / f).exists()]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -411,7 +417,7 @@ def test_chromium_a_second_browser_is_told_and_the_sound_tap_starts_audio(sessio
             assert "Another device is already connected" in second.inner_text("#message")
             first.click("#sound")
             first.wait_for_function("() => document.querySelector('#check').disabled === false", timeout=10_000)
-            if (S.WEB_DIR / "worklet.js").exists():
+            if (pages.WEB_DIR / "worklet.js").exists():
                 first.wait_for_function("() => window.blsTest.state().sound", timeout=10_000)
                 wait_for(lambda: session.core.remote.get("sound") is True, poll=session.core.poll)
             else:  # the tone's worklet is not on this branch yet: the page says sound could not start

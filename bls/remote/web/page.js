@@ -76,7 +76,7 @@ const S = {
   anchor: null, setState: "idle", received: 0, invalid: [], errors: [],
   mod: null, model: null, modelProblem: "", clockMod: null, clock: null, tick: null, avOffset: null,
   ctx: null, node: null, workletProblem: "", lastRaf: null, period: null, dropped: 0, frame: null,
-  frames: [], wakeLock: null, retry: 0, ws: null,
+  frames: [], wakeLock: null, retry: 0, ws: null, device: null,
 };
 const FRAMES_KEPT = 20000;
 
@@ -139,9 +139,25 @@ function audioState() {
   return S.ctx ? S.ctx.state : "none";
 }
 
+/** This page's device id (kept for the tab's life): coming back after a dropped connection, the same
+ * device takes its place over from its old connection, while another device is refused. */
+function deviceId() {
+  if (S.device) return S.device;
+  let id = null;
+  try { id = sessionStorage.getItem("bls-device"); } catch (e) { /* storage off: an id for this load */ }
+  if (!id || !/^[A-Za-z0-9_-]{16,64}$/.test(id)) {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    try { sessionStorage.setItem("bls-device", id); } catch (e) { /* kept in memory only */ }
+  }
+  S.device = id;
+  return id;
+}
+
 function connect() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${proto}//${location.host}/ws/${token()}`);
+  const ws = new WebSocket(`${proto}//${location.host}/ws/${token()}?c=${deviceId()}`);
   S.ws = ws;
   S.conn = "connecting";
   ws.onopen = () => {
@@ -160,6 +176,11 @@ function connect() {
       return;
     }
     if (ev.code === 4000) { ended("Your therapist has ended the session."); return; }
+    if (ev.code === 4408) {
+      S.refused = ev.reason;
+      say("This session was opened again in another window.", "Use that window, or reload this page to continue here.");
+      return;
+    }
     S.retry = Math.min(S.retry + 1, 5);
     say("The connection was lost: reconnecting…", ev.reason || "");
     setTimeout(connect, 500 * 2 ** (S.retry - 1));
