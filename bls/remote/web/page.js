@@ -76,7 +76,7 @@ const S = {
   anchor: null, setState: "idle", received: 0, invalid: [], errors: [],
   mod: null, model: null, modelProblem: "", clockMod: null, clock: null, tick: null, avOffset: null,
   ctx: null, node: null, workletProblem: "", lastRaf: null, period: null, dropped: 0, frame: null,
-  frames: [], wakeLock: null, retry: 0, ws: null, device: null,
+  frames: [], wakeLock: null, retry: 0, ws: null, device: null, welcomes: 0,
 };
 const FRAMES_KEPT = 20000;
 
@@ -206,6 +206,7 @@ function onMessage(data) {
   S.received += 1;
   if (msg.type === "welcome") {
     S.welcome = msg;
+    S.welcomes += 1;
     S.caps = msg.caps;
     S.leadMs = msg.lead_ms;
     S.setState = msg.state.set_state || "idle";
@@ -356,7 +357,7 @@ function start() {
   });
   document.addEventListener("visibilitychange", () => { if (S.ctx) keepAwake(); });
   window.blsTest = {
-    state: () => ({ conn: S.conn, ended: S.ended, refused: S.refused, welcome: !!S.welcome,
+    state: () => ({ conn: S.conn, ended: S.ended, refused: S.refused, welcome: !!S.welcome, welcomes: S.welcomes,
       received: S.received, setState: S.setState, invalid: S.invalid.length, errors: S.errors.length,
       model: !!S.model, modelProblem: S.modelProblem, message: $("message").textContent,
       clock: !!(S.clock && S.clock.started), avOffsetMs: avOffsetMs(),
