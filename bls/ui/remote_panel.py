@@ -1,7 +1,9 @@
 """The "Invite remote client" section of the Client display tab: the link for a client's browser (a
 copy button), and what the client reports, live: connected or not, round-trip time, sound playing,
-its screen, its A/V offset and dropped frames. The session core does the work (``invite``,
-``uninvite``, ``remote``); this widget only shows it."""
+its screen, its A/V offset and dropped frames. The client connects to this computer (on this
+computer, or the local network) or, over the internet, both connect out to a ``bls relay`` (its
+address and key asked in :class:`RelayDialog`, remembered if the therapist wants). The session core
+does the work (``invite``, ``uninvite``, ``remote``); this widget only shows it."""
 
 from __future__ import annotations
 
@@ -10,8 +12,22 @@ import socket
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from ..remote.saved import SavedRelay
+from .clinical_dialogs import said
 from .clinical_widgets import ElidedLabel
 
 LOOPBACK = "127.0.0.1"
@@ -44,9 +60,12 @@ def describe(remote: dict) -> str:
     """One line for the therapist from :attr:`SessionCore.remote`."""
     if not remote.get("invited"):
         return "Not invited."
+    relay = remote.get("relay")
+    if relay and relay != "connected":
+        return f"The relay is not reachable ({relay}): the client's page plays on from what it has."
     if not remote.get("connected"):
         return "Link ready: waiting for the client to open it."
-    parts = ["Connected"]
+    parts = ["Connected" + (" through the relay" if relay else "")]
     rtt = remote.get("rtt_ms")
     parts.append(f"round trip {rtt:.0f} ms" if rtt is not None else "round trip …")
     parts.append("sound playing" if remote.get("sound") else "sound not playing yet")
@@ -80,6 +99,8 @@ class RemotePanel(QWidget):
         self.invite_menu = QMenu(self)
         for label, host in self.addresses:
             self.invite_menu.addAction(label, lambda host=host: self.invite(host))
+        self.invite_menu.addAction("Over the internet, through a relay…", self.invite_through_relay)
+        self.relay_dialog: RelayDialog | None = None
         self.invite_button = QPushButton("Invite remote client")
         self.invite_button.setFocusPolicy(Qt.NoFocus)
         self.invite_button.setToolTip("A link for the client's browser: it plays the set itself (the target and "
@@ -108,8 +129,6 @@ class RemotePanel(QWidget):
     def _clicked(self) -> None:
         if self.core.remote.get("invited"):
             self.core.uninvite()
-        elif len(self.addresses) == 1:
-            self.invite(LOOPBACK)
         else:
             self.invite_menu.popup(self.invite_button.mapToGlobal(self.invite_button.rect().bottomLeft()))
 
@@ -120,6 +139,11 @@ class RemotePanel(QWidget):
             self.message.emit(f"The remote client could not be invited: {exc}")
             return
         self.message.emit(f"Send the client this link: {url}")
+
+    def invite_through_relay(self) -> None:
+        self.relay_dialog = RelayDialog(self, self.core)
+        if self.relay_dialog.exec() == QDialog.Accepted:
+            self.message.emit(f"Send the client this link: {self.core.remote.get('url', '')}")
 
     def show_qr(self) -> None:
         png = qr_png(self.url) if self.url else None
@@ -152,3 +176,69 @@ class RemotePanel(QWidget):
             text = f"Waiting for the client: {self.url}"
         self.state.setText(text)
         self.state.set_tip(f"{describe(remote)}\n{self.url}" if invited else "")
+
+
+class RelayDialog(QDialog):
+    """The relay's address and key (from whoever runs the practice's ``bls relay``); Invite connects
+    out to it. What is wrong (an address that is not one, a key the relay does not know, a relay that
+    does not answer) is said in the dialog, which stays open with what was typed."""
+
+    def __init__(self, parent, core, saved: SavedRelay | None = None):
+        super().__init__(parent)
+        self.core = core
+        self.saved = saved if saved is not None else SavedRelay()
+        self.setWindowTitle("Invite through a relay")
+        lay = QVBoxLayout(self)
+        lay.setSpacing(10)
+        intro = QLabel("For a client at home: this computer and the client's browser both connect to the "
+                       "relay, so nothing needs opening on this network. Only the stimulus (its timing, "
+                       "speed and sound settings) passes through it: no names, notes or scores.")
+        intro.setObjectName("hint")
+        intro.setWordWrap(True)
+        lay.addWidget(intro)
+        form = QFormLayout()
+        form.setHorizontalSpacing(14)
+        self.address = QLineEdit(self.saved.address)
+        self.address.setPlaceholderText("https://relay.example.org")
+        self.address.setMinimumWidth(360)
+        self.key = QLineEdit(self.saved.key)
+        self.key.setEchoMode(QLineEdit.Password)
+        self.key.setPlaceholderText("the key the relay's operator gave you")
+        form.addRow("Relay address", self.address)
+        form.addRow("Key", self.key)
+        lay.addLayout(form)
+        self.remember = QCheckBox("Remember the address and key on this computer")
+        self.remember.setChecked(bool(self.saved.address) or not self.saved.problem)
+        lay.addWidget(self.remember)
+        self.error = QLabel()
+        self.error.setObjectName("notice")
+        self.error.setWordWrap(True)
+        self.error.setVisible(bool(self.saved.problem))
+        self.error.setText(said(OSError(self.saved.problem)) if self.saved.problem else "")
+        lay.addWidget(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
+        self.invite_button = buttons.addButton("Invite", QDialogButtonBox.AcceptRole)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
+
+    def _say(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.show()
+
+    def accept(self) -> None:
+        address, key = self.address.text().strip(), self.key.text().strip()
+        if not address or not key:
+            self._say("Give the relay's address and your key (ask whoever runs the relay for them).")
+            return
+        try:
+            self.core.invite(relay=address, key=key)
+        except (OSError, ValueError) as exc:
+            self._say(f"The client could not be invited: {said(exc)}")
+            return
+        if self.remember.isChecked():
+            try:
+                self.saved.remember(address, key)
+            except (OSError, ValueError) as exc:  # the link works; only remembering it failed
+                self.parent().message.emit(f"The relay is not remembered: {said(exc)}")
+        super().accept()

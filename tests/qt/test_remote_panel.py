@@ -109,3 +109,96 @@ def test_quitting_the_app_tells_the_client_and_stops_the_server_within_a_second(
     assert took < 1.5 + 1.0  # the fade's wait (the app's own) plus at most a second for the server
     assert not server._thread.is_alive() and core.remote["invited"] is False
     assert "remote_uninvited" in [e["kind"] for e in core.record.events]
+
+
+class _Relay:
+    """A ``bls relay`` node (in this process, on a thread of its own, rooms kept in this node)."""
+
+    KEY = "practice-key-" + "p" * 30
+
+    def __init__(self):
+        import threading
+
+        from aiohttp import web
+
+        from bls.remote.relay import Relay
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def up():
+            self.runner = web.AppRunner(Relay([self.KEY], log=lambda _l: None).app())
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, "127.0.0.1", 0)
+            await site.start()
+            self.base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+
+        def main():
+            self.loop.run_until_complete(up())
+            ready.set()
+            self.loop.run_forever()
+        self.thread = threading.Thread(target=main, daemon=True)
+        self.thread.start()
+        assert ready.wait(5)
+
+    def stop(self):
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def test_inviting_through_a_relay_says_what_is_wrong_keeps_what_was_typed_and_remembers(core, qtbot, tmp_path):
+    import os
+    import stat
+
+    from bls.remote.saved import SavedRelay
+    from bls.ui.remote_panel import RelayDialog
+    relay = _Relay()
+    try:
+        panel = RemotePanel(core)
+        qtbot.addWidget(panel)
+        saved_path = tmp_path / "config" / "relay.json"
+        dialog = RelayDialog(panel, core, SavedRelay(saved_path))
+        qtbot.addWidget(dialog)
+        assert dialog.address.text() == "" and dialog.key.echoMode() == dialog.key.EchoMode.Password
+        dialog.accept()  # nothing typed
+        assert "address and your key" in dialog.error.text() and dialog.result() == 0
+        dialog.address.setText("ftp://relay.example.org")
+        dialog.key.setText(relay.KEY)
+        dialog.accept()
+        assert "not a relay's address" in dialog.error.text() and not core.remote["invited"]
+        dialog.address.setText(relay.base)
+        dialog.key.setText("not-the-key-" + "x" * 20)
+        dialog.accept()
+        assert "does not know this key" in dialog.error.text() and not core.remote["invited"]
+        assert dialog.address.text() == relay.base  # what was typed is kept
+        dialog.key.setText(relay.KEY)
+        dialog.accept()
+        assert dialog.result() == dialog.DialogCode.Accepted and core.remote["invited"]
+        assert panel.url.startswith(relay.base + "/r/") and panel.state.text() == f"Waiting for the client: {panel.url}"
+        assert stat.S_IMODE(os.stat(saved_path).st_mode) == 0o600  # the key: this user only
+        again = SavedRelay(saved_path)
+        assert (again.address, again.key) == (relay.base, relay.KEY)
+        assert RelayDialog(panel, core, again).key.text() == relay.KEY  # offered next time
+        # the record names the relay, never the key
+        assert relay.KEY not in str(core.record.events)
+        core.uninvite()
+        # a relay.json that is not bls's is left as it is, and the dialog says so
+        saved_path.write_text("my own notes\n")
+        foreign = RelayDialog(panel, core, SavedRelay(saved_path))
+        qtbot.addWidget(foreign)
+        assert "not valid JSON" in foreign.error.text()
+        foreign.address.setText(relay.base)
+        foreign.key.setText(relay.KEY)
+        foreign.accept()
+        assert core.remote["invited"] and saved_path.read_text() == "my own notes\n"
+    finally:
+        core.uninvite()
+        relay.stop()
+
+
+def test_describe_says_when_the_relay_is_away_and_that_the_page_plays_on():
+    away = describe({"invited": True, "connected": False, "relay": "reconnecting: cannot reach the relay (ClientConnectorError)"})
+    assert away.startswith("The relay is not reachable (reconnecting: cannot reach") and "plays on" in away
+    assert describe({"invited": True, "connected": True, "relay": "connected", "rtt_ms": 40.0, "sound": True,
+                     "screen": None, "av_offset_ms": None, "dropped_frames": 0}).startswith(
+        "Connected through the relay · round trip 40 ms")
