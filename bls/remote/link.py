@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
+import ssl
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -37,8 +39,18 @@ def relay_base(url: str) -> str:
 
 class RelayLink(HostBridge):
     def __init__(self, engine, relay_url: str, key: str, gentle=lambda: False, unlocks=dict,
-                 lead_ms: float = protocol.DEFAULT_LEAD_MS):
+                 lead_ms: float = protocol.DEFAULT_LEAD_MS, ca_file: str | None = None):
+        """``ca_file``: the certificate authority to trust for an https relay besides the system's
+        (a practice's own; default ``$BLS_RELAY_CA``)."""
         super().__init__(engine, gentle, unlocks, lead_ms)
+        ca_file = ca_file or os.environ.get("BLS_RELAY_CA") or None
+        self._ssl: ssl.SSLContext | bool = True
+        if ca_file:
+            try:
+                self._ssl = ssl.create_default_context()
+                self._ssl.load_verify_locations(cafile=ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ValueError(f"the certificate authority {ca_file} cannot be read: {exc}") from exc
         self.base = relay_base(relay_url)
         if not key.strip():
             raise ValueError("the relay's key is empty: ask whoever runs the relay for one")
@@ -106,7 +118,7 @@ class RelayLink(HostBridge):
                 why = ""
                 try:
                     async with http.ws_connect(self.host_ws_url, headers=headers, heartbeat=5.0,
-                                               max_msg_size=protocol.MAX_BYTES) as ws:
+                                               max_msg_size=protocol.MAX_BYTES, ssl=self._ssl) as ws:
                         self._ws = ws
                         pause = RETRY_MIN_S
                         self._set("link", relay="connected")
@@ -117,6 +129,9 @@ class RelayLink(HostBridge):
                            409: "the relay gave this room to another key"}.get(exc.status, f"the relay refused ({exc.status})")
                     if exc.status in (401, 409):
                         self._first_done(why)  # a wrong key does not mend by trying again
+                except aiohttp.ClientConnectorCertificateError as exc:
+                    why = f"the relay's certificate is not trusted ({exc.certificate_error})"
+                    self._first_done(why)
                 except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     why = f"cannot reach the relay ({exc.__class__.__name__})"
                 finally:

@@ -103,7 +103,7 @@ class Relay:
             await asyncio.wait_for(self.broker.get("bls:health"), 2.0)
         except Exception as exc:  # noqa: BLE001 - the broker is unreachable: this node cannot serve
             return web.Response(status=503, text=f"broker unreachable: {exc.__class__.__name__}")
-        return web.Response(text="ok")
+        return web.json_response({"ok": True, "node": self.node, "connections": len(self._sockets)})
 
     async def _room(self, token: str) -> str | None:
         if not pages.TOKEN.match(token):

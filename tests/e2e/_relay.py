@@ -5,6 +5,7 @@ hands each new connection to the next node that accepts it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import signal
 import socket
@@ -78,6 +79,11 @@ class RelayNode:
                 return r.status == 200
         except OSError:
             return False
+
+    def connections(self) -> int:
+        """The WebSockets open on this node, as its /healthz says."""
+        with urllib.request.urlopen(self.base + "/healthz", timeout=2.0) as r:
+            return json.loads(r.read())["connections"]
 
     def kill(self) -> None:
         """SIGKILL: the node dies with its connections, as a crashed machine would."""
