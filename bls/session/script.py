@@ -20,7 +20,8 @@ actions:                             # in time order (session seconds)
   - {at: 40.0, do: comfort_check}    # a steady tone at the set's level, starting quiet
   - {at: 44.0, do: comfort, steps: -1}  # 2 dB down (+1: up), never above the cap
   - {at: 46.0, do: keep_level}       # the comfort level becomes the session's level; also: end_check
-  - {at: 0.0, do: invite}            # a link for a remote client (host: 127.0.0.1, port: 0 = any free)
+  - {at: 0.0, do: invite}            # a link for a remote client (host: 127.0.0.1, port: 0 = any free;
+                                     # or relay: https://relay.example.org, its key in $BLS_RELAY_KEY)
   - {at: 50.0, do: uninvite}         # the link expires, the client is told
 ```
 
@@ -37,6 +38,7 @@ on until no set is running (at most ``until`` seconds in all, default the last a
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,6 +177,10 @@ def parse_script(text: str, source: str = "<script>") -> Script:
         if do == "invite" and (not isinstance(args.get("host", ""), str) or isinstance(args.get("port", 0), bool)
                                or not isinstance(args.get("port", 0), int) or not 0 <= args.get("port", 0) <= 65535):
             problems.append(f"{where}: invite: host must be an address and port a number (0 to 65535)")
+            continue
+        if do == "invite" and "relay" in args and (not isinstance(args["relay"], str) or "host" in args
+                                                   or "port" in args):
+            problems.append(f"{where}: invite: relay is a relay's address (https://…), without host or port")
             continue
         if do == "comfort" and (isinstance(args["steps"], bool) or not isinstance(args["steps"], int)
                                 or not -30 <= args["steps"] <= 30):
@@ -353,6 +359,11 @@ def run(script: Script, preset, record: SessionRecord, sink=None, say=print, sto
                 outcome = core.keep_comfort_level()
             elif a.do == "end_check":
                 outcome = core.end_check()
+            elif a.do == "invite" and "relay" in a.args:
+                key = os.environ.get("BLS_RELAY_KEY", "")
+                if not key:
+                    raise ValueError("the relay's key is not given: put it in $BLS_RELAY_KEY (never in the script)")
+                outcome = core.invite(relay=a.args["relay"], key=key)
             elif a.do == "invite":
                 outcome = core.invite(str(a.args.get("host", "127.0.0.1")), int(a.args.get("port", 0)))
             elif a.do == "uninvite":

@@ -270,3 +270,25 @@ def test_a_room_spans_nodes_and_lives_on_when_the_nodes_holding_it_are_killed(re
 
 def run_long(coro):
     return asyncio.run(asyncio.wait_for(coro, 90))
+
+
+def test_a_script_invites_through_a_relay_with_the_key_from_the_environment(node, monkeypatch):
+    from bls.session.script import ScriptError, parse_script
+    from bls.session.script import run as run_script
+    text = f"actions:\n  - {{at: 0, do: invite, relay: '{node.base}'}}\n  - {{at: 0.5, do: start}}\n"
+    said = []
+    monkeypatch.delenv("BLS_RELAY_KEY", raising=False)
+    core = run_script(parse_script(text), builtin_presets()["standard"], SessionRecord(), say=said.append)
+    assert any("invite: refused" in line and "$BLS_RELAY_KEY" in line for line in said), said
+    assert core.remote["invited"] is False
+    core.quit()
+    said.clear()
+    monkeypatch.setenv("BLS_RELAY_KEY", KEY)
+    core = run_script(parse_script(text), builtin_presets()["standard"], SessionRecord(), say=said.append)
+    assert any(f"invite: {node.base}/r/" in line for line in said), said
+    invited = next(e for e in core.record.events if e["kind"] == "remote_invited")
+    assert invited["relay"] == node.base
+    assert KEY not in json.dumps(core.record.events)  # the key is never recorded
+    core.quit()
+    with pytest.raises(ScriptError, match="without host or port"):
+        parse_script(f"actions:\n  - {{at: 0, do: invite, relay: '{node.base}', port: 80}}\n")
