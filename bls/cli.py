@@ -592,7 +592,7 @@ def cmd_relay(argv: list[str]) -> int:
         try:
             import redis  # noqa: F401
         except ImportError:
-            _relay_error("--redis needs the Python package 'redis' (pip install 'bls[relay]')")
+            _relay_error("--redis needs the Python package 'redis' (pip install redis, or bls's [relay] extra)")
             return 2
     try:
         serve(args.host, args.port, keys, args.redis)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import sys
 import time
+import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,7 +27,7 @@ from bls.remote.wire import snapshot_to_wire  # noqa: E402
 from bls.session import SessionCore, SessionRecord  # noqa: E402
 from bls.session.script import ScriptClock  # noqa: E402
 
-from ._relay import KEY, Balancer, RedisServer, RelayNode  # noqa: E402
+from ._relay import KEY, Balancer, RedisServer, RelayNode, free_port  # noqa: E402
 from .conftest import REPO, base_env, bls_command  # noqa: E402
 from .test_remote_server import recv, recv_until, run, until_closed, wait_for  # noqa: E402
 
@@ -292,3 +294,67 @@ def test_a_script_invites_through_a_relay_with_the_key_from_the_environment(node
     core.quit()
     with pytest.raises(ScriptError, match="without host or port"):
         parse_script(f"actions:\n  - {{at: 0, do: invite, relay: '{node.base}', port: 80}}\n")
+
+
+BLOCKED = ("PySide6", "shiboken6", "sounddevice", "rtmixer", "segno")
+
+
+def test_the_relay_runs_with_only_the_packages_its_container_installs(tmp_path):
+    """deploy/relay/Containerfile installs bls without its dependencies, then numpy, pyyaml, aiohttp and
+    redis: the relay, run with every other dependency made impossible to import, serves a room."""
+    containerfile = (REPO / "deploy" / "relay" / "Containerfile").read_text()
+    for pkg in ("numpy", "pyyaml", "aiohttp", "redis"):
+        assert f'"{pkg}>=' in containerfile
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _Blocked:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {BLOCKED!r}:\n"
+        "            raise ImportError(f'{name} is not installed in the relay container')\n"
+        "sys.meta_path.insert(0, _Blocked())\n")
+    port = free_port()
+    env = base_env(BLS_RELAY_KEYS=KEY, PYTHONPATH=f"{tmp_path}:{REPO}")
+    proc = subprocess.Popen([sys.executable, "-m", "bls", "relay", "--port", str(port)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        def healthy():
+            assert proc.poll() is None, proc.communicate()[1]
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=1.0) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+        wait_for(healthy, 20)
+        t = Therapist(base)
+        with urllib.request.urlopen(t.url, timeout=5) as r:
+            assert r.status == 200  # the page, from a relay that could not import Qt or sound
+        t.core.quit()
+    finally:
+        proc.terminate()
+        err = proc.communicate(timeout=10)[1]
+    assert "Traceback" not in err, err
+
+
+def test_a_room_belongs_to_the_key_that_opened_it():
+    other_key = "another-practice-" + "q" * 30
+    node = RelayNode(keys=f"{KEY} {other_key}")
+    try:
+        t = Therapist(node.base)
+
+        async def go():
+            async with aiohttp.ClientSession() as http:
+                with pytest.raises(aiohttp.WSServerHandshakeError) as taken:
+                    await http.ws_connect(f"{node.base.replace('http', 'ws', 1)}/host/{t.token}",
+                                          headers={"Authorization": f"Bearer {other_key}"})
+                assert taken.value.status == 409
+                with pytest.raises(aiohttp.WSServerHandshakeError) as nokey:
+                    await http.ws_connect(f"{node.base.replace('http', 'ws', 1)}/host/{t.token}")
+                assert nokey.value.status == 401
+        run(go())
+        t.core.poll()
+        assert t.core.remote["relay"] == "connected"  # the room's own app is untouched
+        t.core.quit()
+    finally:
+        node.stop()
