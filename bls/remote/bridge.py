@@ -11,9 +11,11 @@ client reports lands in :meth:`HostBridge.take_changes`, which the session core 
 from __future__ import annotations
 
 import asyncio
+import collections
 import threading
 import time
 
+from . import lead as leads
 from . import protocol
 from .feed import SnapshotFeed, session_state
 from .wire import wire_caps
@@ -52,8 +54,10 @@ class HostBridge:
         self._tasks: list = []
         self._feed: SnapshotFeed | None = None
         self._lock = threading.Lock()
-        self._status = self._blank()
+        self._status = {**self._blank(), "lead_ms": lead_ms}
         self._changes: list[tuple[str, dict]] = []  # ("connected"/"left"/"status"/"link", status dict)
+        self._rtts: collections.deque = collections.deque(maxlen=leads.WINDOW)
+        self._lead_due = False  # a new lead waits to be sent
         self.stats = {"refused": 0, "bad": 0, "flood": 0, "too_big": 0, "sent": 0}
 
     @staticmethod
@@ -151,7 +155,8 @@ class HostBridge:
     async def _greet(self) -> None:
         """A client (re)joined: ``welcome``, then the whole history (it resumes at the current phase)."""
         self._feed = SnapshotFeed(self.engine, self.unlocks)
-        self._set("connected", **{**self._blank(), "connected": True})  # before it hears anything
+        self._set("connected", **{**self._blank(), "connected": True, "lead_ms": self.lead_ms})  # before it hears anything
+        self._lead_due = False  # the welcome carries the lead
         await self._send(protocol.welcome(session_state(self.engine, self.gentle()), wire_caps(), self.lead_ms))
         await self._push()
 
@@ -167,7 +172,13 @@ class HostBridge:
         """A valid message from the client."""
         t = msg["type"]
         if t == "pong":
-            self._set("status", rtt_ms=round(max(0.0, now_ms() - msg["sent_ms"]), 1))
+            rtt = max(0.0, now_ms() - msg["sent_ms"])
+            self._rtts.append(rtt)
+            proposed = leads.recommended_lead_ms(self._rtts)
+            if leads.worth_changing(self.lead_ms, proposed):
+                self.lead_ms = proposed
+                self._lead_due = True
+            self._set("status", rtt_ms=round(rtt, 1), lead_ms=self.lead_ms)
         elif t == "hello":
             s = msg["screen"]
             self._set("status", screen=(s["w"], s["h"], s["dpr"]), audio=msg["audio"])
@@ -187,7 +198,7 @@ class HostBridge:
             await asyncio.sleep(1.0 / POLL_HZ)
             if self._client_here():
                 try:
-                    await self._push()
+                    await self._pump_once()
                 except (ConnectionError, RuntimeError, protocol.ProtocolError):
                     pass
 
@@ -201,3 +212,9 @@ class HostBridge:
                     await self._send(protocol.ping(n, now_ms()))
                 except (ConnectionError, RuntimeError):
                     pass
+
+    async def _pump_once(self) -> None:
+        if self._lead_due:
+            self._lead_due = False
+            await self._send(protocol.lead(self.lead_ms))
+        await self._push()

@@ -9,6 +9,8 @@ server → client
   ``snapshots`` items (``wire.snapshot_to_wire`` of each new snapshot, oldest first), now_frame (the
                 therapist's stimulus frame when sent), sent_ms (the server's monotonic clock, ms)
   ``ping``      id, sent_ms (echoed in ``pong``: the round-trip time)
+  ``lead``      lead_ms: the lead that suits the round-trip times measured (:mod:`bls.remote.lead`);
+                the page takes it up at its next moment without a set, never during one
   ``bye``       reason (the session ended / the therapist's app quit: the page fades and says so)
   ``error``     problems (what was wrong with the client's last message)
 relay → therapist (through ``bls relay``: what the client sends, and)
@@ -34,7 +36,7 @@ SAMPLE_RATE = 48_000
 DEFAULT_LEAD_MS = 250.0
 MAX_ITEMS = 64  # snapshots in one message (the engine's history holds ~2 s of them)
 
-SERVER_TYPES = ("welcome", "snapshots", "ping", "bye", "error")
+SERVER_TYPES = ("welcome", "snapshots", "ping", "lead", "bye", "error")
 CLIENT_TYPES = ("hello", "pong", "status")
 RELAY_TYPES = CLIENT_TYPES + ("peer",)  # what a relay sends the therapist's app
 PEER_EVENTS = ("joined", "left")
@@ -53,6 +55,7 @@ _FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
                 "sample_rate": ("int", True)},
     "snapshots": {"items": ("list", True), "now_frame": ("int", True), "sent_ms": ("num", True)},
     "ping": {"id": ("int", True), "sent_ms": ("num", True)},
+    "lead": {"lead_ms": ("num", True)},
     "bye": {"reason": ("str", True)},
     "error": {"problems": ("list", True)},
     "hello": {"screen": ("obj", True), "audio": ("str", True)},
@@ -128,8 +131,8 @@ def validate(msg, sender: str) -> list[str]:
         problems.append("status.av_offset_ms: beyond ±60 s")
     if t == "peer" and isinstance(msg.get("event"), str) and msg["event"] not in PEER_EVENTS:
         problems.append(f"peer.event: {msg['event']!r} is not one of: {', '.join(PEER_EVENTS)}")
-    if t == "welcome" and _num(msg.get("lead_ms")) and not 0 <= msg["lead_ms"] <= 5000:
-        problems.append("welcome.lead_ms: not between 0 and 5000 ms")
+    if t in ("welcome", "lead") and _num(msg.get("lead_ms")) and not 0 <= msg["lead_ms"] <= 5000:
+        problems.append(f"{t}.lead_ms: not between 0 and 5000 ms")
     if t == "error" and isinstance(msg.get("problems"), list):
         if not all(isinstance(p, str) and len(p) <= 500 for p in msg["problems"]):
             problems.append("error.problems: not a list of short texts")
@@ -190,6 +193,10 @@ def snapshots(items: list[dict], now_frame: int, sent_ms: float) -> dict:
 
 def ping(id_: int, sent_ms: float) -> dict:
     return _m("ping", id=int(id_), sent_ms=float(sent_ms))
+
+
+def lead(lead_ms: float) -> dict:
+    return _m("lead", lead_ms=float(lead_ms))
 
 
 def bye(reason: str) -> dict:

@@ -106,3 +106,57 @@ def test_the_browser_draws_each_frame_where_the_engine_puts_it(preset, tmp_path)
         assert state["invalid"] == 0  # nothing refused: the set was within every cap
     finally:
         core.quit()
+
+
+def test_the_page_takes_a_new_lead_only_between_sets(tmp_path):
+    """On loopback the round trips are a few ms: after five pings (a second apart) the therapist's side
+    proposes the shortest lead (150 ms instead of the first 250 ms). A set started at once is still
+    running then: the page keeps the lead it plays with until the set is over, then takes the new one
+    (its one jump, while nothing plays), and the next set plays 150 ms behind the therapist. Every frame
+    of both sets is where the engine put the target."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    settings = _short("standard").with_("motion", set_passes=16)  # 8 s: longer than five pings
+    core = SessionCore(settings, lambda engine, _want: ClockManager(engine, False, None), SessionRecord())
+    rec = Recorded(core.engine)
+    try:
+        url = core.invite()
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 720})
+                page.goto(url)
+                page.wait_for_function("() => window.blsTest && window.blsTest.state().welcome", timeout=10_000)
+                page.click("#sound")
+                page.wait_for_function("() => window.blsTest.state().sound", timeout=10_000)
+                core.start()
+                page.wait_for_function("() => window.blsTest.state().setState === 'running'", timeout=10_000)
+                page.evaluate("window.blsTest.clearFrames()")
+                # the new lead arrives during the set and waits
+                page.wait_for_function("() => window.blsTest.state().pendingLead !== null", timeout=20_000)
+                during = page.evaluate("window.blsTest.state()")
+                assert during["setState"] in ("running", "stopping") and during["leadMs"] == 250
+                assert during["pendingLead"] == 150 and during["leads"] == 0
+                deadline = time.monotonic() + 60
+                while not core.record.sets and time.monotonic() < deadline:
+                    core.poll()
+                    page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
+                page.wait_for_function("() => window.blsTest.state().leads === 1", timeout=10_000)
+                after = page.evaluate("window.blsTest.state()")
+                assert after["leadMs"] == 150 and after["pendingLead"] is None and after["setState"] == "idle"
+                core.start()  # the second set, with the new lead
+                while len(core.record.sets) < 2 and time.monotonic() < deadline + 30:
+                    core.poll()
+                    page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
+                lag = page.evaluate("window.blsTest.state().lagErrorMs")
+                frames = page.evaluate("window.blsTest.frames()")
+            finally:
+                browser.close()
+        assert len(core.record.sets) == 2
+        drawn = [(f, x) for f, x in frames if x is not None]
+        assert len(drawn) > 300
+        assert max(abs(x - rec.x_at(f)) * HALF_WIDTH_PX for f, x in drawn) <= 0.5
+        assert abs(lag) < 20.0  # the clock holds the new lead (its error, ms)
+        assert all(b[0] >= a[0] for a, b in zip(frames, frames[1:]))  # never back in time, even at the jump
+    finally:
+        core.quit()

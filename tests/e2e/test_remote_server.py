@@ -443,3 +443,25 @@ def test_connections_beyond_the_bound_are_refused_and_status_reports_are_bounded
                 changes = session.core._remote.take_changes()
                 assert [k for k, _ in changes] == ["connected", "status"] and changes[-1][1]["dropped_frames"] == 29
     run(go())
+
+
+def test_a_slow_round_trip_raises_the_lead_and_the_client_is_told(session):
+    """The client answers pings 300 ms late (its pongs echo a send time 300 ms earlier): after five
+    round trips the therapist's side proposes a lead of the 90th percentile plus 100 ms, rounded up
+    to 10 ms, and sends it; a client that rejoins gets it in its welcome."""
+    async def go():
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(session.ws_url()) as ws:
+                w = await recv(ws)
+                assert w["lead_ms"] == P.DEFAULT_LEAD_MS
+                ping = await recv_until(ws, lambda m: m["type"] == "ping", timeout=B.PING_S + WAIT)
+                for _ in range(5):
+                    await ws.send_str(P.encode(P.pong(ping["id"], ping["sent_ms"] - 300.0), "client"))
+                lead = await recv_until(ws, lambda m: m["type"] == "lead")
+            async with http.ws_connect(session.ws_url()) as ws:
+                again = await recv(ws)
+            return lead["lead_ms"], again["lead_ms"]
+    lead, rejoined = run(go())
+    assert 400.0 < lead <= 450.0 and lead % 10 == 0  # 300 ms and the time to answer, + 100, rounded up
+    assert rejoined == lead
+    wait_for(lambda: session.core.remote.get("lead_ms") == lead, poll=session.core.poll)

@@ -7,18 +7,21 @@ const SAMPLE_RATE = 48000;
 const MAX_ITEMS = 64;
 const STR_MAX = 200;
 const SET_STATES = new Set(["running", "paused", "stopping", "gliding"]);
+// what plays: a new lead waits until none of these (the one jump of the clock, unseen and unheard)
+const BUSY_STATES = new Set([...SET_STATES, "check"]);
 
 const FIELDS = {
   welcome: { state: "obj", caps: "obj", lead_ms: "num", sample_rate: "int" },
   snapshots: { items: "list", now_frame: "int", sent_ms: "num" },
   ping: { id: "int", sent_ms: "num" },
+  lead: { lead_ms: "num" },
   bye: { reason: "str" },
   error: { problems: "list" },
   hello: { screen: "obj", audio: "str" },
   pong: { id: "int", sent_ms: "num" },
   status: { sound: "bool", av_offset_ms: "num?", dropped_frames: "int", frame: "num?" },
 };
-const FROM = { server: ["welcome", "snapshots", "ping", "bye", "error"], client: ["hello", "pong", "status"] };
+const FROM = { server: ["welcome", "snapshots", "ping", "lead", "bye", "error"], client: ["hello", "pong", "status"] };
 const isNum = (v) => typeof v === "number" && Number.isFinite(v);
 const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 const KIND = {
@@ -51,8 +54,8 @@ export function validate(msg, sender = "server") {
       if (!isObj(it) || !Number.isInteger(it.start)) problems.push(`snapshots.items[${i}]: not a snapshot`);
     });
   }
-  if (t === "welcome" && isNum(msg.lead_ms) && !(msg.lead_ms >= 0 && msg.lead_ms <= 5000)) {
-    problems.push("welcome.lead_ms: not between 0 and 5000 ms");
+  if ((t === "welcome" || t === "lead") && isNum(msg.lead_ms) && !(msg.lead_ms >= 0 && msg.lead_ms <= 5000)) {
+    problems.push(`${t}.lead_ms: not between 0 and 5000 ms`);
   }
   return problems;
 }
@@ -76,7 +79,7 @@ const S = {
   anchor: null, setState: "idle", received: 0, invalid: [], errors: [],
   mod: null, model: null, modelProblem: "", clockMod: null, clock: null, tick: null, avOffset: null,
   ctx: null, node: null, workletProblem: "", lastRaf: null, period: null, dropped: 0, frame: null,
-  frames: [], wakeLock: null, retry: 0, ws: null, device: null, welcomes: 0,
+  frames: [], wakeLock: null, retry: 0, ws: null, device: null, welcomes: 0, pendingLead: null, leads: 0,
 };
 const FRAMES_KEPT = 20000;
 
@@ -208,7 +211,8 @@ function onMessage(data) {
     S.welcome = msg;
     S.welcomes += 1;
     S.caps = msg.caps;
-    S.leadMs = msg.lead_ms;
+    if (!S.clock) S.leadMs = msg.lead_ms; // a rejoin with another lead: taken up as a lead message is
+    else if (msg.lead_ms !== S.leadMs) { S.pendingLead = msg.lead_ms; takeLead(); }
     S.setState = msg.state.set_state || "idle";
     ensureModel();
     ensureNode();
@@ -233,12 +237,32 @@ function onMessage(data) {
       if (S.clock && S.clock.started) S.node.port.postMessage({ type: "anchor", ...S.clock.anchor() });
     }
     document.body.classList.toggle("inset", SET_STATES.has(S.setState));
+    takeLead();
   } else if (msg.type === "ping") {
     send({ v: SCHEMA, type: "pong", id: msg.id, sent_ms: msg.sent_ms });
+  } else if (msg.type === "lead") {
+    S.pendingLead = msg.lead_ms;
+    takeLead();
   } else if (msg.type === "bye") {
     ended(msg.reason === "the session ended" ? "Your therapist has ended the session." : `The session ended: ${msg.reason}.`);
   } else if (msg.type === "error") {
     S.errors.push(msg.problems);
+  }
+}
+
+/** A new lead (the therapist's app measured the round trip) is taken up only while nothing plays:
+ * the clock is placed on the new line at once (resync), which would be a jump during a set. */
+function takeLead() {
+  if (S.pendingLead === null || BUSY_STATES.has(S.setState)) return;
+  S.leadMs = S.pendingLead;
+  S.pendingLead = null;
+  S.leads += 1;
+  if (S.clock) {
+    S.clock.leadFrames = Math.round(S.leadMs * SAMPLE_RATE / 1000);
+    if (S.clock.started && S.ctx) {
+      S.clock.resync(S.ctx.currentTime * S.ctx.sampleRate);
+      if (S.node) S.node.port.postMessage({ type: "anchor", ...S.clock.anchor() });
+    }
   }
 }
 
@@ -358,6 +382,8 @@ function start() {
   document.addEventListener("visibilitychange", () => { if (S.ctx) keepAwake(); });
   window.blsTest = {
     state: () => ({ conn: S.conn, ended: S.ended, refused: S.refused, welcome: !!S.welcome, welcomes: S.welcomes,
+      leadMs: S.leadMs, pendingLead: S.pendingLead, leads: S.leads,
+      lagErrorMs: S.clock && S.clock.started && S.ctx ? S.clock.error(S.ctx.currentTime * S.ctx.sampleRate) / SAMPLE_RATE * 1000 : null,
       received: S.received, setState: S.setState, invalid: S.invalid.length, errors: S.errors.length,
       model: !!S.model, modelProblem: S.modelProblem, message: $("message").textContent,
       clock: !!(S.clock && S.clock.started), avOffsetMs: avOffsetMs(),
