@@ -417,14 +417,38 @@ def test_chromium_a_second_browser_is_told_and_the_sound_tap_starts_audio(sessio
             assert "Another device is already connected" in second.inner_text("#message")
             first.click("#sound")
             first.wait_for_function("() => document.querySelector('#check').disabled === false", timeout=10_000)
-            if (pages.WEB_DIR / "worklet.js").exists():
-                first.wait_for_function("() => window.blsTest.state().sound", timeout=10_000)
-                wait_for(lambda: session.core.remote.get("sound") is True, poll=session.core.poll)
-            else:  # the tone's worklet is not on this branch yet: the page says sound could not start
-                first.wait_for_function("() => window.blsTest.state().message.startsWith('Sound could not')",
-                                        timeout=10_000)
+            first.wait_for_function("() => window.blsTest.state().sound", timeout=10_000)
+            wait_for(lambda: session.core.remote.get("sound") is True, poll=session.core.poll)
         finally:
             browser.close()
+
+
+def test_chromium_the_headphone_check_says_each_ear_and_the_page_fades_when_the_therapist_quits(session):
+    sync_playwright = _browser()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"])
+        try:
+            page = browser.new_page()
+            page.goto(session.url)
+            page.wait_for_function("() => window.blsTest && window.blsTest.state().welcome", timeout=10_000)
+            page.click("#sound")
+            page.wait_for_function("() => window.blsTest.state().sound", timeout=10_000)
+            awake = page.evaluate("window.blsTest.state().awake")
+            page.click("#check")
+            page.wait_for_function("() => window.blsTest.state().side === 'Left ear'", timeout=5_000)
+            page.wait_for_function("() => window.blsTest.state().side === 'Right ear'", timeout=5_000)
+            page.wait_for_function("() => window.blsTest.state().side === ''", timeout=5_000)
+            session.core.quit()  # the therapist's app ends the session
+            page.wait_for_function("() => window.blsTest.state().endedClass", timeout=5_000)
+            assert page.inner_text("#message") == "Your therapist has ended the session."
+            assert page.evaluate("window.blsTest.state().conn") == "closed"
+        finally:
+            browser.close()
+    # headless Chromium grants the screen wake lock to a visible page (where a browser refuses it, the
+    # page goes on: the screen may dim)
+    assert awake is True
 
 
 def test_connections_beyond_the_bound_are_refused_and_status_reports_are_bounded(session, monkeypatch):

@@ -382,7 +382,8 @@ function start() {
   document.addEventListener("visibilitychange", () => { if (S.ctx) keepAwake(); });
   window.blsTest = {
     state: () => ({ conn: S.conn, ended: S.ended, refused: S.refused, welcome: !!S.welcome, welcomes: S.welcomes,
-      leadMs: S.leadMs, pendingLead: S.pendingLead, leads: S.leads,
+      leadMs: S.leadMs, pendingLead: S.pendingLead, leads: S.leads, awake: !!(S.wakeLock && !S.wakeLock.released),
+      side: $("side").textContent, endedClass: document.body.classList.contains("ended"),
       lagErrorMs: S.clock && S.clock.started && S.ctx ? S.clock.error(S.ctx.currentTime * S.ctx.sampleRate) / SAMPLE_RATE * 1000 : null,
       received: S.received, setState: S.setState, invalid: S.invalid.length, errors: S.errors.length,
       model: !!S.model, modelProblem: S.modelProblem, message: $("message").textContent,
