@@ -57,7 +57,7 @@ def qr_png(text: str, scale: int = 5) -> bytes | None:
 
 
 def describe(remote: dict) -> str:
-    """One line for the therapist from :attr:`SessionCore.remote`."""
+    """What the client reports, in full (the line's tooltip), from :attr:`SessionCore.remote`."""
     if not remote.get("invited"):
         return "Not invited."
     relay = remote.get("relay")
@@ -76,6 +76,23 @@ def describe(remote: dict) -> str:
     if av is not None:
         parts.append(f"A/V {av:+.0f} ms")
     parts.append(f"{remote.get('dropped_frames', 0)} dropped frames")
+    lead = remote.get("lead_ms")
+    if lead is not None:
+        parts.append(f"plays {lead:.0f} ms behind this computer")
+    return " · ".join(parts)
+
+
+def brief(remote: dict) -> str:
+    """The same in the few words the line has room for (the tooltip has it all)."""
+    if not remote.get("invited") or not remote.get("connected") or (
+            remote.get("relay") and remote.get("relay") != "connected"):
+        return describe(remote)
+    rtt = remote.get("rtt_ms")
+    parts = ["Connected", f"{rtt:.0f} ms" if rtt is not None else "… ms",
+             "sound on" if remote.get("sound") else "no sound yet"]
+    dropped = remote.get("dropped_frames", 0)
+    if dropped:
+        parts.append(f"{dropped} dropped")
     return " · ".join(parts)
 
 
@@ -107,7 +124,7 @@ class RemotePanel(QWidget):
                                       "the tone), and works while this session runs")
         self.invite_button.clicked.connect(self._clicked)
         row.addWidget(self.invite_button)
-        self.state = ElidedLabel(describe(core.remote))
+        self.state = ElidedLabel(brief(core.remote))
         self.state.setTextInteractionFlags(Qt.TextSelectableByMouse)
         row.addWidget(self.state, 1)
         self.copy_button = QPushButton("Copy link")
@@ -171,8 +188,8 @@ class RemotePanel(QWidget):
             self.qr_popup.close()
         self.copy_button.setToolTip(self.url)
         self.invite_button.setText("End link" if invited else "Invite remote client")
-        text = describe(remote)
-        if invited and not remote.get("connected"):
+        text = brief(remote)
+        if invited and not remote.get("connected") and text == describe(remote) and "relay is not" not in text:
             text = f"Waiting for the client: {self.url}"
         self.state.setText(text)
         self.state.set_tip(f"{describe(remote)}\n{self.url}" if invited else "")

@@ -12,7 +12,7 @@ from bls.core.preset import builtin_presets  # noqa: E402
 from bls.remote import protocol as P  # noqa: E402
 from bls.session import SessionCore, SessionRecord  # noqa: E402
 from bls.session.script import ScriptClock  # noqa: E402
-from bls.ui.remote_panel import RemotePanel, describe  # noqa: E402
+from bls.ui.remote_panel import RemotePanel, brief, describe  # noqa: E402
 
 
 @pytest.fixture
@@ -57,12 +57,13 @@ def test_invite_shows_the_link_then_the_connected_client(core, qtbot):
                 for _ in range(500):
                     await asyncio.sleep(0.01)
                     core.poll()
-                    if "round trip" in panel.state.text() and "…" not in panel.state.text():
-                        return panel.state.text()
+                    if "…" not in panel.state.text() and panel.state.text().startswith("Connected"):
+                        return panel.state.text(), panel.state.toolTip()
                 raise AssertionError(panel.state.text())
-    text = asyncio.run(client())
-    assert "Connected" in text and "sound playing" in text and "screen 1600×900" in text
-    assert "A/V -4 ms" in text and "3 dropped frames" in text
+    text, tip = asyncio.run(client())
+    assert text.startswith("Connected · ") and "sound on" in text and text.endswith("· 3 dropped")
+    assert "sound playing" in tip and "screen 1600×900" in tip and "A/V -4 ms" in tip and "3 dropped frames" in tip
+    assert "plays 250 ms behind this computer" in tip and url in tip
     qtbot.waitUntil(lambda: (core.poll(), "Waiting for the client" in panel.state.text())[1], timeout=5000)
     panel.invite_button.click()  # ends the link
     assert panel.url == "" and panel.state.text() == "Not invited." and not panel.copy_button.isEnabled()
@@ -199,6 +200,9 @@ def test_inviting_through_a_relay_says_what_is_wrong_keeps_what_was_typed_and_re
 def test_describe_says_when_the_relay_is_away_and_that_the_page_plays_on():
     away = describe({"invited": True, "connected": False, "relay": "reconnecting: cannot reach the relay (ClientConnectorError)"})
     assert away.startswith("The relay is not reachable (reconnecting: cannot reach") and "plays on" in away
-    assert describe({"invited": True, "connected": True, "relay": "connected", "rtt_ms": 40.0, "sound": True,
-                     "screen": None, "av_offset_ms": None, "dropped_frames": 0}).startswith(
-        "Connected through the relay · round trip 40 ms")
+    connected = {"invited": True, "connected": True, "relay": "connected", "rtt_ms": 40.0, "sound": True,
+                 "screen": None, "av_offset_ms": None, "dropped_frames": 0, "lead_ms": 150.0}
+    assert describe(connected) == ("Connected through the relay · round trip 40 ms · sound playing · "
+                                   "0 dropped frames · plays 150 ms behind this computer")
+    assert brief(connected) == "Connected · 40 ms · sound on"  # fits the line; the tooltip says all
+    assert brief({**connected, "relay": "reconnecting"}) == describe({**connected, "relay": "reconnecting"})
