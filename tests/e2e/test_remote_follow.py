@@ -160,3 +160,52 @@ def test_the_page_takes_a_new_lead_only_between_sets(tmp_path):
         assert all(b[0] >= a[0] for a, b in zip(frames, frames[1:]))  # never back in time, even at the jump
     finally:
         core.quit()
+
+
+def test_a_phone_in_landscape_sees_every_control_taps_for_sound_and_follows_the_set():
+    """Chromium emulating a phone (touch, 3× pixels): in portrait the page asks to turn it sideways; in
+    landscape (844×390 CSS px) every control is on screen without overlapping, one tap allows sound,
+    and the set's frames are where the engine put the target."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    core = SessionCore(_short("standard"), lambda engine, _want: ClockManager(engine, False, None), SessionRecord())
+    rec = Recorded(core.engine)
+    try:
+        url = core.invite()
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            try:
+                phone = dict(is_mobile=True, has_touch=True, device_scale_factor=3)
+                portrait = browser.new_context(viewport={"width": 390, "height": 844}, **phone).new_page()
+                portrait.goto(url)
+                hint = portrait.evaluate("() => getComputedStyle(document.querySelector('#detail'), '::after').content")
+                assert "landscape" in hint
+                portrait.close()  # one device at a time
+                page = browser.new_context(viewport={"width": 844, "height": 390}, **phone).new_page()
+                page.goto(url)
+                page.wait_for_function("() => window.blsTest && window.blsTest.state().welcome", timeout=20_000)
+                boxes = {sel: page.locator(sel).bounding_box() for sel in ("#message", "#sound", "#fullscreen", "#check")}
+                for sel, b in boxes.items():
+                    assert b is not None and b["x"] >= 0 and b["y"] >= 0, (sel, b)
+                    assert b["x"] + b["width"] <= 844 and b["y"] + b["height"] <= 390, (sel, b)
+                assert boxes["#message"]["y"] + boxes["#message"]["height"] <= boxes["#sound"]["y"]
+                page.tap("#sound")
+                page.wait_for_function("() => window.blsTest.state().sound", timeout=10_000)
+                core.start()
+                page.wait_for_function("() => window.blsTest.state().setState === 'running'", timeout=10_000)
+                page.evaluate("window.blsTest.clearFrames()")
+                # during the set only the target shows: the controls fade out and take no taps
+                page.wait_for_function("() => document.body.classList.contains('inset')", timeout=5_000)
+                assert page.evaluate("() => getComputedStyle(document.querySelector('#panel')).pointerEvents") == "none"
+                deadline = time.monotonic() + 60
+                while not core.record.sets and time.monotonic() < deadline:
+                    core.poll()
+                    page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
+                frames = page.evaluate("window.blsTest.frames()")
+            finally:
+                browser.close()
+        drawn = [(f, x) for f, x in frames if x is not None]
+        assert len(drawn) > 100
+        assert max(abs(x - rec.x_at(f)) * HALF_WIDTH_PX for f, x in drawn) <= 0.5
+    finally:
+        core.quit()
