@@ -41,7 +41,7 @@ ROOM_TTL_S = 60.0  # a room outlives its therapist's connection this long (the a
 CLIENT_TTL_S = 6.0  # a client slot outlives its connection this long (renewed every third of it)
 MAX_CONNECTIONS = 400  # WebSockets on one node
 MAX_HOST_MSGS_PER_S = 200  # the app sends snapshots 50 times a second and a ping a second
-QUEUE = 256  # messages waiting for one slow connection; more and it is closed (it cannot keep up)
+QUEUE = 64  # messages waiting for one slow connection (1.3 s of snapshots); more and it is closed
 KEY_MIN = 24
 
 
