@@ -3,7 +3,7 @@ the model's own unit tests pass there, and the page follows a standard and a gen
 it draws where the engine put the target. Skips without Firefox (``.ci/run`` installs it).
 
 Without sound: headless Firefox on this machine never starts an AudioContext (``resume()`` stays
-pending after a real click, with the JACK, ALSA or null backend alike), so the page draws on its
+pending after a real click, with its default, JACK or null backends alike), so the page draws on its
 clock before the tap (the therapist's frame at the last message, run on by the page's clock, a lead
 behind); the sound path is verified in Chromium only."""
 
