@@ -8,7 +8,9 @@ on one X server and one JACK server:
    --client-screen DUMMY1 --audio-device system --start`` with a preset of one endless set at 1 cycle/s,
    raster or OpenGL client display), a naive baseline (``python -m bls.bench.baseline``: elapsed time
    per paint, or a fixed step per 16 ms tick), or the reference source of known timing
-   (``python -m bls.bench.reference``, which measures the recorder's own bias);
+   (``python -m bls.bench.reference``, which measures the recorder's own bias), or the remote client's
+   page (``python -m bls.bench.browser``: bls invited on the system clock, the link open in headed
+   Chromium full screen on the client monitor, its sound to JACK through the ALSA jack plugin);
 2. once its JACK ports exist and it has run ``--settle`` seconds, ONE ffmpeg process records a 2-pixel
    strip across the client screen's middle row (``x11grab`` at 229 grabs/s, a rate that is no multiple of
    the 60 Hz refresh) and the design's two JACK output ports (``-f jack``; ``jack_connect`` joins them
