@@ -486,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--client-screen", default="DUMMY1", help="RandR monitor of the client display (default DUMMY1)")
     p.add_argument("--load", type=int, default=0, metavar="N",
                    help="run N busy loops (one core each) while each design runs and is recorded (default 0)")
+    p.add_argument("--jack-period", type=int, default=1024, metavar="FRAMES",
+                   help="the JACK dummy server's period (default 1024: 2048 frames of declared playback latency)")
     p.add_argument("--json", help="write every figure (and the per-window offsets) to this file")
     p.add_argument("--keep", help="keep the work files (recordings, logs) in this folder")
     a = p.parse_args(argv)
@@ -525,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         cx, cy, cw, ch = mons[a.client_screen]
         strip = (cx, cy + ch // 2 - 1, cw)  # rows h/2 - 1 and h/2: through the target's centre (y = h/2)
-        jack = Jack(workdir).start()
+        jack = Jack(workdir, args=jackd_args(a.jack_period)).start()
         results = []
         for d in designs:
             print(f"external-sync: {d}: {a.settle:.0f} s to settle, then {a.seconds:.0f} s recorded ...",
