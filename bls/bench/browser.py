@@ -31,6 +31,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -73,8 +74,8 @@ def missing() -> str | None:
     if not any(glob.glob(g) for g in ALSA_JACK_PLUGIN):
         return "the ALSA jack plugin is not installed (apt-get install libasound2-plugins)"
     try:
-        import playwright.sync_api  # noqa: F401, PLC0415
         import aiohttp  # noqa: F401, PLC0415
+        import playwright.sync_api  # noqa: F401, PLC0415
     except ImportError as e:
         return f"needs {e.name} (pip install playwright aiohttp)"
     if not Path(SYSTEM_ALSA_CONF).exists():
@@ -88,9 +89,8 @@ def chromium_env(workdir: Path, base: dict | None = None) -> dict:
     conf.write_text(ALSA_CONF, encoding="utf-8")
     env = dict(os.environ if base is None else base)
     env["ALSA_CONFIG_PATH"] = f"{SYSTEM_ALSA_CONF}:{conf}"
-    for var in ("PULSE_SERVER", "PULSE_RUNTIME_PATH"):
-        env.pop(var, None)
-    env["PULSE_SERVER"] = "unix:/nonexistent"  # never a PulseAudio of the host: ALSA, as on this machine
+    env.pop("PULSE_RUNTIME_PATH", None)
+    env["PULSE_SERVER"] = "unix:/nonexistent"  # never a PulseAudio of the host: ALSA, always
     return env
 
 
@@ -173,8 +173,6 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     screen = tuple(int(v) for v in a.screen.split(","))
-    import tempfile  # noqa: PLC0415
-
     with tempfile.TemporaryDirectory(prefix="bls-browser-") as tmp:
         workdir = Path(a.workdir) if a.workdir else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
