@@ -381,6 +381,8 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
         doc = json.loads(log.read_text(encoding="utf-8"))
         display = doc["sets"][0].get("display")
         page = page_figures(doc.get("page_states"))
+        if page is not None:
+            page["page_errors"] = doc["sets"][0].get("page_errors")  # uncaught errors in the page's scripts
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         pass
     if not keep:

@@ -54,6 +54,7 @@ def test_external_sync_records_the_browser_page_and_finds_the_target_and_the_ton
     assert page is not None and page["clock_running"] >= 1, res
     assert page["set_state"] == "running", page
     assert page["invalid"] == 0 and page["errors"] == 0, page
+    assert page["page_errors"] == [], page  # no uncaught error in the page's scripts
     # the strip was grabbed all along, and nearly every grab shows one whole target
     assert a["grabs"] >= 0.8 * SECONDS * GRAB_HZ, a
     assert a["grabs_valid"] >= 0.9 * a["grabs"], a
