@@ -8,7 +8,9 @@ on one X server and one JACK server:
    --client-screen DUMMY1 --audio-device system --start`` with a preset of one endless set at 1 cycle/s,
    raster or OpenGL client display), a naive baseline (``python -m bls.bench.baseline``: elapsed time
    per paint, or a fixed step per 16 ms tick), or the reference source of known timing
-   (``python -m bls.bench.reference``, which measures the recorder's own bias);
+   (``python -m bls.bench.reference``, which measures the recorder's own bias), or the remote client's
+   page (``python -m bls.bench.browser``: bls invited on the system clock, the link open in headed
+   Chromium full screen on the client monitor, its sound to JACK through the ALSA jack plugin);
 2. once its JACK ports exist and it has run ``--settle`` seconds, ONE ffmpeg process records a 2-pixel
    strip across the client screen's middle row (``x11grab`` at 229 grabs/s, a rate that is no multiple of
    the 60 Hz refresh) and the design's two JACK output ports (``-f jack``; ``jack_connect`` joins them
@@ -53,7 +55,7 @@ import numpy as np
 from . import external, xdesk
 
 REPO = Path(__file__).resolve().parents[2]
-DESIGNS = ("ref", "bls-raster", "bls-opengl", "bls-callback", "naive", "fixed-step")
+DESIGNS = ("ref", "bls-raster", "bls-opengl", "bls-callback", "naive", "fixed-step", "browser")
 DESIGN_LABELS = {
     "ref": "reference source of known timing (JACK + root-window bar, bls.bench.reference)",
     "bls-raster": "bls, raster client display (BLS_DISPLAY=raster)",
@@ -61,6 +63,8 @@ DESIGN_LABELS = {
     "bls-callback": "bls as before the ring: Python audio callback, raster display (BLS_AUDIO_PATH=callback)",
     "naive": "naive: elapsed monotonic() per paint, free-running tone",
     "fixed-step": "naive: fixed step per 16 ms timer tick, free-running tone",
+    "browser": "the remote client's page in headed Chromium (canvas + AudioWorklet; ALSA jack plugin), "
+               "bls invited on the system clock (bls.bench.browser)",
 }
 GRAB_HZ = 229
 def realtime_allowed() -> bool:
@@ -189,6 +193,9 @@ def design_command(design: str, screen: str, device: str, seconds: float, log: P
     if design in ("naive", "fixed-step"):
         return ([py, "-m", "bls.bench.baseline", "--design", "elapsed" if design == "naive" else "fixed-step",
                  "--client-screen", screen, "--audio-device", device, "--seconds", f"{seconds:.0f}"], {})
+    if design == "browser":
+        return ([py, "-m", "bls.bench.browser", "--screen", ",".join(map(str, geometry)), "--seconds", f"{seconds:.0f}",
+                 "--workdir", str(log.parent / "chromium"), "--log", str(log)], {})
     raise ValueError(f"unknown design {design!r}; expected one of {', '.join(DESIGNS)}")
 
 
@@ -369,11 +376,14 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
     origin = float(np.floor(data["video_t"][0]))
     r = external.measure_offset(data["video_t"] - origin, data["profiles"], data["audio_t0"] - origin + latency / SR,
                                 data["audio_rate"], data["samples"], sound_skip_s=SOUND_SKIP_S)
-    display = None
+    display = page = None
     try:
         doc = json.loads(log.read_text(encoding="utf-8"))
         display = doc["sets"][0].get("display")
-    except (OSError, ValueError, KeyError, IndexError):
+        page = page_figures(doc.get("page_states"))
+        if page is not None:
+            page["page_errors"] = doc["sets"][0].get("page_errors")  # uncaught errors in the page's scripts
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
         pass
     if not keep:
         rec.unlink(missing_ok=True)
@@ -383,7 +393,7 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
             "log_tail": (wd / "design.log").read_text(errors="replace")[-400:],
             "alive_through_recording": alive, "recorded_at": dt.datetime.fromtimestamp(t_rec, dt.timezone.utc)
             .isoformat(timespec="seconds"), "seconds": seconds, "command": cmd, "env": extra,
-            "busy_loops": load, "jack_playback_latency_frames": latency,
+            "busy_loops": load, "jack_playback_latency_frames": latency, "page": page,
             # JACK (jack2 on Linux) keeps CLOCK_MONOTONIC_RAW; the picture of bls and of the baseline keeps
             # CLOCK_MONOTONIC, which NTP steers: the dummy "sound card" runs off the system clock by this
             "raw_minus_system_ppm": ((clocks1[1] - clocks0[1]) - (clocks1[0] - clocks0[0]))
@@ -392,6 +402,25 @@ def run_design(design: str, desk_env: dict, jack: Jack, strip: tuple[int, int, i
             "audio_line_resid_max_ms": data["audio_line_resid_max_ms"], "audio_packets": data["audio_packets"],
             "audio_gaps": data["audio_gaps"], "audio_gap_ms": data["audio_gap_ms"],
             "analysis": r.summary(), "window_t_s": r.window_t, "window_offsets_ms": r.window_offsets_ms}
+
+
+def page_figures(states) -> dict | None:
+    """The browser page's own figures over the run (``bls.bench.browser``'s log): what it says of its A/V
+    offset (its picture's line against its tone's, 0 by construction), the frames it dropped, and the
+    AudioContext's output and base latency as Chromium reports them."""
+    if not states:
+        return None
+    running = [s for s in states if s.get("clock")]
+
+    def last(key):
+        vals = [s.get(key) for s in running if isinstance(s.get(key), (int, float))]
+        return vals[-1] if vals else None
+    offs = [s["avOffsetMs"] for s in running if isinstance(s.get("avOffsetMs"), (int, float))]
+    return {"states": len(states), "clock_running": len(running),
+            "own_av_offset_max_abs_ms": max((abs(v) for v in offs), default=None),
+            "dropped_frames": last("dropped"), "output_latency_s": last("outputLatencyS"),
+            "base_latency_s": last("baseLatencyS"), "set_state": running[-1].get("setState") if running else None,
+            "invalid": last("invalid"), "errors": last("errors")}
 
 
 ROWS = [
@@ -459,6 +488,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--client-screen", default="DUMMY1", help="RandR monitor of the client display (default DUMMY1)")
     p.add_argument("--load", type=int, default=0, metavar="N",
                    help="run N busy loops (one core each) while each design runs and is recorded (default 0)")
+    p.add_argument("--jack-period", type=int, default=1024, metavar="FRAMES",
+                   help="the JACK dummy server's period (default 1024: 2048 frames of declared playback latency)")
     p.add_argument("--json", help="write every figure (and the per-window offsets) to this file")
     p.add_argument("--keep", help="keep the work files (recordings, logs) in this folder")
     a = p.parse_args(argv)
@@ -467,6 +498,10 @@ def main(argv: list[str] | None = None) -> int:
         if d not in DESIGNS:
             p.error(f"unknown design {d!r}; choices: {', '.join(DESIGNS)}")
     why = missing_tools() or ffmpeg_has_inputs()
+    if not why and "browser" in designs:
+        from . import browser  # noqa: PLC0415 - Playwright only for this design
+
+        why = browser.missing()
     if why:
         print(f"external-sync: {why}", file=sys.stderr)
         return 2
@@ -494,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         cx, cy, cw, ch = mons[a.client_screen]
         strip = (cx, cy + ch // 2 - 1, cw)  # rows h/2 - 1 and h/2: through the target's centre (y = h/2)
-        jack = Jack(workdir).start()
+        jack = Jack(workdir, args=jackd_args(a.jack_period)).start()
         results = []
         for d in designs:
             print(f"external-sync: {d}: {a.settle:.0f} s to settle, then {a.seconds:.0f} s recorded ...",
@@ -516,6 +551,12 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             print(f"  {r['design']}: {r['label']}; display: {r['display_kind']}; heard = JACK cycle + "
                   f"{r['jack_playback_latency_frames']} frames")
+            pg = r.get("page")
+            if pg:
+                print(f"    the page's own figures: A/V offset max |.| {_n(pg['own_av_offset_max_abs_ms'], '.2f')} ms, "
+                      f"frames dropped {pg['dropped_frames']}, AudioContext outputLatency "
+                      f"{_n(pg['output_latency_s'] and pg['output_latency_s'] * 1000, '.1f')} ms, baseLatency "
+                      f"{_n(pg['base_latency_s'] and pg['base_latency_s'] * 1000, '.1f')} ms")
         print(table(results))
         if a.json:
             Path(a.json).write_text(json.dumps({"meta": meta, "results": results}, indent=2, default=float))
