@@ -13,7 +13,6 @@ import json
 import math
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -38,14 +37,18 @@ def process_age_s() -> float | None:
         return None
 
 
-def _rss_peak_mb() -> float:
+def _rss_peak_mb() -> float | None:
+    """The process's peak resident memory (MB); None where the system does not say (Windows)."""
+    try:
+        import resource  # noqa: PLC0415 - POSIX only: never imported at import time
+    except ImportError:
+        return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024.0 if sys.platform != "darwin" else peak / 1024.0 / 1024.0
 
 
 def _cpu_s() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+    return time.process_time()  # user + system CPU time of this process, on every system
 
 
 def _stats(values) -> dict:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
+
+from ..platform import folders
 
 
 def builtin_presets_dir() -> Path:
@@ -17,17 +17,9 @@ def builtin_presets_dir() -> Path:
 
 
 def config_dir() -> Path:
-    """The per-user config directory of the OS; ``BLS_CONFIG_DIR`` overrides it."""
-    override = os.environ.get("BLS_CONFIG_DIR")
-    if override:
-        return Path(override).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "bls"
+    """The per-user settings folder of the system (:mod:`bls.platform.folders`); ``BLS_CONFIG_DIR``
+    overrides it."""
+    return folders.config_dir()
 
 
 def user_presets_dir() -> Path:
@@ -35,18 +27,9 @@ def user_presets_dir() -> Path:
 
 
 def data_dir() -> Path:
-    """Where bls keeps what it records (session records): the OS's per-user data folder;
-    ``BLS_DATA_DIR`` overrides it (portable use, tests)."""
-    override = os.environ.get("BLS_DATA_DIR")
-    if override:
-        return Path(override).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or os.environ.get("APPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "bls"
+    """Where bls keeps what it records (session records): the system's per-user data folder
+    (:mod:`bls.platform.folders`); ``BLS_DATA_DIR`` overrides it (portable use, tests)."""
+    return folders.data_dir()
 
 
 def records_dir() -> Path:
