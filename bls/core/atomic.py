@@ -28,6 +28,8 @@ import shutil
 import stat
 from pathlib import Path
 
+from ..platform.files import FILES
+
 __all__ = ["AtomicFile", "WriteRefused", "atomic_write", "check_target", "fsync_dir"]
 
 
@@ -65,16 +67,7 @@ def check_target(path: str | os.PathLike) -> os.stat_result | None:
 
 def fsync_dir(directory: Path) -> None:
     """Make a rename in ``directory`` durable (where the platform allows it; not on Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    FILES.sync_dir(directory)
 
 
 def _temp_name(path: Path) -> Path:
@@ -122,7 +115,7 @@ def _keep_backup(path: Path) -> None:
             shutil.copy2(path, tmp)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
-        os.replace(tmp, bak)
+        FILES.replace(tmp, bak)
     except BaseException:
         _unlink_quietly(tmp)
         raise
@@ -152,8 +145,7 @@ class AtomicFile:
         if make_dirs:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         #: a replaced file keeps its owner too (bls run as root replacing a user's file)
-        self.owner = (st.st_uid, st.st_gid) if st is not None and hasattr(os, "geteuid") and os.geteuid() == 0 \
-            and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()) else None
+        self.owner = FILES.owner_to_keep(st)
         if mode is None and st is not None:
             mode = stat.S_IMODE(st.st_mode)
         elif mode is None and private:
@@ -179,19 +171,17 @@ class AtomicFile:
             with fh:
                 fh.flush()
                 if self.owner is not None:
-                    os.fchown(fh.fileno(), *self.owner)
-                if self.mode is not None and hasattr(os, "fchmod"):
-                    os.fchmod(fh.fileno(), self.mode)
+                    FILES.set_owner(fh.fileno(), self.owner)
+                if self.mode is not None:
+                    FILES.set_mode(fh.fileno(), self.tmp, self.mode)
                 os.fsync(fh.fileno())
-            if self.mode is not None and not hasattr(os, "fchmod"):
-                os.chmod(self.tmp, self.mode)
             st = check_target(self.path)  # it may have changed while the stream was written
             if not self.overwrite:
                 self._place_new()
             else:
                 if self.backup and st is not None:
                     _keep_backup(self.path)
-                os.replace(self.tmp, self.path)
+                FILES.replace(self.tmp, self.path)
         except BaseException:
             self.abort()
             raise
@@ -210,7 +200,7 @@ class AtomicFile:
                 raise
             if os.path.lexists(self.path):
                 raise FileExistsError(errno.EEXIST, "a file is already there", str(self.path)) from None
-            os.replace(self.tmp, self.path)
+            FILES.replace(self.tmp, self.path)
             return
         _unlink_quietly(self.tmp)
 

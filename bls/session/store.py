@@ -25,6 +25,7 @@ import threading
 from pathlib import Path
 
 from ..core.paths import data_dir
+from ..platform.files import FILES
 
 SCHEMA_VERSION = 2
 APPLICATION_ID = 0x626C7301  # "bls" 1: marks the file as bls's
@@ -219,7 +220,7 @@ def _prepare(path: Path, create: bool) -> None:
             raise StoreError(f"cannot make the folder {folder}: {explain(exc)}") from None
         try:
             st = folder.stat()
-            if os.name == "posix" and st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
+            if FILES.too_open(st):
                 os.chmod(folder, stat.S_IMODE(st.st_mode) & 0o700)
         except OSError:
             pass  # a folder the user cannot change: the file itself is still 0600
@@ -229,7 +230,7 @@ def _prepare(path: Path, create: bool) -> None:
         if not create:
             raise StoreError(f"no record database at {path} yet (bls makes it with the first set)") from None
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | FILES.nofollow, 0o600)
             os.close(fd)
         except FileExistsError:
             return _prepare(path, create)
@@ -253,7 +254,7 @@ def _prepare(path: Path, create: bool) -> None:
             kind = "a link" if stat.S_ISLNK(side_st.st_mode) else "not a regular file"
             raise StoreError(f"{side} (the record database's log) is {kind}: bls writes only files of its own; "
                              "both are left as they are")
-    if os.name == "posix" and create and st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
+    if create and FILES.too_open(st):
         try:
             os.chmod(path, 0o600)
         except OSError:
@@ -271,7 +272,7 @@ def _inspect(path: Path) -> None:
     file with SQLite for writing could change it: a log left by a crash is copied into the database
     when the last connection closes.) When a log with transactions in it lies next to the file, the
     header may be out of date: a read-only connection, which never copies the log in, decides."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    flags = os.O_RDONLY | FILES.nofollow | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(path, flags)
         try:
@@ -633,7 +634,7 @@ def _kept_for(path: Path, code: str) -> bool:
     try:
         if os.lstat(path).st_size > RECORD_MAX_BYTES:
             return False
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, os.O_RDONLY | FILES.nofollow | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as fh:
             doc = json.loads(fh.read(RECORD_MAX_BYTES + 1))
     except (OSError, ValueError, RecursionError):
