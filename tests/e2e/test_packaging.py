@@ -90,3 +90,39 @@ def test_installed_wheel_finds_its_presets_outside_the_checkout(wheel, tmp_path)
     assert proc.returncode == 0, proc.stderr
     no_traceback(proc)
     assert out.stat().st_size > 48_000 * 2 * 4
+
+
+def test_pipx_installs_the_wheel_and_the_command_renders_and_runs_the_app(wheel, tmp_path):
+    """What README's Install section tells a therapist with Python: ``pipx install`` the wheel, then
+    ``bls``. Into a pipx home of the test's own (its own venv, the dependencies from the package index);
+    the installed ``bls`` renders a track (a real stereo tone) and starts the app offscreen and quits."""
+    pytest.importorskip("pipx", reason="pipx is in the test extras")
+    home, bin_dir = tmp_path / "pipx", tmp_path / "bin"
+    env = base_env(PIPX_HOME=str(home), PIPX_BIN_DIR=str(bin_dir), PIPX_MAN_DIR=str(tmp_path / "man"),
+                   PIP_DISABLE_PIP_VERSION_CHECK="1")
+    proc = run([sys.executable, "-m", "pipx", "install", "--python", sys.executable, str(wheel)], env,
+               timeout=900, cwd=tmp_path)
+    if proc.returncode != 0 and ("Could not find a version" in proc.stderr or "NewConnectionError" in proc.stderr):
+        pytest.skip("the package index is not reachable: " + proc.stderr.strip().splitlines()[-1])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    bls_cmd = bin_dir / ("bls.exe" if sys.platform == "win32" else "bls")
+    assert bls_cmd.exists(), proc.stdout
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    wav = tmp_path / "set.wav"
+    proc = run([str(bls_cmd), "render", "--seconds", "2", "--out", str(wav)], env, timeout=120, cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    no_traceback(proc)
+    import numpy as np
+    data = np.frombuffer(wav.read_bytes()[-2 * 48_000 * 4:], dtype="<f4").reshape(-1, 2)
+    assert np.max(np.abs(data)) > 0.01 and np.max(np.abs(data)) <= 10 ** (-12 / 20)  # a tone, under the cap
+    assert not np.allclose(data[:, 0], data[:, 1])  # panned: the ears differ
+    app_env = base_env(PIPX_HOME=str(home), QT_QPA_PLATFORM="offscreen", BLS_CONFIG_DIR=str(tmp_path / "cfg"),
+                       BLS_DATA_DIR=str(tmp_path / "data"))
+    proc = run([str(bls_cmd), "--no-audio", "--exit-after", "1"], app_env, timeout=120, cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    no_traceback(proc)
+    venv_python = next((home / "venvs" / "bls").glob("bin/python*"), None) or \
+        next((home / "venvs" / "bls").glob("Scripts/python.exe"))
+    where = run([str(venv_python), "-c", "import bls, sys; print(bls.__file__)"], env, timeout=60, cwd=elsewhere)
+    assert str(home) in where.stdout  # the installed copy ran, not the checkout
