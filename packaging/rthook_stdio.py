@@ -7,7 +7,7 @@ import sys
 for _name, _fd, _mode in (("stdin", 0, "r"), ("stdout", 1, "w"), ("stderr", 2, "w")):
     if getattr(sys, _name) is None:
         try:
-            _stream = open(_fd, _mode, encoding="utf-8", errors="backslashreplace", closefd=False)
+            _stream = open(_fd, _mode, errors="backslashreplace", closefd=False)  # the locale's, as Python's own
         except (OSError, ValueError):
             _stream = open(os.devnull, _mode, encoding="utf-8")
         setattr(sys, _name, _stream)
