@@ -134,7 +134,7 @@ def test_the_bundled_app_starts_offscreen_runs_a_set_and_quits_cleanly(bundle, t
                timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     no_traceback(proc)
-    assert "bls: audio — Audio off" in proc.stderr, proc.stderr  # it reached its event loop
+    assert "bls: audio" in proc.stderr and "Audio off" in proc.stderr, proc.stderr  # it reached its event loop
     # the set it ran is in the session record it wrote into the test's data folder
     (record,) = (tmp_path / "data" / "sessions").glob("session-*.json")
     doc = json.loads(record.read_text(encoding="utf-8"))
@@ -214,3 +214,18 @@ def test_the_bundled_program_runs_the_output_listers_child(bundle, tmp_path):
     assert "devices" in doc or "error" in doc, doc
     if "devices" in doc:  # PortAudio came along and answered (no outputs on a machine without sound is fine)
         assert isinstance(doc["devices"], list)
+
+
+def pe_subsystem(exe: Path) -> int:
+    """The Windows subsystem a PE executable asks for: 2 a window (no console), 3 a console."""
+    b = exe.read_bytes()[:4096]
+    assert b[:2] == b"MZ", exe
+    pe = struct.unpack_from("<I", b, 0x3C)[0]
+    assert b[pe:pe + 4] == b"PE\0\0", exe
+    return struct.unpack_from("<H", b, pe + 24 + 68)[0]  # the optional header's Subsystem field
+
+
+@pytest.mark.skipif(not WIN, reason="Windows only: a .exe opens a console window unless it is a window program")
+def test_on_windows_bls_exe_opens_no_console_window_and_bls_cli_exe_is_the_console_one(bundle):
+    assert pe_subsystem(program(bundle)) == 2  # IMAGE_SUBSYSTEM_WINDOWS_GUI
+    assert pe_subsystem(program(bundle, console=True)) == 3  # IMAGE_SUBSYSTEM_WINDOWS_CUI
