@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import queue
+import shutil
 import socket
 import struct
 import subprocess
@@ -141,6 +142,22 @@ def test_the_bundled_app_starts_offscreen_runs_a_set_and_quits_cleanly(bundle, t
     (played,) = doc["sets"]
     assert played["preset"] == "standard" and played["stop_reason"] == "quit"
     assert played["seconds_delivered"] > 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not shutil.which("xvfb-run"),
+                    reason="Linux with xvfb-run only (apt: xvfb): the bundled X11 platform plugin on a real X server")
+def test_on_an_x_server_the_bundled_app_uses_its_own_xcb_plugin_runs_a_set_and_quits(bundle, tmp_path):
+    env = app_env(tmp_path)
+    env.pop("QT_QPA_PLATFORM")  # the desktop's platform: xcb on the X server xvfb-run starts
+    env.pop("WAYLAND_DISPLAY", None)
+    proc = run(["xvfb-run", "-a", "-s", "-screen 0 1920x1080x24", str(program(bundle)), "--start",
+                "--exit-after", "2", "--no-audio"], env, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    no_traceback(proc)
+    assert "platform plugin" not in proc.stderr, proc.stderr  # "could not load the Qt platform plugin xcb"
+    (record,) = (tmp_path / "data" / "sessions").glob("session-*.json")
+    (played,) = json.loads(record.read_text(encoding="utf-8"))["sets"]
+    assert played["stop_reason"] == "quit" and played["seconds_delivered"] > 0
 
 
 def test_the_bundle_carries_the_presets_the_remote_page_and_the_clinical_basis(bundle, tmp_path):
