@@ -1,8 +1,9 @@
 """The app bundle (PyInstaller, packaging/bls.spec): built once for this module by scripts/build-bundle, then
 run as a therapist without Python would run it: the bundled ``bls render`` makes the same stereo tone as
-the source tree, the app starts offscreen, runs a set and quits cleanly, and the bundle carries bls's data.
+the source tree, the app starts (offscreen, and on an X server through its own xcb plugin), runs a set and
+quits cleanly, the bundle carries bls's data and its relay serves the remote page from it.
 
-CI on Windows and macOS builds the bundle in the workflow (.github/workflows/ci.yml) and runs this module
+The CI workflow (.github/workflows/ci.yml) builds the bundle on Linux, Windows and macOS and runs this module
 on it: ``BLS_BUNDLE_DIR`` names a bundle already built (dist/bls), and nothing is built here then."""
 
 from __future__ import annotations
