@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer
-from PySide6.QtGui import QGuiApplication, QKeyEvent, QScreen
+from PySide6.QtGui import QGuiApplication, QIcon, QKeyEvent, QScreen
 from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QLineEdit, QMessageBox, QPlainTextEdit,
                                QTextEdit)
 
@@ -131,6 +131,8 @@ def plan_screens(preferred: str | None) -> tuple[QScreen, QScreen, bool, str]:
 
 
 TITLE = "bls — bilateral stimulation"
+#: the app's icon: two soft dots on a line (packaging/make_icons.py renders the bundles' icons from it)
+APP_ICON = Path(__file__).resolve().parent / "ui" / "assets" / "bls-icon.svg"
 
 
 def hitches(n: int) -> str:
@@ -529,6 +531,7 @@ def identify(qapp: QApplication) -> None:
     the control window's title is exactly TITLE, said once; the client window's "Client display — TITLE"."""
     qapp.setApplicationName("bls")
     qapp.setApplicationDisplayName(TITLE)
+    qapp.setWindowIcon(QIcon(str(APP_ICON)))  # every window's; the bundle's own icon is made from it too
 
 
 def run_app(args) -> int:

@@ -394,3 +394,20 @@ def test_the_clients_screen_gone_mid_set_pauses_and_the_display_moves_onto_a_con
     assert s.status.state == "paused"  # the therapist resumes
     kinds = [(e["kind"], e.get("connected")) for e in s.events if e["kind"] == "screen_change"]
     assert kinds == [("screen_change", False), ("screen_change", True)]
+
+
+def test_the_app_and_its_windows_carry_the_bls_icon(bls_app, qapp):
+    from bls.app import identify
+
+    before = qapp.windowIcon()
+    identify(qapp)
+    try:
+        for icon in (qapp.windowIcon(), bls_app.control.windowIcon()):
+            assert not icon.isNull()
+            image = icon.pixmap(64, 64).toImage()
+            assert not image.isNull() and image.width() > 0
+            # the icon's two dots are the muted teal #2f7f7a: the middle of the left dot is that colour
+            c = image.pixelColor(round(image.width() * 68 / 256), image.height() // 2)
+            assert (c.red(), c.green(), c.blue()) == (0x2F, 0x7F, 0x7A), c.name()
+    finally:
+        qapp.setWindowIcon(before)
