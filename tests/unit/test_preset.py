@@ -309,13 +309,6 @@ def test_config_dir_override_and_presets_dir(monkeypatch, tmp_path):
     assert paths.user_presets_dir() == tmp_path / "cfg" / "presets"
 
 
-def test_config_dir_follows_xdg_on_linux(monkeypatch, tmp_path):
-    monkeypatch.delenv("BLS_CONFIG_DIR", raising=False)
-    monkeypatch.setattr(paths.sys, "platform", "linux")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    assert paths.config_dir() == tmp_path / "xdg" / "bls"
-
-
 def test_builtin_presets_dir_holds_the_presets():
     d = paths.builtin_presets_dir()
     assert d.is_dir() and {"standard.yaml", "slow.yaml", "gentle.yaml"} <= {p.name for p in d.glob("*.yaml")}
