@@ -971,28 +971,44 @@ class SessionCore:
         ``relay`` (a ``bls relay``'s address) and its ``key``, the app connects out to the relay and the
         link is the relay's. OSError saying why when it cannot listen or the relay refuses; ValueError
         for an address or key that is not one. Only stimulus parameters and timing are sent, never the
-        clinical record."""
+        clinical record. Waits until it listens or the relay answers (a relay: up to about 6 s); a front
+        end that must not wait uses :meth:`remote_bridge` and :meth:`adopt_remote`."""
         if self._remote is not None:
             return self._remote.url
+        bridge = self.remote_bridge(host, port, relay, key)
+        bridge.start()
+        return self.adopt_remote(bridge)
+
+    def remote_bridge(self, host: str = "127.0.0.1", port: int = 0, relay: str = "", key: str = ""):
+        """The embedded server or the relay link for an invitation, not started (nothing listens or
+        connects yet). Its ``start()`` blocks until it listens or the relay answers and touches nothing
+        of the session, so a front end may run it on another thread, then hand the started bridge to
+        :meth:`adopt_remote` on its own. ValueError / OSError as :meth:`invite`."""
         if self.ended:
             raise OSError("the session has ended")
         gentle, unlocks = (lambda: bool(self.settings.gentle)), (lambda: dict(self.unlocks))
         if relay:
             from ..remote.link import RelayLink  # noqa: PLC0415 - aiohttp only when the therapist invites
 
-            bridge = RelayLink(self.engine, relay, key, gentle=gentle, unlocks=unlocks)
-        else:
-            from ..remote.server import RemoteServer  # noqa: PLC0415
+            return RelayLink(self.engine, relay, key, gentle=gentle, unlocks=unlocks)
+        from ..remote.server import RemoteServer  # noqa: PLC0415
 
-            bridge = RemoteServer(self.engine, gentle=gentle, host=host, port=port, unlocks=unlocks)
-        url = bridge.start()
+        return RemoteServer(self.engine, gentle=gentle, host=host, port=port, unlocks=unlocks)
+
+    def adopt_remote(self, bridge) -> str:
+        """A started bridge (:meth:`remote_bridge`) becomes this session's remote client link; its URL.
+        One that comes too late (the session ended, or another link was made meanwhile) is ended and
+        OSError says why."""
+        if self.ended or self._remote is not None:
+            bridge.end("the session ended" if self.ended else "another link was made meanwhile", 1.0)
+            raise OSError("the session has ended" if self.ended else "the remote client is already invited")
         self._remote = bridge
-        if relay:
+        if hasattr(bridge, "base"):
             self.event("remote_invited", relay=bridge.base)
         else:
-            self.event("remote_invited", host=host, port=bridge.port, url=url)
+            self.event("remote_invited", host=bridge.host, port=bridge.port, url=bridge.url)
         self.remote_changed.emit(self.remote)
-        return url
+        return bridge.url
 
     def uninvite(self, reason: str = "the therapist ended the remote session", timeout: float = 2.0) -> None:
         """The link expires, the client is told (``bye``) and the server stops (waits ``timeout`` at most)."""

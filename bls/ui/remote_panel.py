@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -195,6 +196,15 @@ class RemotePanel(QWidget):
         self.state.set_tip(f"{describe(remote)}\n{self.url}" if invited else "")
 
 
+def _started(bridge) -> BaseException | None:
+    """``bridge.start()``, on the invitation's thread; what it raised, or None."""
+    try:
+        bridge.start()
+    except Exception as exc:  # noqa: BLE001 - handed to the dialog, which says it or raises it
+        return exc
+    return None
+
+
 class RelayDialog(QDialog):
     """The relay's address and key (from whoever runs the practice's ``bls relay``); Invite connects
     out to it. What is wrong (an address that is not one, a key the relay does not know, a relay that
@@ -239,6 +249,29 @@ class RelayDialog(QDialog):
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
 
+    def _connect(self, bridge):
+        """Starts ``bridge`` (it waits for the relay's answer, up to about 6 s) on a thread of its own
+        while this window's event loop runs on: the client's screen keeps moving during a set. Returns
+        it started; raises what starting it raised."""
+        done: list = []
+        thread = threading.Thread(target=lambda: done.append(_started(bridge)), name="bls-relay-invite",
+                                  daemon=True)
+        self.invite_button.setEnabled(False)
+        self._say("Connecting to the relay…")
+        loop = QEventLoop(self)
+        timer = QTimer(self)
+        timer.timeout.connect(lambda: None if thread.is_alive() else loop.quit())
+        timer.start(20)
+        thread.start()
+        loop.exec()
+        timer.stop()
+        self.invite_button.setEnabled(True)
+        self.error.hide()
+        (error,) = done
+        if error is not None:
+            raise error
+        return bridge
+
     def _say(self, text: str) -> None:
         self.error.setText(text)
         self.error.show()
@@ -249,7 +282,7 @@ class RelayDialog(QDialog):
             self._say("Give the relay's address and your key (ask whoever runs the relay for them).")
             return
         try:
-            self.core.invite(relay=address, key=key)
+            self.core.adopt_remote(self._connect(self.core.remote_bridge(relay=address, key=key)))
         except (OSError, ValueError) as exc:
             self._say(f"The client could not be invited: {said(exc)}")
             return

@@ -206,3 +206,36 @@ def test_describe_says_when_the_relay_is_away_and_that_the_page_plays_on():
                                    "0 dropped frames · plays 150 ms behind this computer")
     assert brief(connected) == "Connected · 40 ms · sound on"  # fits the line; the tooltip says all
     assert brief({**connected, "relay": "reconnecting"}) == describe({**connected, "relay": "reconnecting"})
+
+
+def test_a_relay_that_does_not_answer_never_freezes_the_window(core, qtbot, tmp_path):
+    """The relay's address takes TCP connections and never answers: inviting waits for it (about 6 s)
+    on a thread of its own while the window's event loop runs on (a timer of the window's keeps firing:
+    the client's screen would keep moving during a set), then says so in the dialog."""
+    import socket
+
+    from PySide6.QtCore import QTimer
+
+    from bls.remote.saved import SavedRelay
+    from bls.ui.remote_panel import RelayDialog
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)  # connections wait in the backlog: never accepted, never answered
+    try:
+        panel = RemotePanel(core)
+        qtbot.addWidget(panel)
+        dialog = RelayDialog(panel, core, SavedRelay(tmp_path / "relay.json"))
+        qtbot.addWidget(dialog)
+        dialog.address.setText(f"http://127.0.0.1:{silent.getsockname()[1]}")
+        dialog.key.setText(_Relay.KEY)
+        ticks = []
+        timer = QTimer()
+        timer.timeout.connect(lambda: ticks.append(1))
+        timer.start(20)
+        dialog.accept()
+        timer.stop()
+    finally:
+        silent.close()
+    assert "did not answer in time" in dialog.error.text() and not core.remote["invited"]
+    assert len(ticks) > 50  # the event loop ran while it waited (0 when the wait held the GUI thread)
+    assert dialog.invite_button.isEnabled() and dialog.address.text().startswith("http://127.0.0.1:")
